@@ -48,7 +48,7 @@ def hook_name(layer: int, point: str = "hook_resid_post") -> str:
 def model_name(model: Any) -> str:
     """A human-readable name for provenance records."""
     cfg = getattr(model, "cfg", None)
-    for attr in ("model_name", "name_or_path"):
+    for attr in ("lens_steer_name", "model_name", "name_or_path"):
         name = getattr(cfg, attr, None)
         if name:
             return str(name)
@@ -80,6 +80,7 @@ def boot_bridge(
     device: str | torch.device | None = "auto",
     dtype: str | torch.dtype = "float32",
     processed: bool = False,
+    name: str | None = None,
 ) -> Any:
     """Wrap an in-memory HF causal LM in a ``TransformerBridge``.
 
@@ -100,10 +101,10 @@ def boot_bridge(
         # GGUF-loaded and from_config models carry no architectures list; TL dispatches on it.
         hf_model.config.architectures = [type(hf_model).__name__]
     arch = hf_model.config.architectures[0]
-    name = getattr(hf_model.config, "_name_or_path", "") or tokenizer.init_kwargs["name_or_path"]
+    boot_name = getattr(hf_model.config, "_name_or_path", "") or tokenizer.init_kwargs["name_or_path"]
     try:
         bridge = TransformerBridge.boot_transformers(
-            str(name), hf_model=hf_model, tokenizer=tokenizer, device=dev, dtype=dt
+            str(boot_name), hf_model=hf_model, tokenizer=tokenizer, device=dev, dtype=dt
         )
     except ValueError as err:
         if "Could not determine supported architecture" in str(err):
@@ -116,6 +117,10 @@ def boot_bridge(
     if processed:
         bridge.enable_compatibility_mode()
     bridge.cfg.lens_steer_processed = processed
+    cfg = hf_model.config
+    bridge.cfg.lens_steer_name = name or getattr(cfg, "_name_or_path", "") or (
+        f"{arch}(d_model={bridge.cfg.d_model}, n_layers={bridge.cfg.n_layers})"
+    )
     return bridge
 
 
@@ -133,9 +138,11 @@ def load_model(
     ``spec`` is an in-memory HF model (with ``tokenizer=``), an offline alias
     (``ls.models.ALIASES``), a ``.gguf`` file, a local HF directory, or a hub id.
     """
-    from . import offline
-
     if not isinstance(spec, (str, Path)):
         return boot_bridge(spec, tokenizer, device=device, dtype=dtype, processed=processed)
+    from . import offline
+
     hf_model, tok = offline.load_hf(str(spec), tokenizer=tokenizer, cache_dir=cache_dir)
-    return boot_bridge(hf_model, tok, device=device, dtype=dtype, processed=processed)
+    return boot_bridge(
+        hf_model, tok, device=device, dtype=dtype, processed=processed, name=str(spec)
+    )

@@ -1,0 +1,146 @@
+"""Algorithm 1: steering vectors from contrastive pairs.
+
+For each pair (s⁺, s⁻) read ``hook_resid_post`` of every layer at the last token, take
+d = normalize(h⁺ − h⁻), and per layer take the leading direction of the d's.
+
+``method``:
+- ``"pca"`` (default) — representation-engineering PCA: each difference's sign is flipped at random
+  (seeded) before the usual centred PCA. Centring the raw d's would subtract their mean, which *is*
+  the concept direction when pairs agree; random flips make the mean ≈ 0 so PC1 keeps it.
+- ``"svd"`` — uncentred SVD of the d's (PC1 of the second-moment matrix).
+- ``"mean-diff"`` — the normalised mean of the d's, a common baseline.
+The sign is then set so s⁺ projects above s⁻ on most pairs; the agreement fraction is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .activations import last_token_activations
+from .models import model_name
+from .vectors import SteeringVectors
+
+__all__ = ["extract", "directions_from_differences", "METHODS"]
+
+METHODS = ("pca", "svd", "mean-diff")
+Method = Literal["pca", "svd", "mean-diff"]
+
+
+def _as_texts(pairs: Sequence[Any]) -> tuple[list[str], list[str], str]:
+    """Accept ``ContrastivePair``-like objects or ``(positive, negative)`` tuples."""
+    if not pairs:
+        raise ValueError("no contrastive pairs given: extraction needs at least two")
+    pos, neg, strategies = [], [], set()
+    for i, p in enumerate(pairs):
+        if hasattr(p, "positive") and hasattr(p, "negative"):
+            a, b = p.positive, p.negative
+            strategies.add(str(getattr(p, "strategy", "custom")))
+        elif isinstance(p, (tuple, list)) and len(p) == 2:
+            a, b = p
+            strategies.add("custom")
+        else:
+            raise TypeError(f"pair {i} is {type(p).__name__}: expected (positive, negative) strings")
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise TypeError(f"pair {i}: positive and negative must be strings")
+        if a == b:
+            raise ValueError(f"pair {i}: positive and negative texts are identical")
+        pos.append(a)
+        neg.append(b)
+    if len(pos) < 2:
+        raise ValueError("extraction needs at least two pairs to estimate a direction")
+    return pos, neg, "+".join(sorted(strategies))
+
+
+def _leading_direction(
+    d: Float[Tensor, "n d"], method: Method, generator: torch.Generator
+) -> tuple[Float[Tensor, " d"], float]:
+    """Unit direction and the share of variance (or second moment) it explains."""
+    if method == "mean-diff":
+        v = d.mean(dim=0)
+        v = v / v.norm().clamp_min(1e-12)
+        return v, float(((d @ v) ** 2).sum() / (d**2).sum().clamp_min(1e-12))
+    if method == "pca":
+        flips = torch.randint(0, 2, (d.shape[0], 1), generator=generator).float() * 2 - 1
+        x = d * flips
+        x = x - x.mean(dim=0, keepdim=True)
+    elif method == "svd":
+        x = d
+    else:
+        raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
+    _, s, vh = torch.linalg.svd(x.double(), full_matrices=False)
+    return vh[0].float(), float(s[0] ** 2 / (s**2).sum().clamp_min(1e-30))
+
+
+def directions_from_differences(
+    diffs: Float[Tensor, "n_pairs n_layers d_model"], method: Method = "pca", seed: int = 0
+) -> tuple[Float[Tensor, "n_layers d_model"], Float[Tensor, " n_layers"], Float[Tensor, " n_layers"]]:
+    """Per-layer unit directions, explained-variance ratios and sign agreement from raw h⁺ − h⁻.
+
+    Pure tensor maths, separated from the model so it can be tested on planted directions.
+    """
+    if diffs.ndim != 3 or diffs.shape[0] < 2:
+        raise ValueError(f"diffs must be [n_pairs ≥ 2, n_layers, d_model], got {tuple(diffs.shape)}")
+    diffs = diffs.float()
+    unit = diffs / diffs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    gen = torch.Generator().manual_seed(seed)
+    dirs, evr, agree = [], [], []
+    for layer in range(diffs.shape[1]):
+        v, ratio = _leading_direction(unit[:, layer], method, gen)
+        frac = float((diffs[:, layer] @ v > 0).float().mean())
+        if frac < 0.5:
+            v, frac = -v, 1.0 - frac
+        dirs.append(v / v.norm())
+        evr.append(ratio)
+        agree.append(frac)
+    return torch.stack(dirs), torch.tensor(evr), torch.tensor(agree)
+
+
+def _data_hash(pos: Sequence[str], neg: Sequence[str]) -> str:
+    return hashlib.sha256(json.dumps([list(pos), list(neg)]).encode()).hexdigest()[:16]
+
+
+def extract(
+    model: Any,
+    pairs: Sequence[Any],
+    *,
+    method: Method = "pca",
+    layers: Sequence[int] | None = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    progress: bool = True,
+) -> SteeringVectors:
+    """Algorithm 1 on ``model`` (the parent): one unit steering vector per layer.
+
+    ``pairs`` are ``ContrastivePair`` objects or ``(positive, negative)`` string tuples; texts are
+    used as given (render chat templates before, if wanted).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
+    pos, neg, strategy = _as_texts(pairs)
+    layer_list = list(range(int(model.cfg.n_layers))) if layers is None else list(layers)
+    acts = last_token_activations(model, pos + neg, layer_list, batch_size, progress)
+    diffs = acts[: len(pos)] - acts[len(pos) :]
+    directions, evr, agree = directions_from_differences(diffs, method, seed)
+    meta = {
+        "kind": "extracted",
+        "source_model": model_name(model),
+        "model_d_model": int(model.cfg.d_model),
+        "model_n_layers": int(model.cfg.n_layers),
+        "hook_point": "hook_resid_post",
+        "position": "last_token",
+        "coordinates": "processed" if getattr(model.cfg, "lens_steer_processed", False) else "raw",
+        "method": method,
+        "pca_centering": {"pca": "random-sign-flip+centred", "svd": "uncentred"}.get(method),
+        "pair_strategy": strategy,
+        "n_pairs": len(pos),
+        "data_hash": _data_hash(pos, neg),
+        "seed": seed,
+    }
+    return SteeringVectors(directions, tuple(layer_list), evr, agree, meta)

@@ -1,0 +1,183 @@
+"""Steering: add λ·v to ``blocks.{l}.hook_resid_post`` of each vector's layer, inside a context.
+
+Hooks exist only inside ``with ls.steer(...)``; they are removed on exit and on exceptions, and
+the model's weights are never touched.
+
+Positions and the KV cache: the first forward pass seen in the context is the prompt (prefill);
+a later single-token pass is one decoding step with a cache; a later multi-token pass is a fresh
+run over prompt + generated tokens (no cache). With that rule ``positions="generated"`` and
+``"last_prompt"`` are correct both with and without a cache. Pass ``prompt_len=`` to set the
+prompt length explicitly, or call ``handle.reset()`` before steering a new prompt in the same
+context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .activations import model_device, residual_norms
+from .anchors import ANCHOR_TEXTS
+from .models import hook_name
+from .vectors import SteeringVectors
+
+__all__ = ["steer", "Steering", "steering_ratio", "POSITIONS"]
+
+POSITIONS = ("all", "generated", "last_prompt")
+Positions = Literal["all", "generated", "last_prompt"]
+Lambda = float | Sequence[float] | Tensor
+
+
+def _check_fits(model: Any, vectors: SteeringVectors) -> None:
+    d_model, n_layers = int(model.cfg.d_model), int(model.cfg.n_layers)
+    if vectors.d_model != d_model:
+        raise ValueError(
+            f"vector width {vectors.d_model} ≠ model d_model {d_model}: map the vectors with "
+            "ls.transfer(vectors, model, width='ridge' | 'procrustes' | 'truncate')"
+        )
+    bad = [layer for layer in vectors.layers if layer >= n_layers]
+    if bad:
+        raise ValueError(f"vector layers {bad} do not exist in a model with {n_layers} layers")
+
+
+def _coefficients(lam: Lambda, n_rows: int) -> tuple[Tensor, bool]:
+    """λ as ``[n_vector_rows, batch or 1]`` and whether it is one-per-batch-row."""
+    if isinstance(lam, Tensor):
+        if lam.ndim == 0:
+            return lam.float().reshape(1, 1).expand(n_rows, 1), False
+        if lam.ndim != 1:
+            raise ValueError(f"a λ tensor must be 1-D (one λ per batch row), got {tuple(lam.shape)}")
+        lam_rows = lam.detach().float()
+        out = lam_rows.reshape(1, -1).expand(n_rows, -1)
+        per_batch = True
+    elif isinstance(lam, (int, float)):
+        out, per_batch = torch.full((n_rows, 1), float(lam)), False
+    else:
+        values = [float(x) for x in lam]
+        if len(values) != n_rows:
+            raise ValueError(
+                f"{len(values)} per-layer λ values for {n_rows} steered layers; pass one per "
+                "layer in vectors.layers order, a float, or a 1-D tensor (one per batch row)"
+            )
+        out, per_batch = torch.tensor(values).reshape(n_rows, 1), False
+    if not torch.isfinite(out).all():
+        raise ValueError("λ must be finite")
+    return out, per_batch
+
+
+@dataclass
+class Steering:
+    """What :func:`steer` yields: the effective λ per layer and the position bookkeeping."""
+
+    vectors: SteeringVectors
+    coefficients: Float[Tensor, "n_layers batch_or_1"]
+    positions: str
+    prompt_len: int | None = None
+    calls: int = 0
+    step: int = 0
+    _fixed_prompt_len: int | None = None
+
+    def reset(self, prompt_len: int | None = None) -> None:
+        """Forget the prompt seen so far (before steering a new prompt in the same context)."""
+        self.prompt_len = prompt_len if prompt_len is not None else self._fixed_prompt_len
+        self.calls = self.step = 0
+
+    def _position_mask(self, seq: int) -> tuple[int, int] | None:
+        """(start, stop) of the positions to steer in a pass of length ``seq``, or None for none."""
+        first = self.calls == 0
+        if first and self.prompt_len is None:
+            self.prompt_len = seq
+        plen = self.prompt_len
+        if not first and seq == 1:  # a decoding step with a KV cache
+            self.step += 1
+            absolute = plen + self.step - 1
+            if self.positions == "generated":
+                return (0, 1) if absolute >= plen else None
+            return None if self.positions == "last_prompt" else (0, 1)
+        if self.positions == "all":
+            return (0, seq)
+        if self.positions == "generated":
+            return (plen, seq) if seq > plen else None
+        return (plen - 1, plen) if seq >= plen else None
+
+
+@contextmanager
+def steer(
+    model: Any,
+    vectors: SteeringVectors,
+    lam: Lambda = 1.0,
+    *,
+    positions: Positions = "all",
+    relative: bool = False,
+    reference_norms: Tensor | None = None,
+    norm_texts: Sequence[str] | None = None,
+    prompt_len: int | None = None,
+) -> Iterator[Steering]:
+    """Add λ·v to each steered layer's residual stream for every forward inside the block.
+
+    ``lam``: a float; a per-layer sequence (in ``vectors.layers`` order); or a 1-D tensor with one
+    λ per batch row (λ-batching: one forward pass sweeps many λ). ``relative=True`` multiplies λ by
+    the model's mean residual norm at each layer (``reference_norms``, else measured on
+    ``norm_texts`` or a built-in set), so λ reads as a fraction of ‖h‖.
+    """
+    _check_fits(model, vectors)
+    if positions not in POSITIONS:
+        raise ValueError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
+    coef, per_batch = _coefficients(lam, len(vectors))
+    if relative:
+        if reference_norms is None:
+            texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
+            reference_norms = residual_norms(model, texts, vectors.layers)
+        if tuple(reference_norms.shape) != (len(vectors),):
+            raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
+        coef = coef * reference_norms.float().reshape(-1, 1).cpu()
+    device = model_device(model)
+    state = Steering(vectors, coef, positions, prompt_len, _fixed_prompt_len=prompt_len)
+    directions = vectors.directions.to(device)
+    coef_dev = coef.to(device)
+    first_layer = vectors.layers[0]
+    window: list[tuple[int, int] | None] = [None]
+
+    def make_hook(row: int, layer: int):
+        def hook(resid: Tensor, hook: Any) -> Tensor:
+            if layer == first_layer:  # the first steered layer decides the window for this pass
+                window[0] = state._position_mask(resid.shape[1])
+                state.calls += 1
+            span = window[0]
+            if span is None:
+                return resid
+            c = coef_dev[row]
+            if per_batch and c.shape[0] != resid.shape[0]:
+                raise ValueError(
+                    f"{c.shape[0]} per-row λ values for a batch of {resid.shape[0]} rows"
+                )
+            delta = (c.reshape(-1, 1, 1) * directions[row].reshape(1, 1, -1)).to(resid.dtype)
+            out = resid.clone()
+            out[:, span[0] : span[1]] += delta
+            return out
+
+        return hook
+
+    hooks = [(hook_name(layer), make_hook(i, layer)) for i, layer in enumerate(vectors.layers)]
+    with model.hooks(fwd_hooks=hooks):
+        yield state
+
+
+def steering_ratio(
+    model: Any,
+    vectors: SteeringVectors,
+    lam: float | Sequence[float],
+    texts: Sequence[str] | None = None,
+    batch_size: int = 8,
+) -> Float[Tensor, " n_layers"]:
+    """‖λ·v‖ / mean‖h‖ per steered layer: how big a nudge λ really is at each depth."""
+    _check_fits(model, vectors)
+    coef, _ = _coefficients(lam, len(vectors))
+    norms = residual_norms(model, list(texts or ANCHOR_TEXTS), vectors.layers, batch_size)
+    return coef[:, 0].abs() * vectors.directions.float().norm(dim=-1).cpu() / norms

@@ -1,0 +1,120 @@
+import json
+import struct
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from lens_steer import SteeringVectors
+
+
+def make(n=3, d=8, **kw):
+    torch.manual_seed(0)
+    dirs = torch.nn.functional.normalize(torch.randn(n, d), dim=-1)
+    return SteeringVectors(
+        dirs, tuple(range(2, 2 + n)), torch.rand(n), torch.rand(n), {"method": "pca", **kw}
+    )
+
+
+def test_roundtrip_preserves_everything(tmp_path):
+    v = make(note="x")
+    path = v.save(tmp_path / "v.safetensors")
+    w = SteeringVectors.load(path)
+    assert torch.equal(w.directions, v.directions)
+    assert w.layers == v.layers
+    assert torch.equal(w.explained_variance, v.explained_variance)
+    assert torch.equal(w.sign_agreement, v.sign_agreement)
+    assert dict(w.meta) == dict(v.meta)
+
+
+def test_file_is_plain_safetensors_with_json_metadata(tmp_path):
+    path = make().save(tmp_path / "v.safetensors")
+    raw = path.read_bytes()
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + header_len])
+    assert json.loads(header["__metadata__"]["lens_steer"])["method"] == "pca"
+    assert set(header) - {"__metadata__"} == {
+        "directions",
+        "layers",
+        "explained_variance",
+        "sign_agreement",
+    }
+
+
+def test_views_and_replace_merge_meta():
+    v = make()
+    assert len(v) == 3 and v.d_model == 8
+    assert torch.equal(v[3], v.directions[1])
+    with pytest.raises(KeyError, match="layers present"):
+        v[0]
+    sub = v.select([4, 2])
+    assert sub.layers == (4, 2) and torch.equal(sub.directions[0], v.directions[2])
+    r = v.replace(meta={"extra": 1})
+    assert r.meta["method"] == "pca" and r.meta["extra"] == 1
+    assert "extra" not in v.meta
+    with pytest.raises(TypeError):
+        v.meta["method"] = "x"  # read-only view
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(directions=torch.zeros(3)), "2-D"),
+        (dict(directions=torch.zeros(2, 4, dtype=torch.long)), "floating point"),
+        (dict(directions=torch.full((2, 4), float("nan"))), "NaN"),
+        (dict(layers=(0,)), "layer indices for"),
+        (dict(layers=(1, 1)), "distinct"),
+        (dict(explained_variance=torch.zeros(3)), "explained_variance"),
+    ],
+)
+def test_constructor_validates(kwargs, message):
+    args = dict(directions=torch.ones(2, 4), layers=(0, 1))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        SteeringVectors(**args)
+
+
+def test_meta_must_be_json():
+    with pytest.raises(TypeError):
+        SteeringVectors(torch.ones(1, 4), (0,), meta={"bad": object()})
+
+
+def test_load_rejects_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        SteeringVectors.load(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 40)
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        SteeringVectors.load(junk)
+    bare = tmp_path / "bare.safetensors"
+    save_file({"directions": torch.ones(1, 4)}, bare)
+    with pytest.raises(ValueError, match="no lens_steer metadata"):
+        SteeringVectors.load(bare)
+    nan = tmp_path / "nan.safetensors"
+    save_file(
+        {"directions": torch.full((1, 4), float("nan")), "layers": torch.tensor([0])},
+        nan,
+        metadata={"lens_steer": "{}"},
+    )
+    with pytest.raises(ValueError, match="NaN"):
+        SteeringVectors.load(nan)
+    shape = tmp_path / "shape.safetensors"
+    save_file(
+        {"directions": torch.ones(2, 4), "layers": torch.tensor([0])},
+        shape,
+        metadata={"lens_steer": "{}"},
+    )
+    with pytest.raises(ValueError, match="layer indices for 2 directions"):
+        SteeringVectors.load(shape)
+
+
+def test_failed_save_leaves_no_file(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", boom)
+    with pytest.raises(OSError, match="disk full"):
+        make().save(tmp_path / "v.safetensors")
+    assert list(tmp_path.iterdir()) == []
