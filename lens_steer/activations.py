@@ -89,6 +89,17 @@ def _check_layers(model: Any, layers: Sequence[int] | None) -> list[int]:
     return layers
 
 
+def _reader(layer: int, deepest: int, got: dict, mask: Tensor, reduce):
+    """A hook storing ``reduce(act, mask)`` for ``layer``; it ends the pass at the deepest one."""
+
+    def hook(act: Tensor, hook: Any) -> None:
+        got[layer] = reduce(act, mask)
+        if layer == deepest:
+            raise _StopForward
+
+    return hook
+
+
 def _batched_forward(model, texts, layers, batch_size, progress, desc, reduce) -> Tensor:
     """Run ``texts`` through ``model`` and apply ``reduce(act, mask)`` at each layer's hook."""
     layers = _check_layers(model, layers)
@@ -103,16 +114,7 @@ def _batched_forward(model, texts, layers, batch_size, progress, desc, reduce) -
         rows = order[part]
         ids, mask = left_pad([seqs[i] for i in rows], pad, device)
         got: dict[int, Tensor] = {}
-
-        def make_hook(layer: int):
-            def hook(act: Tensor, hook: Any) -> None:
-                got[layer] = reduce(act, mask)
-                if layer == deepest:
-                    raise _StopForward
-
-            return hook
-
-        hooks = [(hook_name(layer), make_hook(layer)) for layer in layers]
+        hooks = [(hook_name(layer), _reader(layer, deepest, got, mask, reduce)) for layer in layers]
         with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
             try:
                 model(ids, attention_mask=mask)

@@ -46,7 +46,9 @@ def _as_texts(pairs: Sequence[Any]) -> tuple[list[str], list[str], str]:
             a, b = p
             strategies.add("custom")
         else:
-            raise TypeError(f"pair {i} is {type(p).__name__}: expected (positive, negative) strings")
+            raise TypeError(
+                f"pair {i} is {type(p).__name__}: expected (positive, negative) strings"
+            )
         if not isinstance(a, str) or not isinstance(b, str):
             raise TypeError(f"pair {i}: positive and negative must be strings")
         if a == b:
@@ -80,13 +82,17 @@ def _leading_direction(
 
 def directions_from_differences(
     diffs: Float[Tensor, "n_pairs n_layers d_model"], method: Method = "pca", seed: int = 0
-) -> tuple[Float[Tensor, "n_layers d_model"], Float[Tensor, " n_layers"], Float[Tensor, " n_layers"]]:
+) -> tuple[
+    Float[Tensor, "n_layers d_model"], Float[Tensor, " n_layers"], Float[Tensor, " n_layers"]
+]:
     """Per-layer unit directions, explained-variance ratios and sign agreement from raw h⁺ − h⁻.
 
     Pure tensor maths, separated from the model so it can be tested on planted directions.
     """
     if diffs.ndim != 3 or diffs.shape[0] < 2:
-        raise ValueError(f"diffs must be [n_pairs ≥ 2, n_layers, d_model], got {tuple(diffs.shape)}")
+        raise ValueError(
+            f"diffs must be [n_pairs ≥ 2, n_layers, d_model], got {tuple(diffs.shape)}"
+        )
     diffs = diffs.float()
     unit = diffs / diffs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     gen = torch.Generator().manual_seed(seed)

@@ -58,7 +58,8 @@ def linear_cka(x: Float[Tensor, "n a"], y: Float[Tensor, "n b"]) -> float:
 
 
 def cka_matrix(
-    child_acts: Float[Tensor, "n n_child d_child"], parent_acts: Float[Tensor, "n n_parent d_parent"]
+    child_acts: Float[Tensor, "n n_child d_child"],
+    parent_acts: Float[Tensor, "n n_parent d_parent"],
 ) -> Float[Tensor, "n_child n_parent"]:
     if child_acts.shape[0] != parent_acts.shape[0]:
         raise ValueError("CKA needs activations of the same texts in both models")

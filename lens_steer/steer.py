@@ -52,7 +52,9 @@ def _coefficients(lam: Lambda, n_rows: int) -> tuple[Tensor, bool]:
         if lam.ndim == 0:
             return lam.float().reshape(1, 1).expand(n_rows, 1), False
         if lam.ndim != 1:
-            raise ValueError(f"a λ tensor must be 1-D (one λ per batch row), got {tuple(lam.shape)}")
+            raise ValueError(
+                f"a λ tensor must be 1-D (one λ per batch row), got {tuple(lam.shape)}"
+            )
         lam_rows = lam.detach().float()
         out = lam_rows.reshape(1, -1).expand(n_rows, -1)
         per_batch = True

@@ -76,7 +76,9 @@ def _config(family: str, d_model: int, n_layers: int, vocab: int) -> Any:
         "qwen3": lambda: tf.Qwen3Config(**common, head_dim=head_dim),
         "mistral": lambda: tf.MistralConfig(**common, head_dim=head_dim),
         "phi3": lambda: tf.Phi3Config(**common),
-        "gemma2": lambda: tf.Gemma2Config(**common, head_dim=head_dim, query_pre_attn_scalar=head_dim),
+        "gemma2": lambda: tf.Gemma2Config(
+            **common, head_dim=head_dim, query_pre_attn_scalar=head_dim
+        ),
         "gemma3": lambda: tf.Gemma3TextConfig(
             **common, head_dim=head_dim, query_pre_attn_scalar=head_dim, sliding_window=64
         ),
@@ -89,7 +91,9 @@ def _config(family: str, d_model: int, n_layers: int, vocab: int) -> Any:
 FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3")
 
 
-def tiny_hf_model(family: str = "llama", d_model: int = 32, n_layers: int = 3, seed: int = 0) -> Any:
+def tiny_hf_model(
+    family: str = "llama", d_model: int = 32, n_layers: int = 3, seed: int = 0
+) -> Any:
     """A randomly initialised HF causal LM of ``family`` (float32, eval mode)."""
     from transformers import AutoModelForCausalLM
 

@@ -88,7 +88,9 @@ def transfer(
         h_parent = last_token_activations(source_model, texts, vectors.layers, batch_size, progress)
         h_child = last_token_activations(child, texts, None, batch_size, progress)
 
-    meta: dict[str, Any] = {"layer_map_method": layer_map if isinstance(layer_map, str) else "explicit"}
+    meta: dict[str, Any] = {
+        "layer_map_method": layer_map if isinstance(layer_map, str) else "explicit"
+    }
     if isinstance(layer_map, Mapping):
         pairs = lm.explicit_map(layer_map, vectors.layers, n_child)
     elif layer_map == "greedy":
@@ -151,7 +153,9 @@ def transfer(
         ridge_alpha=alphas if width == "ridge" else None,
         normalized=normalize,
         n_anchor_texts=len(texts) if needs_acts else 0,
-        anchor_hash=hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16] if needs_acts else None,
+        anchor_hash=hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]
+        if needs_acts
+        else None,
         seed=seed,
     )
     return SteeringVectors(

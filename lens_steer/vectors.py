@@ -66,7 +66,9 @@ class SteeringVectors:
         for name in ("explained_variance", "sign_agreement"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != (d.shape[0],):
-                raise ValueError(f"{name} must have shape ({d.shape[0]},), got {tuple(value.shape)}")
+                raise ValueError(
+                    f"{name} must have shape ({d.shape[0]},), got {tuple(value.shape)}"
+                )
         object.__setattr__(self, "meta", _freeze(self.meta))
 
     # -- views -----------------------------------------------------------------------------
@@ -162,7 +164,9 @@ class SteeringVectors:
         except Exception as err:  # safetensors raises several error types for bad files
             raise ValueError(f"{path} is not a readable safetensors file: {err}") from None
         if _META_KEY not in header:
-            raise ValueError(f"{path} has no lens_steer metadata: was it written by SteeringVectors.save?")
+            raise ValueError(
+                f"{path} has no lens_steer metadata: was it written by SteeringVectors.save?"
+            )
         for key in ("directions", "layers"):
             if key not in tensors:
                 raise ValueError(f"{path} lacks the {key!r} tensor")

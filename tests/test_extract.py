@@ -58,7 +58,9 @@ def test_extraction_matches_run_with_cache_by_hand(family):
         for text in (pos, neg):
             ids = model.tokenizer(text, return_tensors="pt").input_ids
             _, cache = model.run_with_cache(ids)
-            acts.append(torch.stack([cache[f"blocks.{i}.hook_resid_post"][0, -1] for i in range(3)]))
+            acts.append(
+                torch.stack([cache[f"blocks.{i}.hook_resid_post"][0, -1] for i in range(3)])
+            )
         rows.append(acts[0] - acts[1])
     expected, _, _ = ls.directions_from_differences(torch.stack(rows), method="svd")
     assert torch.allclose(vecs.directions, expected, atol=1e-5)

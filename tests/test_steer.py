@@ -131,7 +131,9 @@ def test_positions_agree_with_and_without_kv_cache(positions):
             )
         assert handle.prompt_len == ids.shape[1]
     with torch.no_grad():
-        plain = model.original_model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=0)
+        plain = model.original_model.generate(
+            ids, max_new_tokens=6, do_sample=False, pad_token_id=0
+        )
     assert torch.equal(runs[True], runs[False])
     assert not torch.equal(runs[True], plain)  # λ = 8 is strong enough to change the text
     if positions == "generated":  # the first new token comes from the unsteered prompt

@@ -40,7 +40,9 @@ def test_equal_width_identity(child):
 @pytest.mark.parametrize("width", ["truncate", "ridge", "procrustes", "random"])
 @pytest.mark.parametrize("layer_map", ["greedy", "proportional", "cka"])
 def test_every_method_gives_unit_child_vectors(vecs, parent, child, width, layer_map):
-    out = ls.transfer(vecs, child, source_model=parent, width=width, layer_map=layer_map, progress=False)
+    out = ls.transfer(
+        vecs, child, source_model=parent, width=width, layer_map=layer_map, progress=False
+    )
     assert out.d_model == 32
     assert torch.allclose(out.directions.norm(dim=-1), torch.ones(len(out)), atol=1e-5)
     assert out.meta["width"] == width and out.meta["layer_map_method"] == layer_map
@@ -58,7 +60,9 @@ def test_truncate_and_zero_pad():
     m = wm.truncate_map(5, 3)
     v = torch.arange(1.0, 6.0)
     assert torch.equal(v @ m, torch.tensor([1.0, 2.0, 3.0]))
-    assert torch.equal(torch.tensor([1.0, 2.0]) @ wm.truncate_map(2, 4), torch.tensor([1.0, 2.0, 0, 0]))
+    assert torch.equal(
+        torch.tensor([1.0, 2.0]) @ wm.truncate_map(2, 4), torch.tensor([1.0, 2.0, 0, 0])
+    )
 
 
 def test_transfer_without_renormalising_keeps_truncated_norm(vecs, child):
