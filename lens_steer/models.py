@@ -101,7 +101,9 @@ def boot_bridge(
         # GGUF-loaded and from_config models carry no architectures list; TL dispatches on it.
         hf_model.config.architectures = [type(hf_model).__name__]
     arch = hf_model.config.architectures[0]
-    boot_name = getattr(hf_model.config, "_name_or_path", "") or tokenizer.init_kwargs["name_or_path"]
+    boot_name = (
+        getattr(hf_model.config, "_name_or_path", "") or tokenizer.init_kwargs["name_or_path"]
+    )
     try:
         bridge = TransformerBridge.boot_transformers(
             str(boot_name), hf_model=hf_model, tokenizer=tokenizer, device=dev, dtype=dt
@@ -118,8 +120,10 @@ def boot_bridge(
         bridge.enable_compatibility_mode()
     bridge.cfg.lens_steer_processed = processed
     cfg = hf_model.config
-    bridge.cfg.lens_steer_name = name or getattr(cfg, "_name_or_path", "") or (
-        f"{arch}(d_model={bridge.cfg.d_model}, n_layers={bridge.cfg.n_layers})"
+    bridge.cfg.lens_steer_name = (
+        name
+        or getattr(cfg, "_name_or_path", "")
+        or (f"{arch}(d_model={bridge.cfg.d_model}, n_layers={bridge.cfg.n_layers})")
     )
     return bridge
 
@@ -136,7 +140,7 @@ def load_model(
     """Load ``spec`` as a TransformerBridge.
 
     ``spec`` is an in-memory HF model (with ``tokenizer=``), an offline alias
-    (``ls.models.ALIASES``), a ``.gguf`` file, a local HF directory, or a hub id.
+    (``lens_steer.offline.ALIASES``), a ``.gguf`` file, a local HF directory, or a hub id.
     """
     if not isinstance(spec, (str, Path)):
         return boot_bridge(spec, tokenizer, device=device, dtype=dtype, processed=processed)
