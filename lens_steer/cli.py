@@ -1,0 +1,154 @@
+"""``lens-steer``: the method's steps from the shell.
+
+    lens-steer models                                   # offline aliases and whether installed
+    lens-steer extract --model gemma-3-270m --task gsm8k --data-dir ../shared/data/gsm8k -o p.safetensors
+    lens-steer transfer p.safetensors --child smollm2-135m-instruct --source-model gemma-3-270m \
+        --width ridge -o c.safetensors
+    lens-steer info c.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _load(spec: str, args: argparse.Namespace):
+    from .models import load_model
+
+    return load_model(spec, device=args.device, dtype=args.dtype)
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    pairs = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            pairs.append((row["positive"], row["negative"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise SystemExit(
+                f"{path}:{n}: expected a JSON object with 'positive' and 'negative' strings"
+            ) from None
+    return pairs
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from .offline import list_aliases
+
+    for row in list_aliases():
+        state = "installed" if row["installed"] else f"missing: {row['pip']}"
+        cached = " (cached)" if row["cached"] else ""
+        print(f"{row['name']:<30} {row['arch']:<8} {state}{cached}")
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from .extract import extract
+
+    if args.pairs:
+        pairs = _read_pairs(Path(args.pairs))
+    else:
+        from .tasks import contrastive_pairs, get_task
+
+        task = get_task(args.task, data_dir=args.data_dir)
+        train = task.splits(seed=args.seed, n_val=args.n_val).train
+        pairs = contrastive_pairs(task, train, strategy=args.strategy, n=args.n, seed=args.seed)
+    model = _load(args.model, args)
+    vecs = extract(model, pairs, method=args.method, batch_size=args.batch_size, seed=args.seed)
+    print(f"{vecs} → {vecs.save(args.out)}")
+
+
+def cmd_transfer(args: argparse.Namespace) -> None:
+    from .transfer import transfer
+    from .vectors import SteeringVectors
+
+    vecs = SteeringVectors.load(args.vectors)
+    child = _load(args.child, args)
+    parent = _load(args.source_model, args) if args.source_model else None
+    out = transfer(
+        vecs,
+        child,
+        source_model=parent,
+        layer_map=args.layer_map,
+        width=args.width,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    r2 = out.meta.get("width_r2")
+    if r2:
+        print(f"held-out R² per layer: {', '.join(f'{x:.2f}' for x in r2)}")
+    print(f"{out} → {out.save(args.out)}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from .vectors import SteeringVectors
+
+    vecs = SteeringVectors.load(args.vectors)
+    print(vecs)
+    print(json.dumps(dict(vecs.meta), indent=2))
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .extract import METHODS
+    from .layer_maps import LAYER_MAPS
+    from .width_maps import WIDTH_METHODS
+
+    p = argparse.ArgumentParser(prog="lens-steer", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def model_opts(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+        q.add_argument("--dtype", default="float32", help="float32, bfloat16, float16")
+        q.add_argument("--batch-size", type=int, default=8)
+        q.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("models", help="list offline model aliases").set_defaults(func=cmd_models)
+
+    q = sub.add_parser("extract", help="Algorithm 1: steering vectors from a parent model")
+    q.add_argument("--model", required=True, help="alias, .gguf file, HF directory or hub id")
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--task", help="gsm8k, math, math500, arc_challenge, arc_easy")
+    src.add_argument("--pairs", help="JSONL file of {'positive': ..., 'negative': ...}")
+    q.add_argument("--data-dir", help="the task's local data folder (default: the hub)")
+    q.add_argument("--strategy", default="corrupted-answer")
+    q.add_argument("--n", type=int, default=128, help="number of contrastive pairs")
+    q.add_argument("--n-val", type=int, default=200)
+    q.add_argument("--method", default="pca", choices=METHODS)
+    q.add_argument("-o", "--out", required=True)
+    model_opts(q)
+    q.set_defaults(func=cmd_extract)
+
+    q = sub.add_parser("transfer", help="map parent vectors onto a child model")
+    q.add_argument("vectors")
+    q.add_argument("--child", required=True)
+    q.add_argument("--source-model", help="the parent (needed by ridge, procrustes and cka)")
+    q.add_argument("--layer-map", default="greedy", choices=LAYER_MAPS)
+    q.add_argument("--width", default=None, choices=WIDTH_METHODS)
+    q.add_argument("-o", "--out", required=True)
+    model_opts(q)
+    q.set_defaults(func=cmd_transfer)
+
+    q = sub.add_parser("info", help="print a vector file's summary and provenance")
+    q.add_argument("vectors")
+    q.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, ModuleNotFoundError) as err:
+        print(f"lens-steer {args.command}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
