@@ -24,7 +24,7 @@ SKIP_DEPS="torch transformer-lens"
 # Test-only packages.
 TEST_DEPS=("pytest>=8")
 # Lets step 3 build the editable install in the venv itself (no isolated build env to set up).
-BUILD_DEPS=("setuptools>=68")
+BUILD_DEPS=("setuptools>=77")
 start=$SECONDS
 
 log() { printf '[tl3_env %3ds] %s\n' "$((SECONDS - start))" "$*"; }
