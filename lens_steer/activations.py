@@ -21,6 +21,7 @@ from .models import hook_name
 __all__ = [
     "model_device",
     "encode",
+    "encode_text",
     "left_pad",
     "chunks",
     "last_token_activations",
@@ -39,12 +40,19 @@ def model_device(model: Any) -> torch.device:
         return torch.device(getattr(model.cfg, "device", None) or "cpu")
 
 
+def encode_text(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of ``text`` with the tokenizer's special tokens (BOS where it adds one), unless
+    the text already starts with the BOS string, as a chat-template rendering may."""
+    bos = getattr(tokenizer, "bos_token", None)
+    special = not (bos and text.startswith(bos))
+    return list(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
 def encode(model: Any, texts: Sequence[str]) -> list[list[int]]:
-    """Token ids per text, with the tokenizer's own special tokens (BOS where it adds one)."""
+    """Token ids per text (see :func:`encode_text`)."""
     if isinstance(texts, str):
         raise TypeError("expected a sequence of strings, got a single string: wrap it in a list")
-    tok = model.tokenizer
-    ids = [list(tok(t, add_special_tokens=True)["input_ids"]) for t in texts]
+    ids = [encode_text(model.tokenizer, t) for t in texts]
     empty = [i for i, x in enumerate(ids) if not x]
     if empty:
         raise ValueError(f"texts at positions {empty[:5]} tokenize to nothing")

@@ -112,3 +112,12 @@ def test_bad_method_and_layers():
         ls.extract(model, PAIRS, method="ica")
     with pytest.raises(ValueError, match="out of range"):
         ls.extract(model, PAIRS, layers=[5], progress=False)
+
+
+def test_text_already_starting_with_bos_gets_no_second_bos():
+    from lens_steer.activations import encode_text
+
+    tok = tiny_model("llama").tokenizer
+    plain = encode_text(tok, "hi there")
+    assert plain[0] == tok.bos_token_id and plain.count(tok.bos_token_id) == 1
+    assert encode_text(tok, tok.bos_token + "hi there") == plain

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import torch
 
+from ..activations import encode_text
 from .base import Example, Task
 
 __all__ = ["ChoiceScores", "score_choices", "choice_context", "choice_continuation"]
@@ -42,16 +43,10 @@ def choice_continuation(context: str, ex: Example, index: int, target: Target = 
     return body if not context or context[-1].isspace() else f" {body}"
 
 
-def _encode(tokenizer: Any, text: str) -> list[int]:
-    bos = getattr(tokenizer, "bos_token", None)
-    special = not (bos and text.startswith(bos))  # a chat-rendered prompt may carry its own BOS
-    return list(tokenizer(text, add_special_tokens=special)["input_ids"])
-
-
 def _split_ids(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
     """Context and continuation ids, tokenised jointly as the model would see them."""
-    ctx = _encode(tokenizer, context)
-    whole = _encode(tokenizer, context + continuation)
+    ctx = encode_text(tokenizer, context)
+    whole = encode_text(tokenizer, context + continuation)
     if whole[: len(ctx)] == ctx and len(whole) > len(ctx):
         return ctx, whole[len(ctx) :]
     cont = list(tokenizer(continuation, add_special_tokens=False)["input_ids"])
