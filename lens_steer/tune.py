@@ -1,0 +1,218 @@
+"""Algorithm 2: choose the steering strength λ on validation data.
+
+Every λ of the grid is scored on the same examples; ``best`` is the λ with the highest accuracy,
+ties going to the smallest λ (grid order when the grid holds per-layer λ vectors). Generation is
+λ-batched: one ``generate`` call sweeps every scalar λ of the grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from . import stats
+from ._sweep import (
+    PAPER_LAMBDA_GRID,
+    GenerateFn,
+    GridEntry,
+    check_examples,
+    check_scoring,
+    choice_columns,
+    default_generate,
+    entry_json,
+    entry_str,
+    generate_columns,
+    is_scalar,
+    make_prompts,
+    normalize_grid,
+    rnd,
+)
+from .tasks.base import Example, Task
+from .vectors import SteeringVectors
+
+__all__ = ["PAPER_LAMBDA_GRID", "TuneRow", "TuneResult", "tune_lambda"]
+
+
+@dataclass(frozen=True)
+class TuneRow:
+    """One λ of the sweep: accuracy with its Wilson 95 % interval."""
+
+    lam: GridEntry
+    accuracy: float
+    lo: float
+    hi: float
+    n_correct: int
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lam": entry_json(self.lam),
+            "accuracy": rnd(self.accuracy),
+            "ci95": [rnd(self.lo), rnd(self.hi)],
+            "n_correct": self.n_correct,
+            "n": self.n,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class TuneResult:
+    """The λ sweep: ``best``, the accuracy ``table`` and every output behind it.
+
+    ``outputs[i][k]`` is example i at ``grid[k]`` (generated text; under ``scoring="loglik"`` the
+    picked label), ``answers[i][k]`` its parsed answer and ``correct[i, k]`` its verdict.
+    """
+
+    grid: tuple[GridEntry, ...]
+    best: GridEntry
+    best_index: int
+    table: tuple[TuneRow, ...]
+    outputs: tuple[tuple[str, ...], ...]
+    answers: tuple[tuple[str | None, ...], ...]
+    correct: np.ndarray
+    example_ids: tuple[str, ...]
+    scoring: str
+    task: str
+
+    @property
+    def accuracies(self) -> tuple[float, ...]:
+        return tuple(row.accuracy for row in self.table)
+
+    @property
+    def best_accuracy(self) -> float:
+        return self.table[self.best_index].accuracy
+
+    def summary_table(self) -> str:
+        lines = [f"{'λ':>10}  {'acc':>6}  {'95% CI':>15}  {'k/n':>9}"]
+        for k, row in enumerate(self.table):
+            mark = "  *" if k == self.best_index else ""
+            ci = f"[{row.lo:.3f}, {row.hi:.3f}]"
+            lines.append(
+                f"{entry_str(row.lam):>10}  {row.accuracy:6.3f}  {ci:>15}  "
+                f"{f'{row.n_correct}/{row.n}':>9}{mark}"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self, outputs: bool = True) -> dict[str, Any]:
+        """JSON-ready; ``outputs=False`` leaves out the per-example texts."""
+        out: dict[str, Any] = {
+            "task": self.task,
+            "scoring": self.scoring,
+            "n": len(self.example_ids),
+            "best": entry_json(self.best),
+            "best_index": self.best_index,
+            "best_accuracy": rnd(self.best_accuracy),
+            "grid": [entry_json(e) for e in self.grid],
+            "table": [row.to_dict() for row in self.table],
+        }
+        if outputs:
+            out["examples"] = [
+                {
+                    "id": ex_id,
+                    "outputs": list(self.outputs[i]),
+                    "answers": list(self.answers[i]),
+                    "correct": [bool(c) for c in self.correct[i]],
+                }
+                for i, ex_id in enumerate(self.example_ids)
+            ]
+        return out
+
+
+def pick_best(grid: Sequence[GridEntry], accuracies: Sequence[float]) -> int:
+    """Index of the highest accuracy; ties → smallest λ (grid order if any entry is per-layer)."""
+    top = max(accuracies)
+    tied = [k for k, a in enumerate(accuracies) if a == top]
+    if all(is_scalar(e) for e in grid):
+        return min(tied, key=lambda k: (grid[k], k))
+    return tied[0]
+
+
+def table_rows(grid: Sequence[GridEntry], correct: np.ndarray) -> tuple[TuneRow, ...]:
+    rows = []
+    for k, entry in enumerate(grid):
+        col = correct[:, k]
+        acc, lo, hi = stats.accuracy_ci(col)
+        rows.append(TuneRow(entry, acc, lo, hi, int(col.sum()), int(col.size)))
+    return tuple(rows)
+
+
+def tune_lambda(
+    model: Any,
+    vectors: SteeringVectors,
+    task: Task,
+    examples: Sequence[Example],
+    grid: Sequence[Any] = PAPER_LAMBDA_GRID,
+    *,
+    fewshot: Sequence[Example] | None = None,
+    zero_shot: bool = False,
+    positions: str = "all",
+    relative: bool = False,
+    scoring: Literal["generate", "loglik"] = "generate",
+    max_new_tokens: int = 256,
+    batch_size: int = 16,
+    cache: Any = None,
+    generate_fn: GenerateFn | None = None,
+    progress: bool = True,
+    choice_options: dict[str, Any] | None = None,
+) -> TuneResult:
+    """Algorithm 2: accuracy of every λ in ``grid`` on ``examples``; ``best`` is the argmax.
+
+    ``grid`` entries are floats or per-layer λ sequences (one value per ``vectors.layers``).
+    ``scoring="generate"`` renders ``task.prompt`` (few-shot unless ``zero_shot``), generates
+    greedily and grades with ``task.is_correct``. ``scoring="loglik"`` (multiple choice) scores the
+    options with ``score_choices`` under ``steer`` at each λ; ``choice_options`` go to it
+    (``length_normalize``, ``target``). ``generate_fn`` replaces the generation engine (tests).
+    """
+    if vectors is None:
+        raise ValueError("tune_lambda needs steering vectors")
+    entries = normalize_grid(grid, len(vectors))
+    exs = check_examples(examples)
+    check_scoring(scoring, exs, positions)
+    n, k = len(exs), len(entries)
+    if scoring == "loglik":
+        outs, ok = choice_columns(
+            model,
+            task,
+            exs,
+            vectors,
+            entries,
+            relative=relative,
+            batch_size=batch_size,
+            choice_options=choice_options,
+        )
+        answers = [list(row) for row in outs]
+        correct = np.array(ok, dtype=bool).reshape(n, k)
+    else:
+        gen = generate_fn or default_generate()
+        prompts = make_prompts(task, model, exs, fewshot, zero_shot)
+        gen_kwargs = dict(
+            positions=positions,
+            relative=relative,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            stop_sequences=tuple(task.stop_sequences),
+            cache=cache,
+            progress=progress,
+        )
+        outs = generate_columns(gen, model, prompts, vectors, entries, gen_kwargs)
+        answers = [[task.parse(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)]
+        correct = np.array(
+            [[task.is_correct(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)],
+            dtype=bool,
+        ).reshape(n, k)
+    table = table_rows(entries, correct)
+    best = pick_best(entries, [row.accuracy for row in table])
+    return TuneResult(
+        grid=entries,
+        best=entries[best],
+        best_index=best,
+        table=table,
+        outputs=tuple(tuple(row) for row in outs),
+        answers=tuple(tuple(row) for row in answers),
+        correct=correct,
+        example_ids=tuple(ex.id for ex in exs),
+        scoring=scoring,
+        task=task.name,
+    )
