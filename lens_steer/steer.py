@@ -27,7 +27,7 @@ from .anchors import ANCHOR_TEXTS
 from .models import hook_name
 from .vectors import SteeringVectors
 
-__all__ = ["steer", "Steering", "steering_ratio", "POSITIONS"]
+__all__ = ["steer", "Steering", "steering_ratio", "active_steerings", "POSITIONS"]
 
 POSITIONS = ("all", "generated", "last_prompt")
 Positions = Literal["all", "generated", "last_prompt"]
@@ -167,8 +167,25 @@ def steer(
         return hook
 
     hooks = [(hook_name(layer), make_hook(i, layer)) for i, layer in enumerate(vectors.layers)]
-    with model.hooks(fwd_hooks=hooks):
-        yield state
+    active = _ACTIVE.setdefault(id(model), [])
+    active.append(state)
+    try:
+        with model.hooks(fwd_hooks=hooks):
+            yield state
+    finally:
+        active.remove(state)
+        if not active:
+            _ACTIVE.pop(id(model), None)
+
+
+# Steering states live inside ``steer`` blocks, per model (by id): a generation engine that
+# decodes several batches inside one block resets their position bookkeeping per batch.
+_ACTIVE: dict[int, list[Steering]] = {}
+
+
+def active_steerings(model: Any) -> list[Steering]:
+    """The :class:`Steering` states of the ``steer`` blocks currently open on ``model``."""
+    return list(_ACTIVE.get(id(model), ()))
 
 
 def steering_ratio(

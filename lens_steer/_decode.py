@@ -1,0 +1,329 @@
+"""The batched decoding engine behind :func:`lens_steer.generate`.
+
+One batch: left-pad the prompts, prefill with a KV cache (logits of the last position only), then
+decode one token per step for the rows still running. A row ends at EOS, at a stop sequence or at
+``max_new_tokens``; finished rows are dropped from the batch, the KV cache, the mask and the
+steering coefficients at once, so they cost nothing afterwards.
+
+Two backends run the forward passes:
+
+- ``plain`` (the fast path): the bridge's HF modules without bridge components
+  (:mod:`lens_steer._lean`), a pre-allocated KV cache, and steering added by one PyTorch forward
+  hook per steered decoder layer.
+- ``hooks``: the bridge's own forward, steering through ``blocks.{l}.hook_resid_post`` hook points,
+  HF's ``DynamicCache``. Used whenever hooks are already on the model (e.g. inside
+  ``with ls.steer(...)``) and for models the fast path does not cover; the tests prove the two agree.
+
+Steering arithmetic is exactly :func:`lens_steer.steer`'s: the row coefficient λ (times the
+layer's reference norm when relative) times the direction, cast to the residual dtype, added to
+the positions the ``positions`` rule picks (all / generated / the last prompt token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._prefill import prefill
+from .models import hook_name
+from .steer import active_steerings
+
+__all__ = ["Row", "Result", "Settings", "SteerSpec", "make_backend", "decode_batch", "row_seed"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_new_tokens: int
+    min_new_tokens: int = 0
+    stop_sequences: tuple[str, ...] = ()
+    temperature: float = 0.0
+    eos_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SteerSpec:
+    """What to add: unit directions per steered layer, optional reference norms, positions."""
+
+    directions: Tensor  # [n_steered, d_model]
+    layers: tuple[int, ...]
+    norms: Tensor | None
+    positions: str
+
+
+@dataclass
+class Row:
+    ids: list[int]
+    lam: float = 0.0
+    seed: int | None = None  # sampling seed (None: greedy)
+    tag: Any = None  # the caller's bookkeeping (output slot, cache key)
+
+
+@dataclass
+class Result:
+    text: str
+    tokens: list[int] = field(default_factory=list)
+    finish: str = "length"  # "eos" | "stop" | "length"
+
+
+def row_seed(seed: int, prompt: str, lam: float | None, sample: int) -> int:
+    """A per-row sampling seed: reproducible whatever the batch composition or cache state."""
+    blob = f"{seed}|{lam!r}|{sample}|{prompt}".encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:7], "little")
+
+
+class Adder:
+    """Per-row steering deltas, added where the ``positions`` rule says.
+
+    ``phase``: "prompt" (a pass whose last column is every row's last prompt token: left
+    padding), "prefix" (a shared prompt prefix: never the last prompt token) or "decode".
+    """
+
+    def __init__(self, spec: SteerSpec, lams: Sequence[float], device: torch.device, dtype):
+        n = len(spec.layers)
+        coef = torch.tensor([float(x) for x in lams]).float().reshape(1, -1).expand(n, -1)
+        if spec.norms is not None:  # exactly steer(relative=True)'s λ·‖h‖ per layer
+            coef = coef * spec.norms.float().reshape(-1, 1).cpu()
+        coef = coef.to(device)
+        dirs = spec.directions.to(device)
+        self.deltas = [
+            (coef[i].reshape(-1, 1, 1) * dirs[i].reshape(1, 1, -1)).to(dtype) for i in range(n)
+        ]
+        self.layers, self.positions, self.phase = spec.layers, spec.positions, "prompt"
+
+    def select(self, keep: Tensor) -> None:
+        self.deltas = [d.index_select(0, keep) for d in self.deltas]
+
+    @contextmanager
+    def rows(self, idx: Tensor, phase: str):
+        """Temporarily steer only rows ``idx`` (in that order) in ``phase``."""
+        saved = self.deltas, self.phase
+        self.deltas, self.phase = [d.index_select(0, idx) for d in self.deltas], phase
+        try:
+            yield
+        finally:
+            self.deltas, self.phase = saved
+
+    def span(self, seq: int) -> tuple[int, int] | None:
+        if self.phase == "decode":  # one new (generated) token per row
+            return None if self.positions == "last_prompt" else (0, seq)
+        if self.positions == "all":
+            return (0, seq)
+        if self.positions == "last_prompt" and self.phase == "prompt":
+            return (seq - 1, seq)
+        return None  # "generated" never steers the prompt; a prefix holds no last token
+
+    def add_(self, i: int, resid: Tensor) -> Tensor:
+        span = self.span(resid.shape[1])
+        if span is not None:
+            resid[:, span[0] : span[1]] += self.deltas[i]
+        return resid
+
+    def torch_hook(self, i: int) -> Callable:
+        def hook(module: Any, args: Any, output: Any) -> None:
+            self.add_(i, output[0] if isinstance(output, tuple) else output)
+
+        return hook
+
+    def tl_hook(self, i: int) -> Callable:
+        def hook(resid: Tensor, hook: Any) -> Tensor:
+            return self.add_(i, resid.clone())
+
+        return hook
+
+
+class _PlainBackend:
+    name = "plain"
+    shares_prefix = True
+
+    def __init__(self, model: Any, attn: str = "sdpa"):
+        from ._lean import plain_model
+
+        self.model = model
+        self.hf, self.decoder_layers = plain_model(model, attn)
+        self.config = self.hf.config
+
+    def new_cache(self, capacity: int) -> Any:
+        from ._lean import make_kv_cache
+
+        return make_kv_cache(self.config, capacity)
+
+    @contextmanager
+    def attach(self, adder: Adder | None):
+        handles = []
+        if adder is not None:
+            for i, layer in enumerate(adder.layers):
+                handles.append(
+                    self.decoder_layers[layer].register_forward_hook(adder.torch_hook(i))
+                )
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def before_batch(self) -> None:
+        pass
+
+    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any) -> Tensor:
+        out = self.hf(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits[:, -1]
+
+
+class _HookBackend:
+    name = "hooks"
+    shares_prefix = False  # one prompt pass per batch, as ls.steer's bookkeeping expects
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.config = model.original_model.config
+
+    def new_cache(self, capacity: int) -> Any:
+        from transformers.cache_utils import DynamicCache
+
+        return DynamicCache(config=self.config)
+
+    @contextmanager
+    def attach(self, adder: Adder | None):
+        with ExitStack() as stack:
+            if adder is not None:
+                hooks = [
+                    (hook_name(layer), adder.tl_hook(i)) for i, layer in enumerate(adder.layers)
+                ]
+                stack.enter_context(self.model.hooks(fwd_hooks=hooks))
+            yield
+
+    def before_batch(self) -> None:
+        for state in active_steerings(self.model):  # a new prompt batch: new prompt length
+            state.reset()
+
+    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any) -> Tensor:
+        logits = self.model(
+            ids,
+            attention_mask=mask,
+            position_ids=pos,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+            return_type="logits",
+        )
+        return logits[:, -1]
+
+
+def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
+    return _PlainBackend(model, attn) if engine == "plain" else _HookBackend(model)
+
+
+class _StopChecker:
+    """Finds stop sequences in each row's decoded text, looking only at a tail window."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str]):
+        self.tok, self.stops = tokenizer, tuple(stops)
+        # Every token decodes to ≥ 1 character except byte pieces (≤ 4 per character).
+        self.window = 4 * max((len(s) for s in self.stops), default=0) + 4
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        return self.tok.decode(list(tokens), skip_special_tokens=True)
+
+    def cut(self, text: str) -> tuple[str, bool]:
+        at = [i for i in (text.find(s) for s in self.stops) if i != -1]
+        return (text[: min(at)], True) if at else (text, False)
+
+    def hit(self, tokens: Sequence[int]) -> bool:
+        if not self.stops:
+            return False
+        tail = self.decode(tokens[-self.window :])
+        return any(s in tail for s in self.stops) and self.cut(self.decode(tokens))[1]
+
+
+def _choose(logits: Tensor, settings: Settings, step: int, gens: list[Any]) -> Tensor:
+    logits = logits.float()
+    if step < settings.min_new_tokens and settings.eos_ids:
+        logits[:, list(settings.eos_ids)] = -math.inf
+    if settings.temperature <= 0:
+        return logits.argmax(dim=-1)
+    # Gumbel-max with one generator per row = a categorical draw from softmax(logits / T).
+    noise = torch.stack([torch.rand(logits.shape[-1], generator=g) for g in gens])
+    gumbel = -torch.log(-torch.log(noise.clamp_min(1e-12))).to(logits.device)
+    return (logits / settings.temperature + gumbel).argmax(dim=-1)
+
+
+def decode_batch(
+    backend: Any,
+    rows: Sequence[Row],
+    settings: Settings,
+    tokenizer: Any,
+    pad_id: int,
+    device: torch.device,
+    steer_spec: SteerSpec | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> list[Result]:
+    """Decode ``rows`` as one batch; ``on_step(new_tokens, finished_rows)`` reports progress."""
+    n, t_max = len(rows), settings.max_new_tokens
+    gens = [None if r.seed is None else torch.Generator().manual_seed(r.seed) for r in rows]
+    adder = None
+    if steer_spec is not None:
+        dtype = next(backend.model.parameters()).dtype
+        adder = Adder(steer_spec, [r.lam for r in rows], device, dtype)
+    # Rows share the steering of a common prompt prefix unless positions="all" gives them
+    # different λ there.
+    keys = [r.lam if adder is not None and adder.positions == "all" else None for r in rows]
+    checker = _StopChecker(tokenizer, settings.stop_sequences)
+    eos = set(settings.eos_ids)
+    results: list[Result | None] = [None] * n
+    generated: list[list[int]] = [[] for _ in rows]
+    alive = list(range(n))
+    backend.before_batch()
+    with torch.inference_mode(), backend.attach(adder):
+        pre = prefill(backend, [r.ids for r in rows], keys, adder, pad_id, device, t_max)
+        logits, cache, next_pos = pre.logits, pre.cache, pre.next_pos
+        width = pre.mask.shape[1]
+        full_mask = pre.mask.new_ones((n, width + t_max))
+        full_mask[:, :width] = pre.mask
+        if adder is not None:
+            adder.phase = "decode"
+        for step in range(t_max):
+            tokens = _choose(logits, settings, step, [gens[r] for r in alive])
+            keep, added = [], 0
+            for j, tid in enumerate(tokens.tolist()):
+                r = alive[j]
+                if tid in eos:
+                    results[r] = Result(checker.decode(generated[r]), generated[r], "eos")
+                    continue
+                generated[r].append(tid)
+                added += 1
+                if checker.hit(generated[r]):
+                    text, _ = checker.cut(checker.decode(generated[r]))
+                    results[r] = Result(text, generated[r], "stop")
+                elif len(generated[r]) >= t_max:
+                    results[r] = Result(checker.decode(generated[r]), generated[r], "length")
+                else:
+                    keep.append(j)
+            if on_step is not None:
+                on_step(added, len(alive) - len(keep))
+            if not keep:
+                break
+            if len(keep) < len(alive):
+                idx = torch.tensor(keep, device=device)
+                cache.batch_select_indices(idx)
+                full_mask, next_pos, tokens = full_mask[idx], next_pos[idx], tokens[idx]
+                if adder is not None:
+                    adder.select(idx)
+                alive = [alive[j] for j in keep]
+            step_mask = full_mask[:, : width + step + 1]
+            logits = backend.forward(tokens[:, None], step_mask, next_pos[:, None], cache)
+            next_pos = next_pos + 1
+    return [r if r is not None else Result("") for r in results]

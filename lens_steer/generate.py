@@ -1,0 +1,318 @@
+"""Batched, λ-batched, cached generation with steering: :func:`generate`.
+
+``outs = generate(model, prompts, vectors=v, lams=[λ0, λ1, ...])`` returns ``outs[i][k]``, prompt
+``i`` at ``lams[k]``. Every (prompt, λ) pair is one batch row carrying its own λ, so a whole λ grid
+runs inside the same batches — never one pass per λ. Without ``lams`` (or without vectors) there is
+one unsteered column; with ``temperature > 0`` and ``n_samples = s`` each λ gets ``s`` sampled
+columns (``outs[i][k * s + j]``: λ ``k``, sample ``j``), seeded per (prompt, λ, sample) so a sample
+does not depend on the batch it landed in. Greedy output equals transformers' own ``generate`` on
+the same model, and steered output equals ``with ls.steer(model, v, lam=λ): generate(model, ...)``.
+
+Inside an open ``ls.steer`` block (or with any other hook on the model) generation runs through the
+bridge's hook points, so those hooks apply; the persistent ``cache`` is then not used, since it
+cannot see what the hooks do. Otherwise the fast path runs the bridge's HF modules directly (see
+:mod:`lens_steer._decode`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from . import _decode
+from .activations import chunks, encode, model_device, pad_id, residual_norms
+from .anchors import ANCHOR_TEXTS
+from .cache import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
+from .steer import POSITIONS, _check_fits, active_steerings
+from .vectors import SteeringVectors
+
+__all__ = ["generate", "ENGINES"]
+
+ENGINES = ("auto", "plain", "hooks")
+
+
+def _has_hooks(model: Any) -> bool:
+    """Whether a ``steer`` block is open on ``model`` or any hook point carries a hook.
+
+    Only ``HookPoint``s count: the bridge itself keeps internal pre-hooks on some HF modules.
+    """
+    if active_steerings(model):
+        return True
+    from transformer_lens.hook_points import HookPoint
+
+    return any(
+        isinstance(m, HookPoint) and (m._forward_hooks or m._forward_pre_hooks)
+        for m in model.modules()
+    )
+
+
+def _eos_ids(model: Any) -> tuple[int, ...]:
+    hf = getattr(model, "original_model", None)
+    for source in (getattr(hf, "generation_config", None), getattr(hf, "config", None)):
+        eos = getattr(source, "eos_token_id", None)
+        if eos is not None:
+            return tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
+    eos = getattr(model.tokenizer, "eos_token_id", None)
+    return () if eos is None else (int(eos),)
+
+
+def _pick_engine(model: Any, engine: str) -> str:
+    from ._lean import supports_plain
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {ENGINES}")
+    if getattr(model, "original_model", None) is None:
+        raise TypeError(
+            "generate needs a TransformerBridge (ls.load_model) with its HF model; "
+            f"got {type(model).__name__}"
+        )
+    hooked = _has_hooks(model)
+    if engine == "plain" and hooked:
+        raise ValueError("engine='plain' would bypass the hooks on this model; use 'hooks'")
+    if engine == "auto":
+        return "plain" if supports_plain(model) and not hooked else "hooks"
+    return engine
+
+
+def _check_lams(lams: Any) -> list[float]:
+    if isinstance(lams, Tensor):
+        lams = lams.reshape(-1).tolist()
+    if isinstance(lams, (int, float)):
+        lams = [lams]
+    out = []
+    for i, lam in enumerate(lams):
+        if isinstance(lam, (Sequence, Tensor)) and not isinstance(lam, str):
+            raise ValueError(
+                f"lams[{i}] is a per-layer λ; generate takes one scalar λ per column (fold "
+                "per-layer λ into the vectors, or use ls.steer around generate)"
+            )
+        x = float(lam)
+        if not math.isfinite(x):
+            raise ValueError(f"lams[{i}] must be finite, got {x}")
+        out.append(x)
+    if not out:
+        raise ValueError("lams is empty")
+    return out
+
+
+def generate(
+    model: Any,
+    prompts: Sequence[str],
+    *,
+    vectors: SteeringVectors | None = None,
+    lams: Sequence[float] | float | Tensor | None = None,
+    positions: str = "all",
+    relative: bool = False,
+    max_new_tokens: int = 256,
+    batch_size: int = 16,
+    stop_sequences: Sequence[str] | str = (),
+    temperature: float = 0.0,
+    n_samples: int = 1,
+    seed: int = 0,
+    cache: GenerationCache | str | Path | None = None,
+    progress: bool = True,
+    min_new_tokens: int = 0,
+    reference_norms: Tensor | None = None,
+    norm_texts: Sequence[str] | None = None,
+    engine: str = "auto",
+) -> list[list[str]]:
+    """Generate for every prompt at every λ (and sample); ``outs[i][k]`` is a string.
+
+    Prompts are rendered strings (a chat template's BOS is not doubled). A row ends at EOS, at the
+    first stop sequence (its text is cut before it) or after ``max_new_tokens``;
+    ``min_new_tokens`` suppresses EOS until then (like transformers). ``relative=True`` scales λ
+    by the model's mean residual norm per layer (``reference_norms``, else measured on
+    ``norm_texts`` or the built-in anchor texts), as :func:`lens_steer.steer` does. ``cache``
+    (a :class:`GenerationCache` or a path) is read first; only misses are decoded, and each
+    finished batch is written in one transaction. ``engine``: "auto" (fast path unless hooks are
+    on the model), "plain" or "hooks".
+    """
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a sequence of strings, got a single string")
+    prompts = list(prompts)
+    if positions not in POSITIONS:
+        raise ValueError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
+    if max_new_tokens < 1 or batch_size < 1 or n_samples < 1 or min_new_tokens < 0:
+        raise ValueError("max_new_tokens, batch_size and n_samples must be ≥ 1")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be ≥ 0, got {temperature}")
+    if n_samples > 1 and temperature == 0:
+        raise ValueError("n_samples > 1 needs temperature > 0 (greedy samples are identical)")
+    stops = (stop_sequences,) if isinstance(stop_sequences, str) else tuple(stop_sequences)
+    if any(not s for s in stops):
+        raise ValueError("stop sequences must be non-empty strings")
+    if lams is not None and vectors is None:
+        raise ValueError("lams given without vectors: there is nothing to scale")
+    if vectors is not None:
+        _check_fits(model, vectors)
+        if lams is None:
+            warnings.warn(
+                "vectors given without lams: generating one unsteered column", stacklevel=2
+            )
+    col_lams: list[float | None] = (
+        _check_lams(lams) if vectors is not None and lams is not None else [None]
+    )
+    engine = _pick_engine(model, engine)
+    if not prompts:
+        return []
+    if isinstance(cache, (str, Path)):
+        cache = GenerationCache(cache)
+    if cache is not None and _has_hooks(model):
+        warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=2)
+        cache = None
+
+    settings = _decode.Settings(
+        max_new_tokens=int(max_new_tokens),
+        min_new_tokens=int(min_new_tokens),
+        stop_sequences=stops,
+        temperature=float(temperature),
+        eos_ids=_eos_ids(model),
+    )
+    sampled = temperature > 0
+    columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
+    steered = vectors is not None and any(lam for lam in col_lams)
+    base_fields = (
+        _base_fields(model, settings, seed if sampled else None) if cache is not None else {}
+    )
+    steer_fields: dict[str, Any] = {}
+    if cache is not None and steered:
+        norm_src = None
+        if relative:
+            norm_src = (
+                [float(x) for x in reference_norms.reshape(-1).tolist()]
+                if reference_norms is not None
+                else content_key({"texts": list(norm_texts or ANCHOR_TEXTS)})
+            )
+        steer_fields = dict(
+            vectors=vectors_fingerprint(vectors),
+            positions=positions,
+            relative=relative,
+            norms=norm_src,
+        )
+
+    outs: list[list[str | None]] = [[None] * len(columns) for _ in prompts]
+    todo: list[tuple[int, int, str | None]] = []  # (prompt, column, cache key)
+    for i, prompt in enumerate(prompts):
+        for k, (lam, s) in enumerate(columns):
+            key = None
+            if cache is not None:
+                steering = None if not lam else dict(steer_fields, lam=float(lam))
+                key = content_key(
+                    dict(
+                        base_fields, prompt=prompt, steering=steering, sample=s if sampled else None
+                    )
+                )
+            todo.append((i, k, key))
+    if cache is not None:
+        hits = cache.get_many(key for _, _, key in todo)
+        for i, k, key in todo:
+            if key in hits:
+                outs[i][k] = hits[key]
+        todo = [t for t in todo if t[2] not in hits]
+
+    if todo:
+        spec = None
+        if steered:
+            spec = _steer_spec(model, vectors, positions, relative, reference_norms, norm_texts)
+        job = _Job(prompts, columns, settings, seed, spec, batch_size)
+        _run(model, job, todo, outs, engine, cache, progress)
+    return [[str(x) for x in row] for row in outs]
+
+
+def _base_fields(model: Any, settings: _decode.Settings, seed: int | None) -> dict[str, Any]:
+    param = next(model.parameters())
+    return dict(
+        model=model_fingerprint(model),
+        dtype=str(param.dtype),
+        device=param.device.type,
+        max_new_tokens=settings.max_new_tokens,
+        min_new_tokens=settings.min_new_tokens,
+        stop=list(settings.stop_sequences),
+        temperature=settings.temperature,
+        eos=list(settings.eos_ids),
+        seed=seed,
+    )
+
+
+def _steer_spec(model, vectors, positions, relative, reference_norms, norm_texts):
+    norms = None
+    if relative:
+        if reference_norms is None:
+            texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
+            reference_norms = residual_norms(model, texts, vectors.layers)
+        if tuple(reference_norms.shape) != (len(vectors),):
+            raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
+        norms = reference_norms.float()
+    return _decode.SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
+
+
+@dataclass(frozen=True)
+class _Job:
+    prompts: list[str]
+    columns: list[tuple[float | None, int]]  # (λ or None, sample index) per output column
+    settings: _decode.Settings
+    seed: int
+    spec: _decode.SteerSpec | None
+    batch_size: int
+
+
+def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> None:
+    """Decode the ``todo`` rows batch by batch, filling ``outs`` and the cache."""
+    prompts, columns, settings, spec = job.prompts, job.columns, job.settings, job.spec
+    device, tok = model_device(model), model.tokenizer
+    backend = _decode.make_backend(model, engine)
+    needed = sorted({i for i, _, _ in todo})
+    ids = dict(zip(needed, encode(model, [prompts[i] for i in needed]), strict=True))
+    # Batches share as much as possible: rows of one λ together when positions="all" steers the
+    # prompt (their common prefix is then computed once per batch), prompts of one template
+    # together, then longest first (little padding).
+    by_lam = spec is not None and spec.positions == "all"
+
+    def order(t: tuple[int, int, str | None]) -> tuple:
+        lam = columns[t[1]][0] or 0.0
+        return (lam if by_lam else 0.0, tuple(ids[t[0]][:64]), -len(ids[t[0]]), t[0], t[1])
+
+    todo = sorted(todo, key=order)
+    bar = tqdm(total=len(todo), desc="generate", unit="row", disable=not progress, leave=False)
+    start, made = time.perf_counter(), [0]
+
+    def on_step(new_tokens: int, finished: int) -> None:
+        made[0] += new_tokens
+        bar.update(finished)
+        if progress:
+            bar.set_postfix_str(
+                f"{made[0] / max(time.perf_counter() - start, 1e-9):.1f} tok/s", refresh=False
+            )
+
+    pad = pad_id(model)
+    for part in chunks(len(todo), job.batch_size):
+        batch = todo[part]
+        rows = []
+        for i, k, key in batch:
+            lam, s = columns[k]
+            rseed = (
+                _decode.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
+            )
+            rows.append(_decode.Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
+        results = _decode.decode_batch(backend, rows, settings, tok, pad, device, spec, on_step)
+        writes = {}
+        for row, res in zip(rows, results, strict=True):
+            i, k, key = row.tag
+            outs[i][k] = res.text
+            if key is not None:
+                lam, s = columns[k]
+                writes[key] = (
+                    res.text,
+                    {"finish": res.finish, "n_tokens": len(res.tokens), "lam": lam, "sample": s},
+                )
+        if cache is not None:
+            cache.put_many(writes)
+    bar.close()
