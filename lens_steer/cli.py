@@ -5,6 +5,8 @@
     lens-steer transfer p.safetensors --child smollm2-135m-instruct --source-model gemma-3-270m \
         --width ridge -o c.safetensors
     lens-steer info c.safetensors
+    lens-steer run configs/demo.yaml                     # the whole loop, resumable
+    lens-steer demo                                      # offline demo run
 """
 
 from __future__ import annotations
@@ -86,6 +88,24 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     print(f"{out} → {out.save(args.out)}")
 
 
+def cmd_run(args: argparse.Namespace) -> None:
+    from .config import load_config
+    from .run import run_pipeline
+
+    cfg = load_config(args.config)
+    if args.output_dir:
+        cfg["output_dir"] = args.output_dir
+    print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import demo_config
+    from .run import run_pipeline
+
+    cfg = demo_config(data_root=args.data_dir, output_dir=args.output_dir)
+    print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from .vectors import SteeringVectors
 
@@ -133,6 +153,18 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--out", required=True)
     model_opts(q)
     q.set_defaults(func=cmd_transfer)
+
+    q = sub.add_parser("run", help="extract → transfer → tune → test from a YAML config")
+    q.add_argument("config")
+    q.add_argument("--output-dir", help="override the config's output_dir")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(func=cmd_run)
+
+    q = sub.add_parser("demo", help="a small offline run: gemma-3-270m → SmolLM2-135M")
+    q.add_argument("--data-dir", help="folder with arc_challenge/ and gsm8k/ (default: search)")
+    q.add_argument("--output-dir", default="runs")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=cmd_demo)
 
     q = sub.add_parser("info", help="print a vector file's summary and provenance")
     q.add_argument("vectors")

@@ -1,0 +1,222 @@
+"""``lens-steer run``: extract → transfer → tune λ → test (± ITS, controls), resumably.
+
+The run directory holds the resolved config, the vectors, every prediction, ``metrics.json`` and
+a log. Generations go through a SQLite cache keyed by their content, so killing the process and
+running the same command again redoes at most one batch and ends with the same ``metrics.json``,
+byte for byte. A run directory made by a different config is refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, config_hash
+
+__all__ = ["run_pipeline", "write_json", "RunDirectoryError"]
+
+log = logging.getLogger("lens_steer.run")
+
+
+class RunDirectoryError(ConfigError):
+    """The run directory belongs to another config."""
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomic JSON write with stable formatting (sorted keys only where the producer sorted)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _claim(run_dir: Path, cfg: Mapping[str, Any]) -> None:
+    """Create the run directory for ``cfg`` or check that an existing one is ours."""
+    stamp = run_dir / "config.json"
+    digest = config_hash(cfg)
+    if stamp.exists():
+        old = json.loads(stamp.read_text())
+        if old.get("config_hash") != digest:
+            changed = sorted(
+                k
+                for k in set(old.get("config", {})) | set(cfg)
+                if old["config"].get(k) != cfg.get(k)
+            )
+            raise RunDirectoryError(
+                f"{run_dir} holds a run of a different config (differs in: {', '.join(changed)}); "
+                "set another `name:` or delete the directory"
+            )
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(stamp, {"config_hash": digest, "config": dict(cfg)})
+
+
+def _environment(model: Any) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    from .activations import model_device
+
+    device = model_device(model)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    return {
+        "device": str(device),
+        "device_name": name or platform.machine(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+def _vectors(path: Path, make) -> Any:
+    from .vectors import SteeringVectors
+
+    if path.exists():
+        log.info("reusing %s", path)
+        return SteeringVectors.load(path)
+    vecs = make()
+    vecs.save(path)
+    return vecs
+
+
+def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: bool):
+    """One task: pairs → parent vectors → child vectors → λ* on val → test conditions."""
+    from .evaluate import evaluate
+    from .extract import extract
+    from .tasks import contrastive_pairs, get_task
+    from .transfer import transfer
+    from .tune import PAPER_LAMBDA_GRID, tune_lambda
+
+    seed = cfg["seed"]
+    task = get_task(tcfg["name"], data_dir=tcfg["data_dir"])
+    sp = task.splits(seed=seed, n_val=tcfg["n_val"])
+    test = list(sp.test)[: tcfg["n_test"]] if tcfg["n_test"] else list(sp.test)
+    out = run_dir / tcfg["name"]
+    log.info("%s: %s; testing on %d", tcfg["name"], sp, len(test))
+
+    def make_parent():
+        pairs = contrastive_pairs(
+            task, sp.train, strategy=tcfg["pairs"]["strategy"], n=tcfg["pairs"]["n"], seed=seed
+        )
+        ex = cfg["extract"]
+        return extract(
+            parent_loader(),
+            pairs,
+            method=ex["method"],
+            batch_size=ex["batch_size"],
+            seed=seed,
+            progress=progress,
+        )
+
+    parent_vecs = _vectors(out / "vectors" / "parent.safetensors", make_parent)
+
+    def make_child():
+        tr = cfg["transfer"]
+        anchors = [ex.question for ex in sp.train[: tr["n_anchor"]]]
+        needs_parent = tr["width"] in ("ridge", "procrustes") or tr["layer_map"] == "cka"
+        return transfer(
+            parent_vecs,
+            child,
+            source_model=parent_loader() if needs_parent else None,
+            layer_map=tr["layer_map"],
+            width=tr["width"],
+            anchor_texts=anchors,
+            normalize=tr["normalize"],
+            seed=seed,
+            progress=progress,
+        )
+
+    child_vecs = _vectors(out / "vectors" / "child.safetensors", make_child)
+    grid = PAPER_LAMBDA_GRID if tcfg["grid"] == "paper" else tcfg["grid"]
+    common = dict(
+        scoring=tcfg["scoring"],
+        fewshot=sp.fewshot,
+        zero_shot=tcfg["zero_shot"],
+        positions=cfg["steer"]["positions"],
+        relative=cfg["steer"]["relative"],
+        max_new_tokens=tcfg["max_new_tokens"],
+        batch_size=tcfg["batch_size"],
+        cache=cache,
+        progress=progress,
+    )
+    tuned = tune_lambda(child, child_vecs, task, sp.val, grid, **common)
+    write_json(out / "tune.json", tuned.to_dict())
+    log.info("%s λ sweep on validation:\n%s", tcfg["name"], tuned.summary_table())
+    report = evaluate(
+        child,
+        task,
+        test,
+        vectors=child_vecs,
+        lam=tuned.best,
+        its=tcfg["its"],
+        grid=grid,
+        controls=tcfg["controls"],
+        seed=seed,
+        **common,
+    )
+    write_json(out / "predictions.json", report.to_dict(predictions=True))
+    log.info("%s test:\n%s", tcfg["name"], report.summary_table())
+    return {
+        "splits": sp.sizes() if hasattr(sp, "sizes") else {},
+        "best_lambda": tuned.to_dict(outputs=False)["best"],
+        "tune": tuned.to_dict(outputs=False),
+        "test": report.to_dict(predictions=False),
+        "vectors": {
+            "parent_explained_variance": [
+                round(float(x), 6) for x in parent_vecs.explained_variance
+            ],
+            "layer_map": child_vecs.meta.get("layer_map"),
+            "width_r2": child_vecs.meta.get("width_r2"),
+        },
+    }, report
+
+
+def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
+    """Run (or resume) the validated config ``cfg``; returns the run directory."""
+    from .cache import GenerationCache
+    from .models import load_model
+
+    run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
+    _claim(run_dir, cfg)
+    handler = logging.FileHandler(run_dir / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        load = dict(device=cfg["device"], dtype=cfg["dtype"])
+        parent_holder: dict[str, Any] = {}
+
+        def parent_loader():
+            if "model" not in parent_holder:
+                log.info("loading parent %s", cfg["parent"])
+                parent_holder["model"] = load_model(cfg["parent"], **load)
+            return parent_holder["model"]
+
+        log.info("loading child %s", cfg["child"])
+        child = load_model(cfg["child"], **load)
+        cache = GenerationCache(run_dir / "generations.sqlite")
+        metrics: dict[str, Any] = {"config_hash": config_hash(cfg), "tasks": {}}
+        summaries = []
+        for tcfg in cfg["tasks"]:
+            result, report = _task_run(cfg, tcfg, parent_loader, child, run_dir, cache, progress)
+            metrics["tasks"][tcfg["name"]] = result
+            summaries.append(report.summary_table())
+        metrics["environment"] = _environment(child)
+        write_json(run_dir / "metrics.json", metrics)
+        print("\n\n".join(summaries))
+        log.info("done: %s", run_dir)
+        return run_dir
+    finally:
+        log.removeHandler(handler)
+        handler.close()
