@@ -7,18 +7,20 @@ test prompts rendered by the task (zero-shot unless ``--shots 5``):
    separately (unsteered, greedy, ``min_new_tokens = max_new_tokens`` so every row makes the same
    number of tokens) against ``ls.generate`` steered at λ = 1 on every mapped layer (also with
    ``min_new_tokens``, no stop sequences), alternating, ``--repeats`` times; the best run of each.
-   ``--hooks`` adds ``ls.generate(engine="hooks")`` (bridge forward + hook points) and
+   ``--no-share`` adds the fast path with shared-prefix prefill switched off (decode-side gains
+   only), ``--hooks`` adds ``ls.generate(engine="hooks")`` (bridge forward + hook points) and
    ``--bridge`` adds TransformerLens' own ``bridge.generate`` inside ``ls.steer``.
 2. ITS over the paper's 19 λ: the paper's sequential loop (Algorithm 3: for each λ, open
    ``ls.steer`` and generate each prompt in turn with ``bridge.generate``, greedy, batch 1) against
-   one λ-batched ``ls.generate`` call; both stop at EOS or ``--new-tokens``. The parsed answers
-   (``task.parse``) of every (prompt, λ) are compared. ``--its-ours-loop`` also times 19
-   ``ls.generate`` calls, one per λ (what λ-batching saves over our own engine).
+   one λ-batched ``ls.generate`` call per ``--its-batch-sizes`` entry; all stop at EOS or
+   ``--new-tokens``. The parsed answers (``task.parse``) of every (prompt, λ) are compared.
+   ``--its-ours-loop`` also times 19 ``ls.generate`` calls, one per λ.
 
 The steering vectors are random unit vectors on child layers 0-17 (the greedy n→n map from an
 18-layer parent such as gemma-3-270m): speed does not depend on their values.
 
-    .venv/bin/python benchmarks/generate_cpu.py --threads 1
+    .venv/bin/python benchmarks/generate_cpu.py --threads 1 --hooks --bridge --no-share \
+        --repeats 2 --its-prompts 2 --its-batch-sizes 16,38
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--its-prompts", type=int, default=2)
+    p.add_argument("--its-batch-sizes", default="16", help="comma-separated, one row each")
+    p.add_argument("--no-share", action="store_true", help="add a row without prefix sharing")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-its", action="store_true")
     p.add_argument("--hooks", action="store_true")
@@ -130,10 +134,22 @@ def main() -> None:
                         verbose=False,
                     )
 
+        def no_share():
+            from lens_steer import _prefill
+
+            saved = _prefill.MIN_SHARED_PREFIX
+            _prefill.MIN_SHARED_PREFIX = 1 << 30
+            try:
+                ours()()
+            finally:
+                _prefill.MIN_SHARED_PREFIX = saved
+
         methods = {
             "transformers generate, plain HF model, unsteered": hf_run,
             "ls.generate, steered λ=1 (fast path)": ours(),
         }
+        if args.no_share:
+            methods["ls.generate, steered λ=1 (fast path, no prefix sharing)"] = no_share
         if args.hooks:
             methods["ls.generate, steered λ=1 (engine='hooks')"] = ours("hooks")
         if args.bridge:
@@ -181,14 +197,14 @@ def main() -> None:
                             outs[i][k] = tok.decode(new, skip_special_tokens=True)
             return outs
 
-        def batched():
-            return generate(
+        def batched(size):
+            return lambda: generate(
                 bridge,
                 its_prompts,
                 vectors=vecs,
                 lams=grid,
                 max_new_tokens=n_new,
-                batch_size=bs,
+                batch_size=size,
                 progress=False,
             )
 
@@ -207,12 +223,13 @@ def main() -> None:
             ]
             return [[c[i][0] for c in cols] for i in range(len(its_prompts))]
 
-        t_ours, ours_out = _timed(batched)
         t_paper, paper_out = _timed(paper_loop)
-        rows = [
-            ("paper loop: per λ, per prompt bridge.generate (batch 1)", t_paper, paper_out),
-            (f"ls.generate, all 19 λ in one λ-batched call (batch {bs})", t_ours, ours_out),
-        ]
+        rows = [("paper loop: per λ, per prompt bridge.generate (batch 1)", t_paper, paper_out)]
+        for size in [int(x) for x in args.its_batch_sizes.split(",")]:
+            t_ours, ours_out = _timed(batched(size))
+            rows.append(
+                (f"ls.generate, all 19 λ in one λ-batched call (batch {size})", t_ours, ours_out)
+            )
         if args.its_ours_loop:
             t_loop, loop_out = _timed(our_loop)
             rows.append(("ls.generate called once per λ", t_loop, loop_out))
@@ -226,8 +243,16 @@ def main() -> None:
         ref = [[task.parse(t) for t in row] for row in paper_out]
         for name, t, out in rows:
             parsed = [[task.parse(x) for x in row] for row in out]
-            same_p = sum(a == b for r1, r2 in zip(parsed, ref, strict=False) for a, b in zip(r1, r2, strict=False))
-            same_t = sum(a == b for r1, r2 in zip(out, paper_out, strict=False) for a, b in zip(r1, r2, strict=False))
+            same_p = sum(
+                a == b
+                for r1, r2 in zip(parsed, ref, strict=False)
+                for a, b in zip(r1, r2, strict=False)
+            )
+            same_t = sum(
+                a == b
+                for r1, r2 in zip(out, paper_out, strict=False)
+                for a, b in zip(r1, r2, strict=False)
+            )
             print(
                 f"| {name} | {t:.1f} | {t_paper / t:.2f} | {same_p}/{n_rows} | {same_t}/{n_rows} |"
             )

@@ -100,10 +100,13 @@ def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
     """``(hf_model, decoder_layers)``: the bridge's HF model without bridge components.
 
     ``attn`` picks the attention kernel of the copy ("sdpa" or "eager"); models whose attention
-    sdpa cannot run (logit soft-capping: Gemma 2) fall back to eager. Memoised per bridge.
+    sdpa cannot run (logit soft-capping: Gemma 2) fall back to eager. Memoised per bridge (and
+    rebuilt when the bridge moves to another device or dtype).
     """
     cached = _PLAIN.setdefault(model, {})
-    if attn not in cached:
+    param = next(model.original_model.parameters())
+    key = (attn, param.device, param.dtype)  # .to() replaces buffers: rebuild after a move
+    if key not in cached:
         hf = model.original_model
         config = copy.deepcopy(hf.config)
         kernel = attn
@@ -116,8 +119,10 @@ def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
                 inner._attn_implementation = kernel
         plain = _copy_tree(hf, config, {})
         plain.config = config
-        cached[attn] = (plain, _decoder_layers(plain))
-    return cached[attn]
+        for stale in [k for k in cached if k[1:] != key[1:]]:
+            del cached[stale]
+        cached[key] = (plain, _decoder_layers(plain))
+    return cached[key]
 
 
 class PreallocatedLayer(DynamicLayer):

@@ -76,6 +76,8 @@ def prefill(
         return _padded(backend, seqs, adder, pad, device, capacity)
     n = len(seqs)
     groups = list(dict.fromkeys(prefix_keys))
+    if len(groups) == n:  # nothing shared: every row steers its prefix differently
+        return _padded(backend, seqs, adder, pad, device, capacity)
     reps = torch.tensor([list(prefix_keys).index(g) for g in groups], device=device)
     of_row = torch.tensor([groups.index(k) for k in prefix_keys], device=device)
     suffix_ids, suffix_mask = left_pad([s[shared:] for s in seqs], pad, device)

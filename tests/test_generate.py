@@ -238,3 +238,18 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="vector width"):
         generate(model, PROMPTS, vectors=ls.SteeringVectors(unit(1, 48), (0,)), lams=[1.0])
     assert generate(model, [], progress=False) == []
+
+
+def test_engine_choice():
+    from lens_steer.generate import _pick_engine
+
+    model, _ = pair("llama")
+    assert _pick_engine(model, "auto") == "plain"
+    with ls.steer(model, ls.SteeringVectors(unit(1, 32), (0,)), lam=1.0):
+        assert _pick_engine(model, "auto") == "hooks"
+    assert _pick_engine(model, "auto") == "plain"
+    processed = ls.testing.tiny_model("llama", processed=True)  # folded weights: HF modules differ
+    assert _pick_engine(processed, "auto") == "hooks"
+    assert len(generate(processed, PROMPTS[:2], max_new_tokens=4, progress=False)) == 2
+    with pytest.raises(TypeError, match="TransformerBridge"):
+        generate(torch.nn.Linear(2, 2), PROMPTS)
