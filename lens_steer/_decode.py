@@ -1,7 +1,8 @@
 """The batched decoding engine behind :func:`lens_steer.generate`.
 
-One batch: left-pad the prompts, prefill with a KV cache (logits of the last position only), then
-decode one token per step for the rows still running. A row ends at EOS, at a stop sequence or at
+One batch: prefill the prompts into a KV cache (logits of the last position only; left-padded, or
+a prefix shared by the batch computed once and then the suffixes, see :mod:`lens_steer._prefill`),
+then decode one token per step for the rows still running. A row ends at EOS, at a stop sequence or at
 ``max_new_tokens``; finished rows are dropped from the batch, the KV cache, the mask and the
 steering coefficients at once, so they cost nothing afterwards.
 
@@ -171,16 +172,16 @@ class _PlainBackend:
     def before_batch(self) -> None:
         pass
 
-    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any) -> Tensor:
+    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: int = 0) -> Tensor:
         out = self.hf(
             input_ids=ids,
             attention_mask=mask,
             position_ids=pos,
             past_key_values=cache,
             use_cache=True,
-            logits_to_keep=1,
+            logits_to_keep=max(keep, 1),
         )
-        return out.logits[:, -1]
+        return out.logits[:, -keep:] if keep else out.logits[:, -1]
 
 
 class _HookBackend:
@@ -210,20 +211,23 @@ class _HookBackend:
         for state in active_steerings(self.model):  # a new prompt batch: new prompt length
             state.reset()
 
-    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any) -> Tensor:
+    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: int = 0) -> Tensor:
         logits = self.model(
             ids,
             attention_mask=mask,
             position_ids=pos,
             past_key_values=cache,
             use_cache=True,
-            logits_to_keep=1,
+            logits_to_keep=max(keep, 1),
             return_type="logits",
         )
-        return logits[:, -1]
+        return logits[:, -keep:] if keep else logits[:, -1]
 
 
 def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
+    """The forward-pass backend of ``engine`` ("plain" or "hooks"); ``forward(..., keep=k)``
+    returns the logits of the last ``k`` positions ([batch, k, vocab]), ``keep=0`` the last only
+    ([batch, vocab])."""
     return _PlainBackend(model, attn) if engine == "plain" else _HookBackend(model)
 
 

@@ -29,7 +29,7 @@ MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a second p
 
 @dataclass
 class Prefilled:
-    logits: Tensor  # [batch, vocab] at each row's last prompt token
+    logits: Tensor  # [batch, vocab] at each row's last prompt token ([batch, keep, vocab])
     mask: Tensor  # [batch, width] over the cache slots filled so far
     next_pos: Tensor  # [batch] position id of each row's first generated token
     cache: Any
@@ -46,13 +46,13 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def _padded(backend, seqs, adder, pad, device, capacity) -> Prefilled:
+def _padded(backend, seqs, adder, pad, device, capacity, keep) -> Prefilled:
     ids, mask = left_pad(seqs, pad, device)
     pos = (mask.cumsum(-1) - 1).masked_fill_(mask == 0, 1)
     cache = backend.new_cache(capacity + ids.shape[1])
     if adder is not None:
         adder.phase = "prompt"
-    logits = backend.forward(ids, mask, pos, cache)
+    logits = backend.forward(ids, mask, pos, cache, keep)
     return Prefilled(logits, mask, pos[:, -1] + 1, cache)
 
 
@@ -64,27 +64,33 @@ def prefill(
     pad: int,
     device: torch.device,
     capacity: int,
+    keep: int = 0,
+    tail: int = 1,
 ) -> Prefilled:
     """Prefill ``seqs``; rows with equal ``prefix_keys`` get identical steering on a prefix.
 
-    ``capacity``: cache slots to reserve beyond the prompt (the new tokens).
+    ``capacity``: cache slots to reserve beyond the prompt (the new tokens). ``keep``: return the
+    logits of the last ``keep`` positions ([batch, keep, vocab]) instead of the last one
+    ([batch, vocab]); ``tail``: the fewest tokens of every row left out of the shared prefix
+    (set it to ``keep`` so every kept position is in the second pass).
     """
     from ._lean import all_preallocated
 
-    shared = min(common_prefix(seqs), min(len(s) for s in seqs) - 1)
+    shared = min(common_prefix(seqs), min(len(s) for s in seqs) - max(tail, 1))
+    padded = (backend, seqs, adder, pad, device, capacity, keep)
     if not getattr(backend, "shares_prefix", False) or shared < MIN_SHARED_PREFIX:
-        return _padded(backend, seqs, adder, pad, device, capacity)
+        return _padded(*padded)
     n = len(seqs)
     groups = list(dict.fromkeys(prefix_keys))
     if len(groups) == n:  # nothing shared: every row steers its prefix differently
-        return _padded(backend, seqs, adder, pad, device, capacity)
+        return _padded(*padded)
     reps = torch.tensor([list(prefix_keys).index(g) for g in groups], device=device)
     of_row = torch.tensor([groups.index(k) for k in prefix_keys], device=device)
     suffix_ids, suffix_mask = left_pad([s[shared:] for s in seqs], pad, device)
     width = shared + suffix_ids.shape[1]
     cache = backend.new_cache(width + capacity)
     if not all_preallocated(cache):  # sliding-window layers (Gemma): keep the simple path
-        return _padded(backend, seqs, adder, pad, device, capacity)
+        return _padded(*padded)
     # 1. The prefix, once per group (identical tokens, no padding, no mask needed).
     head = torch.tensor([list(seqs[0][:shared])], device=device).expand(len(groups), -1)
     head_cache = backend.new_cache(shared)
@@ -102,5 +108,5 @@ def prefill(
     pos = shared + (suffix_mask.cumsum(-1) - 1).masked_fill_(suffix_mask == 0, 1 - shared)
     if adder is not None:
         adder.phase = "prompt"
-    logits = backend.forward(suffix_ids, mask, pos, cache)
+    logits = backend.forward(suffix_ids, mask, pos, cache, keep)
     return Prefilled(logits, mask, pos[:, -1] + 1, cache, shared)

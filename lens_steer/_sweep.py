@@ -207,31 +207,61 @@ def choice_columns(
     relative: bool,
     batch_size: int,
     choice_options: dict[str, Any] | None,
+    cache: Any = None,
+    progress: bool = False,
 ) -> tuple[list[list[str]], list[list[bool]]]:
-    """Log-likelihood picks ``[i][k]`` and their verdicts, steered at each entry (None: unsteered)."""
+    """Log-likelihood picks ``[i][k]`` and their verdicts, steered at each entry (None: unsteered).
+
+    On a TransformerBridge the scalar entries share one λ-batched pass
+    (:func:`lens_steer.loglik.score_choices_lams`); other models get ``score_choices`` under
+    ``steer`` once per entry.
+    """
+    from .activations import residual_norms
+    from .anchors import ANCHOR_TEXTS
+
+    opts = dict(choice_options or {})
+    unknown = sorted(set(opts) - {"length_normalize", "target"})
+    if unknown:
+        raise ValueError(
+            f"unknown choice_options {unknown}: allowed are 'length_normalize' and 'target'"
+        )
+    norms = None
+    if relative and vectors is not None and any(e is not None for e in entries):
+        norms = residual_norms(model, list(ANCHOR_TEXTS), vectors.layers)
+    scores = (_lam_batched if hasattr(model, "original_model") else _per_entry)(
+        model, task, examples, vectors, entries, relative, norms, batch_size, opts, cache, progress
+    )
+    picks = [[scores[e].predicted[i] for e in entries] for i in range(len(examples))]
+    correct = [[bool(scores[e].correct[i]) for e in entries] for i in range(len(examples))]
+    return picks, correct
+
+
+def _lam_batched(model, task, exs, vectors, entries, relative, norms, bs, opts, cache, progress):
+    from .loglik import score_choices_lams
+
+    kw = dict(relative=relative, reference_norms=norms, batch_size=bs, cache=cache, **opts)
+    kw["progress"] = progress
+    out: dict[Any, Any] = {}
+    scalars = list(dict.fromkeys(e for e in entries if e is None or is_scalar(e)))
+    if scalars:
+        lams = [0.0 if e is None else float(e) for e in scalars]  # type: ignore[arg-type]
+        res = score_choices_lams(model, task, exs, vectors, lams, **kw)
+        out.update(zip(scalars, res, strict=True))
+    for e in dict.fromkeys(e for e in entries if e is not None and not is_scalar(e)):
+        scaled = scale_layers(vectors, e)  # type: ignore[arg-type]
+        out[e] = score_choices_lams(model, task, exs, scaled, [1.0], **kw)[0]
+    return out
+
+
+def _per_entry(model, task, exs, vectors, entries, relative, norms, bs, opts, cache, progress):
     from .steer import steer
     from .tasks.choices import score_choices
 
-    opts = dict(choice_options or {})
-    norms = None
-    if relative and vectors is not None and any(e is not None for e in entries):
-        from .activations import residual_norms
-        from .anchors import ANCHOR_TEXTS
-
-        norms = residual_norms(model, list(ANCHOR_TEXTS), vectors.layers)
-    picks: list[list[str]] = [[] for _ in examples]
-    correct: list[list[bool]] = [[] for _ in examples]
-    done: dict[Any, Any] = {}
-    for entry in entries:
-        if entry not in done:
-            if entry is None or vectors is None:
-                res = score_choices(model, task, examples, batch_size=batch_size, **opts)
-            else:
-                with steer(model, vectors, lam=entry, relative=relative, reference_norms=norms):
-                    res = score_choices(model, task, examples, batch_size=batch_size, **opts)
-            done[entry] = res
-        res = done[entry]
-        for i in range(len(examples)):
-            picks[i].append(res.predicted[i])
-            correct[i].append(bool(res.correct[i]))
-    return picks, correct
+    out: dict[Any, Any] = {}
+    for entry in dict.fromkeys(entries):
+        if entry is None or vectors is None:
+            out[entry] = score_choices(model, task, exs, batch_size=bs, **opts)
+        else:
+            with steer(model, vectors, lam=entry, relative=relative, reference_norms=norms):
+                out[entry] = score_choices(model, task, exs, batch_size=bs, **opts)
+    return out

@@ -212,6 +212,8 @@ def evaluate(
                 relative=relative,
                 batch_size=batch_size,
                 choice_options=choice_options,
+                cache=cache,
+                progress=progress,
             )
 
         outs, ok = columns(vectors, [None, *steer_entries])

@@ -181,6 +181,8 @@ def tune_lambda(
             relative=relative,
             batch_size=batch_size,
             choice_options=choice_options,
+            cache=cache,
+            progress=progress,
         )
         answers = [list(row) for row in outs]
         correct = np.array(ok, dtype=bool).reshape(n, k)

@@ -16,7 +16,16 @@ import torch
 from ..activations import encode_text
 from .base import Example, Task
 
-__all__ = ["ChoiceScores", "score_choices", "choice_context", "choice_continuation"]
+__all__ = [
+    "ChoiceScores",
+    "OptionRow",
+    "score_choices",
+    "option_rows",
+    "finalise",
+    "check_options",
+    "choice_context",
+    "choice_continuation",
+]
 
 Target = Literal["text", "label"]
 
@@ -88,12 +97,7 @@ def score_choices(
     tokenizer = tokenizer or getattr(model, "tokenizer", None)
     if tokenizer is None:
         raise ValueError("score_choices needs a tokenizer: the model has none, pass tokenizer=")
-    if target not in ("text", "label"):
-        raise ValueError(f"target must be 'text' or 'label', got {target!r}")
-    if length_normalize not in (False, True, "chars", "tokens"):
-        raise ValueError(
-            f"length_normalize must be False, True, 'chars' or 'tokens', got {length_normalize!r}"
-        )
+    check_options(target, length_normalize)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     examples = list(examples)
@@ -102,8 +106,58 @@ def score_choices(
     if prompts is not None and len(prompts) != len(examples):
         raise ValueError(f"{len(prompts)} prompts for {len(examples)} examples: they must pair up")
     n_ctx = getattr(getattr(model, "cfg", None), "n_ctx", None)
+    rows = option_rows(task, examples, tokenizer, prompts, target, n_ctx)
+    pad = getattr(tokenizer, "pad_token_id", None)
+    pad = 0 if pad is None else pad
+    device = _device(model)
+    sums: dict[tuple[int, int], float] = {}
+    order = sorted(range(len(rows)), key=lambda r: -len(rows[r].ids))
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            batch = [rows[r] for r in order[start : start + batch_size]]
+            width = max(len(row.ids) for row in batch)
+            tokens = torch.full((len(batch), width), pad, dtype=torch.long)
+            for b, row in enumerate(batch):
+                tokens[b, : len(row.ids)] = torch.tensor(row.ids)  # right padding: causal
+            logp = torch.log_softmax(_logits(model, tokens.to(device)).float(), dim=-1)
+            for b, row in enumerate(batch):
+                n = len(row.ids)
+                pos = torch.arange(n - row.n_cont, n, device=logp.device)
+                target_ids = tokens[b, n - row.n_cont : n].to(logp.device)
+                sums[(row.example, row.option)] = float(logp[b, pos - 1, target_ids].sum())
+    return finalise(examples, rows, sums, length_normalize, target)
 
-    rows: list[tuple[int, int, list[int], int]] = []  # (example, option, ids, n_continuation)
+
+def check_options(target: Any, length_normalize: Any) -> None:
+    """Validate the scoring options shared by every log-likelihood scorer."""
+    if target not in ("text", "label"):
+        raise ValueError(f"target must be 'text' or 'label', got {target!r}")
+    if length_normalize not in (False, True, "chars", "tokens"):
+        raise ValueError(
+            f"length_normalize must be False, True, 'chars' or 'tokens', got {length_normalize!r}"
+        )
+
+
+@dataclass(frozen=True)
+class OptionRow:
+    """One (example, option) to score: the full token ids and how many of them are the option."""
+
+    example: int
+    option: int
+    ids: list[int]
+    n_cont: int
+
+
+def option_rows(
+    task: Task,
+    examples: Sequence[Example],
+    tokenizer: Any,
+    prompts: Sequence[str] | None = None,
+    target: Target = "text",
+    n_ctx: int | None = None,
+) -> list[OptionRow]:
+    """Tokenise every option of every example after its context (cut from the left to ``n_ctx``)."""
+    rows = []
     for i, ex in enumerate(examples):
         if not ex.choices:
             raise ValueError(
@@ -119,27 +173,19 @@ def score_choices(
                         f"option {j} of {ex.id!r} alone exceeds the context of {n_ctx}"
                     )
                 ids = ids[-n_ctx:]
-            rows.append((i, j, ids, len(cont)))
+            rows.append(OptionRow(i, j, ids, len(cont)))
+    return rows
 
-    pad = getattr(tokenizer, "pad_token_id", None)
-    pad = 0 if pad is None else pad
-    device = _device(model)
-    sums: dict[tuple[int, int], float] = {}
-    order = sorted(range(len(rows)), key=lambda r: -len(rows[r][2]))
-    with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            batch = [rows[r] for r in order[start : start + batch_size]]
-            width = max(len(ids) for _, _, ids, _ in batch)
-            tokens = torch.full((len(batch), width), pad, dtype=torch.long)
-            for b, (_, _, ids, _) in enumerate(batch):
-                tokens[b, : len(ids)] = torch.tensor(ids)  # right padding: causal, so harmless
-            logp = torch.log_softmax(_logits(model, tokens.to(device)).float(), dim=-1)
-            for b, (i, j, ids, n_cont) in enumerate(batch):
-                pos = torch.arange(len(ids) - n_cont, len(ids), device=logp.device)
-                target_ids = tokens[b, len(ids) - n_cont : len(ids)].to(logp.device)
-                sums[(i, j)] = float(logp[b, pos - 1, target_ids].sum())
 
-    n_tokens = {(i, j): n for i, j, _, n in rows}
+def finalise(
+    examples: Sequence[Example],
+    rows: Sequence[OptionRow],
+    sums: dict[tuple[int, int], float],
+    length_normalize: bool | str = False,
+    target: Target = "text",
+) -> ChoiceScores:
+    """Turn summed option log-probs into scores, picks (first best on a tie) and verdicts."""
+    n_tokens = {(r.example, r.option): r.n_cont for r in rows}
     logprobs, scores, predicted, correct = [], [], [], []
     for i, ex in enumerate(examples):
         lp = [sums[(i, j)] for j in range(len(ex.choices))]

@@ -1,0 +1,159 @@
+"""λ-batched log-likelihood scoring of multiple-choice options: a whole λ sweep in one pass.
+
+:func:`lens_steer.score_choices` scores every option at one steering strength (whatever hooks are
+on the model). A sweep over the paper's 19 λ would call it 19 times, each a full forward of every
+(example, option) with logits over the whole vocabulary at every position. :func:`score_choices_lams`
+instead holds one λ per batch row (the generation engine's per-row steering, :mod:`lens_steer._decode`),
+groups the rows of one example so the question context is computed once per λ and only the
+option tokens once per (option, λ) (:mod:`lens_steer._prefill`), and computes logits only at
+the option positions. Scores are cached by content like generations, so a resumed run redoes
+nothing it already scored.
+
+The arithmetic is :func:`lens_steer.steer`'s with ``positions="all"``; the tests check the
+scores against ``score_choices`` under ``steer`` at every λ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from . import _decode
+from .activations import model_device, pad_id
+from .cache import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
+from .tasks.base import Example, Task
+from .tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
+from .vectors import SteeringVectors
+
+__all__ = ["score_choices_lams"]
+
+
+def _row_key(base: dict[str, Any], row: OptionRow, steering: dict[str, Any] | None) -> str:
+    return content_key(dict(base, ids=row.ids, n_cont=row.n_cont, steering=steering))
+
+
+def _batches(
+    todo: Sequence[tuple[int, int]], rows: Sequence[OptionRow], batch_size: int
+) -> list[list[tuple[int, int]]]:
+    """Rows (option, λ column) grouped by example, cut into batches of whole λ columns.
+
+    One example per batch keeps the question context shared by every row, and the batches of an
+    example depend only on which of its λ columns are still to do, so a resumed run re-forms the
+    same batches (and gets the same floats) as an uninterrupted one.
+    """
+    by_example: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    for r, k in todo:
+        by_example.setdefault(rows[r].example, {}).setdefault(k, []).append((r, k))
+    out: list[list[tuple[int, int]]] = []
+    for cols in by_example.values():
+        batch: list[tuple[int, int]] = []
+        for k in sorted(cols):
+            if batch and len(batch) + len(cols[k]) > batch_size:
+                out.append(batch)
+                batch = []
+            batch.extend(cols[k])
+        if batch:
+            out.append(batch)
+    return out
+
+
+def score_choices_lams(
+    model: Any,
+    task: Task,
+    examples: Sequence[Example],
+    vectors: SteeringVectors | None,
+    lams: Sequence[float],
+    *,
+    relative: bool = False,
+    reference_norms: torch.Tensor | None = None,
+    length_normalize: bool | Literal["chars", "tokens"] = False,
+    target: Literal["text", "label"] = "text",
+    batch_size: int = 64,
+    cache: GenerationCache | None = None,
+    progress: bool = True,
+    engine: str = "auto",
+) -> list[ChoiceScores]:
+    """Score the options of ``examples`` steered at each λ of ``lams``; one result per λ.
+
+    λ = 0 (or ``vectors=None``) is the unsteered model. ``batch_size`` counts (option, λ) rows.
+    ``relative=True`` scales λ by the model's mean residual norm per layer, as ``steer`` does.
+    The context is the zero-shot one of :func:`lens_steer.tasks.choice_context`.
+    """
+    from .generate import _has_hooks, _pick_engine, _steer_spec
+
+    check_options(target, length_normalize)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    examples = list(examples)
+    if not examples:
+        raise ValueError("no examples to score")
+    lams = [float(x) for x in lams]
+    if not lams:
+        raise ValueError("lams is empty: give at least one λ")
+    tok = getattr(model, "tokenizer", None)
+    if tok is None:
+        raise ValueError("score_choices_lams needs a model with a tokenizer (ls.load_model)")
+    engine = _pick_engine(model, engine)
+    if cache is not None and _has_hooks(model):
+        cache = None  # hooks from outside change the scores in ways the key cannot see
+    rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
+    steered = vectors is not None and any(lams)
+    spec = _steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
+
+    sums: list[dict[tuple[int, int], float]] = [{} for _ in lams]
+    keys: dict[tuple[int, int], str] = {}
+    todo = [(r, k) for k in range(len(lams)) for r in range(len(rows))]
+    if cache is not None:
+        param = next(model.parameters())
+        base = dict(kind="loglik", model=model_fingerprint(model), dtype=str(param.dtype))
+        steer_base = {}
+        if steered:
+            norms = None if spec.norms is None else [round(float(x), 6) for x in spec.norms]
+            steer_base = dict(vectors=vectors_fingerprint(vectors), relative=relative, norms=norms)
+        for r, k in todo:
+            steering = dict(steer_base, lam=lams[k]) if steered and lams[k] else None
+            keys[(r, k)] = _row_key(base, rows[r], steering)
+        hits = cache.get_many(keys.values())
+        for (r, k), key in keys.items():
+            if key in hits:
+                sums[k][(rows[r].example, rows[r].option)] = float(hits[key])
+        todo = [t for t in todo if keys[t] not in hits]
+
+    backend = _decode.make_backend(model, engine)
+    device, pad = model_device(model), pad_id(model)
+    dtype = next(model.parameters()).dtype
+    bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
+    with torch.inference_mode():
+        for batch in _batches(todo, rows, batch_size):
+            backend.before_batch()
+            batch_lams = [lams[k] for _, k in batch]
+            adder = _decode.Adder(spec, batch_lams, device, dtype) if spec is not None else None
+            keep = max(rows[r].n_cont for r, _ in batch) + 1
+            seqs = [rows[r].ids for r, _ in batch]
+            with backend.attach(adder):
+                pre = _prefill(backend, seqs, batch_lams, adder, pad, device, keep)
+            logp = torch.log_softmax(pre.float(), dim=-1)  # [batch, keep, vocab]
+            writes = {}
+            for b, (r, k) in enumerate(batch):
+                row = rows[r]
+                targets = torch.tensor(row.ids[-row.n_cont :], device=logp.device)
+                picked = logp[b, keep - 1 - row.n_cont : keep - 1].gather(-1, targets[:, None])
+                value = float(picked.sum())
+                sums[k][(row.example, row.option)] = value
+                if cache is not None:
+                    writes[keys[(r, k)]] = (repr(value), {"lam": lams[k], "kind": "loglik"})
+            if cache is not None:
+                cache.put_many(writes)
+            bar.update(len(batch))
+    bar.close()
+    return [finalise(examples, rows, s, length_normalize, target) for s in sums]
+
+
+def _prefill(backend, seqs, lams, adder, pad, device, keep) -> torch.Tensor:
+    from ._prefill import prefill
+
+    pre = prefill(backend, seqs, lams, adder, pad, device, capacity=0, keep=keep, tail=keep)
+    return pre.logits
