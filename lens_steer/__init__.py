@@ -14,6 +14,7 @@ from .evaluate import CONTROLS, evaluate, random_directions
 from .extract import directions_from_differences, extract
 from .generate import generate
 from .its import its_predictions, majority_vote
+from .loglik import score_choices_lams
 from .models import load_model
 from .steer import Steering, steer, steering_ratio
 from .tasks import (
@@ -61,6 +62,7 @@ __all__ = [
     "load_model",
     "residual_norms",
     "score_choices",
+    "score_choices_lams",
     "stats",
     "steer",
     "steering_ratio",

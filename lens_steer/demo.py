@@ -31,6 +31,7 @@ def find_data_root(explicit: str | Path | None = None) -> Path:
 
 
 def demo_config(data_root: str | Path | None = None, output_dir: str = "runs") -> dict[str, Any]:
+    """The validated demo config; ``configs/demo.yaml`` holds the same (a test keeps them equal)."""
     root = find_data_root(data_root)
     raw = {
         "name": "demo",
@@ -46,12 +47,12 @@ def demo_config(data_root: str | Path | None = None, output_dir: str = "runs") -
                 "data_dir": str(root / "arc_challenge"),
                 "scoring": "loglik",
                 "pairs": {"strategy": "corrupted-answer", "n": 32},
-                "n_val": 40,
-                "n_test": 80,
-                "grid": "paper",
+                "n_val": 32,
+                "n_test": 64,
+                "grid": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
                 "its": True,
                 "controls": ["random-direction"],
-                "batch_size": 16,
+                "batch_size": 64,
             },
             {
                 "name": "gsm8k",
