@@ -139,6 +139,31 @@ class Adder:
         return hook
 
 
+Keep = int | Tensor
+
+
+def _n_keep(keep: Keep) -> int:
+    return keep.shape[1] if isinstance(keep, Tensor) else max(keep, 1)
+
+
+@contextmanager
+def _only_rows(head: Any, flags: Tensor):
+    """Feed the unembedding only the hidden states flagged in ``flags`` ([batch, k]).
+
+    A pre-hook, so the model's own head (and any logit soft-capping after it) still runs: the
+    logits come out as [1, n_flagged, vocab] instead of [batch, k, vocab].
+    """
+
+    def pre(module: Any, args: tuple) -> tuple:
+        return (args[0][flags].unsqueeze(0), *args[1:])
+
+    handle = head.register_forward_pre_hook(pre)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 class _PlainBackend:
     name = "plain"
     shares_prefix = True
@@ -172,15 +197,21 @@ class _PlainBackend:
     def before_batch(self) -> None:
         pass
 
-    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: int = 0) -> Tensor:
-        out = self.hf(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=pos,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=max(keep, 1),
-        )
+    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: Keep = 0) -> Tensor:
+        with ExitStack() as stack:
+            if isinstance(keep, Tensor):  # unembed only the flagged positions
+                head = self.hf.get_output_embeddings()
+                stack.enter_context(_only_rows(head, keep))
+            out = self.hf(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=pos,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=_n_keep(keep),
+            )
+        if isinstance(keep, Tensor):
+            return out.logits[0]
         return out.logits[:, -keep:] if keep else out.logits[:, -1]
 
 
@@ -211,23 +242,28 @@ class _HookBackend:
         for state in active_steerings(self.model):  # a new prompt batch: new prompt length
             state.reset()
 
-    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: int = 0) -> Tensor:
+    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: Keep = 0) -> Tensor:
         logits = self.model(
             ids,
             attention_mask=mask,
             position_ids=pos,
             past_key_values=cache,
             use_cache=True,
-            logits_to_keep=max(keep, 1),
+            logits_to_keep=_n_keep(keep),
             return_type="logits",
         )
+        if isinstance(keep, Tensor):
+            return logits[:, -keep.shape[1] :][keep]
         return logits[:, -keep:] if keep else logits[:, -1]
 
 
 def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
-    """The forward-pass backend of ``engine`` ("plain" or "hooks"); ``forward(..., keep=k)``
-    returns the logits of the last ``k`` positions ([batch, k, vocab]), ``keep=0`` the last only
-    ([batch, vocab])."""
+    """The forward-pass backend of ``engine`` ("plain" or "hooks").
+
+    ``forward(..., keep=k)`` returns the logits of the last ``k`` positions ([batch, k, vocab]),
+    ``keep=0`` of the last only ([batch, vocab]), and a boolean ``keep`` of shape [batch, k] only
+    those of the flagged positions among the last k, flattened row by row ([n_flagged, vocab]).
+    """
     return _PlainBackend(model, attn) if engine == "plain" else _HookBackend(model)
 
 

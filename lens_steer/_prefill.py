@@ -64,14 +64,14 @@ def prefill(
     pad: int,
     device: torch.device,
     capacity: int,
-    keep: int = 0,
+    keep: int | Tensor = 0,
     tail: int = 1,
 ) -> Prefilled:
     """Prefill ``seqs``; rows with equal ``prefix_keys`` get identical steering on a prefix.
 
-    ``capacity``: cache slots to reserve beyond the prompt (the new tokens). ``keep``: return the
-    logits of the last ``keep`` positions ([batch, keep, vocab]) instead of the last one
-    ([batch, vocab]); ``tail``: the fewest tokens of every row left out of the shared prefix
+    ``capacity``: cache slots to reserve beyond the prompt (the new tokens). ``keep``: as in the
+    backends' ``forward`` (0: the last position's logits; k: the last k; a [batch, k] boolean:
+    the flagged ones among the last k); ``tail``: the fewest tokens of every row left out of the shared prefix
     (set it to ``keep`` so every kept position is in the second pass).
     """
     from ._lean import all_preallocated

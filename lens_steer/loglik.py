@@ -131,17 +131,22 @@ def score_choices_lams(
             backend.before_batch()
             batch_lams = [lams[k] for _, k in batch]
             adder = _decode.Adder(spec, batch_lams, device, dtype) if spec is not None else None
-            keep = max(rows[r].n_cont for r, _ in batch) + 1
+            width = max(rows[r].n_cont for r, _ in batch) + 1
+            flags = torch.zeros(len(batch), width, dtype=torch.bool)
+            targets = []
+            for b, (r, _) in enumerate(batch):  # logits at t predict token t + 1
+                flags[b, width - 1 - rows[r].n_cont : width - 1] = True
+                targets.extend(rows[r].ids[-rows[r].n_cont :])
             seqs = [rows[r].ids for r, _ in batch]
             with backend.attach(adder):
-                pre = _prefill(backend, seqs, batch_lams, adder, pad, device, keep)
-            logp = torch.log_softmax(pre.float(), dim=-1)  # [batch, keep, vocab]
+                logits = _prefill(backend, seqs, batch_lams, adder, pad, device, flags.to(device))
+            logp = torch.log_softmax(logits.float(), dim=-1)  # [n_option_tokens, vocab]
+            picked = logp.gather(-1, torch.tensor(targets, device=logp.device)[:, None])[:, 0]
+            sizes = [rows[r].n_cont for r, _ in batch]
             writes = {}
-            for b, (r, k) in enumerate(batch):
+            for (r, k), part in zip(batch, picked.split(sizes), strict=True):
                 row = rows[r]
-                targets = torch.tensor(row.ids[-row.n_cont :], device=logp.device)
-                picked = logp[b, keep - 1 - row.n_cont : keep - 1].gather(-1, targets[:, None])
-                value = float(picked.sum())
+                value = float(part.sum())
                 sums[k][(row.example, row.option)] = value
                 if cache is not None:
                     writes[keys[(r, k)]] = (repr(value), {"lam": lams[k], "kind": "loglik"})
@@ -152,8 +157,10 @@ def score_choices_lams(
     return [finalise(examples, rows, s, length_normalize, target) for s in sums]
 
 
-def _prefill(backend, seqs, lams, adder, pad, device, keep) -> torch.Tensor:
+def _prefill(backend, seqs, lams, adder, pad, device, flags) -> torch.Tensor:
+    """Logits at the flagged positions; rows of one λ compute their common context once."""
     from ._prefill import prefill
 
-    pre = prefill(backend, seqs, lams, adder, pad, device, capacity=0, keep=keep, tail=keep)
+    width = flags.shape[1]
+    pre = prefill(backend, seqs, lams, adder, pad, device, capacity=0, keep=flags, tail=width)
     return pre.logits
