@@ -14,7 +14,8 @@ test prompts rendered by the task (zero-shot unless ``--shots 5``):
    ``ls.steer`` and generate each prompt in turn with ``bridge.generate``, greedy, batch 1) against
    one λ-batched ``ls.generate`` call per ``--its-batch-sizes`` entry; all stop at EOS or
    ``--new-tokens``. The parsed answers (``task.parse``) of every (prompt, λ) are compared.
-   ``--its-ours-loop`` also times 19 ``ls.generate`` calls, one per λ.
+   ``--its-ours-loop`` also times 19 ``ls.generate`` calls, one per λ. ``--its-paper-prompts N``
+   runs the slow paper loop on the first N prompts only; speed is then compared per generation.
 
 The steering vectors are random unit vectors on child layers 0-17 (the greedy n→n map from an
 18-layer parent such as gemma-3-270m): speed does not depend on their values.
@@ -45,6 +46,13 @@ def _args() -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--its-prompts", type=int, default=2)
     p.add_argument("--its-batch-sizes", default="16", help="comma-separated, one row each")
+    p.add_argument(
+        "--its-paper-prompts",
+        type=int,
+        default=None,
+        help="run the (slow) paper loop on only the first N ITS prompts; speed is then compared "
+        "per generation and answers on those prompts",
+    )
     p.add_argument("--no-share", action="store_true", help="add a row without prefix sharing")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-its", action="store_true")
@@ -174,10 +182,11 @@ def main() -> None:
         from lens_steer._sweep import PAPER_LAMBDA_GRID
 
         grid = list(PAPER_LAMBDA_GRID)
-        ids = [torch.tensor([encode_text(tok, p)]) for p in its_prompts]
+        n_paper = min(args.its_paper_prompts or len(its_prompts), len(its_prompts))
+        ids = [torch.tensor([encode_text(tok, p)]) for p in its_prompts[:n_paper]]
 
         def paper_loop():
-            outs = [[None] * len(grid) for _ in its_prompts]
+            outs = [[None] * len(grid) for _ in ids]
             with torch.inference_mode():
                 for k, lam in enumerate(grid):
                     with ls.steer(bridge, vecs, lam=lam) as handle:
@@ -234,27 +243,36 @@ def main() -> None:
             t_loop, loop_out = _timed(our_loop)
             rows.append(("ls.generate called once per λ", t_loop, loop_out))
         n_rows = len(its_prompts) * len(grid)
+        paper_rows = n_paper * len(grid)
+        per_paper = t_paper / paper_rows
         print(
-            f"\n## ITS: {len(its_prompts)} prompts × {len(grid)} λ = {n_rows} generations, "
+            f"\n## ITS: {len(its_prompts)} prompts × {len(grid)} λ = {n_rows} generations "
+            f"(paper loop: first {n_paper} prompts, {paper_rows} generations), "
             f"≤ {n_new} new tokens, stop at EOS"
         )
-        print("| method | s | × paper loop | parsed answers = paper loop | texts = paper loop |")
-        print("|---|---:|---:|---|---|")
+        print(
+            "| method | generations | s | s / generation | × paper loop "
+            "| parsed answers = paper loop | texts = paper loop |"
+        )
+        print("|---|---:|---:|---:|---:|---|---|")
         ref = [[task.parse(t) for t in row] for row in paper_out]
         for name, t, out in rows:
-            parsed = [[task.parse(x) for x in row] for row in out]
+            n_gen = len(out) * len(grid)
+            head = out[:n_paper]
+            parsed = [[task.parse(x) for x in row] for row in head]
             same_p = sum(
                 a == b
-                for r1, r2 in zip(parsed, ref, strict=False)
+                for r1, r2 in zip(parsed, ref, strict=True)
                 for a, b in zip(r1, r2, strict=False)
             )
             same_t = sum(
                 a == b
-                for r1, r2 in zip(out, paper_out, strict=False)
+                for r1, r2 in zip(head, paper_out, strict=True)
                 for a, b in zip(r1, r2, strict=False)
             )
             print(
-                f"| {name} | {t:.1f} | {t_paper / t:.2f} | {same_p}/{n_rows} | {same_t}/{n_rows} |"
+                f"| {name} | {n_gen} | {t:.1f} | {t / n_gen:.2f} | {per_paper / (t / n_gen):.2f} "
+                f"| {same_p}/{paper_rows} | {same_t}/{paper_rows} |"
             )
 
 
