@@ -90,6 +90,28 @@ def _vectors(path: Path, make) -> Any:
     return vecs
 
 
+def _steering_ratio(child: Any, vecs: Any, best: Any, relative: bool) -> dict[str, Any]:
+    """‖λ*·v‖ / mean‖h‖ per steered child layer (6 significant digits, for stable bytes).
+
+    A relative λ is already a fraction of the mean norm, so its ratio is |λ|·‖v‖ exactly.
+    """
+    from ._sweep import entry_json
+    from .steer import steering_ratio
+
+    if relative:
+        lam = [abs(x) for x in best] if isinstance(best, tuple) else [abs(best)] * len(vecs)
+        ratio = [
+            a * float(v) for a, v in zip(lam, vecs.directions.float().norm(dim=-1), strict=True)
+        ]
+    else:
+        ratio = steering_ratio(child, vecs, best).tolist()
+    return {
+        "lambda": entry_json(best),
+        "layers": list(vecs.layers),
+        "ratio": [float(f"{r:.6g}") for r in ratio],
+    }
+
+
 def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: bool):
     """One task: pairs → parent vectors → child vectors → λ* on val → test conditions."""
     from .evaluate import evaluate
@@ -179,6 +201,7 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
             "layer_map": child_vecs.meta.get("layer_map"),
             "width_r2": child_vecs.meta.get("width_r2"),
         },
+        "steering_ratio": _steering_ratio(child, child_vecs, tuned.best, cfg["steer"]["relative"]),
     }, report
 
 
