@@ -1,0 +1,323 @@
+"""The run-level figures: λ robustness (paper Fig. 3), ITS gains (Fig. 1/4), steering ratio and
+vector diagnostics — each from run directories alone, one subplot per task.
+
+Every accuracy carries its 95 % interval, and every steered number sits next to its control: the
+random-direction curve beside the λ curve, random-direction and self-consistency bars beside the
+steered and ITS bars. Without the controls a gain cannot be told apart from "any nudge helps" or
+"any voting helps".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .._sweep import entry_str
+from .curves import CurvePoint, LambdaCurves, lambda_curves
+from .plots import band, color, style
+from .rundir import Run, load_runs, task_names
+
+__all__ = [
+    "GAIN_CONDITIONS",
+    "lambda_curve",
+    "lambda_curve_figure",
+    "its_gains",
+    "steering_ratio_figure",
+    "vectors_figure",
+]
+
+RunsLike = Sequence[str | Path | Run] | str | Path | Run
+
+# Conditions compared with the baseline, steered ones first, each control after what it controls.
+GAIN_CONDITIONS = ("steered", "random-direction", "its", "random-direction-its", "self-consistency")
+_CONTROL = {"random-direction", "random-direction-its", "self-consistency"}
+
+
+def _grid(tasks: Sequence[str], title: str, height: int = 480) -> go.Figure:
+    fig = make_subplots(rows=1, cols=len(tasks), subplot_titles=list(tasks))
+    return style(fig, title, height)
+
+
+def _xs(points: Sequence[CurvePoint], scalar: bool) -> list[Any]:
+    return [p.lam if scalar else p.label for p in points]
+
+
+def _curve(fig, points, scalar, hex_color, name, group, dash, col, show_band=True) -> None:
+    x = _xs(points, scalar)
+    if show_band:
+        fig.add_trace(
+            band(x, [p.lo for p in points], [p.hi for p in points], hex_color, group), 1, col
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[p.accuracy for p in points],
+            mode="lines+markers",
+            line={"color": hex_color, "dash": dash},
+            name=name,
+            legendgroup=group,
+            customdata=[[p.lo, p.hi, p.n] for p in points],
+            hovertemplate="λ %{x}<br>acc %{y:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
+            "<br>n %{customdata[2]}<extra>" + name + "</extra>",
+        ),
+        1,
+        col,
+    )
+
+
+def _hline(fig, x, value, hex_color, name, group, col) -> None:
+    acc, lo, hi = value
+    ends = [x[0], x[-1]]
+    fig.add_trace(band(ends, [lo, lo], [hi, hi], hex_color, group), 1, col)
+    fig.add_trace(
+        go.Scatter(
+            x=ends,
+            y=[acc, acc],
+            mode="lines",
+            line={"color": hex_color, "dash": "longdash", "width": 1.5},
+            name=name,
+            legendgroup=group,
+            hovertemplate=f"{name}: {acc:.3f} [{lo:.3f}, {hi:.3f}]<extra></extra>",
+        ),
+        1,
+        col,
+    )
+
+
+def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
+    """Accuracy vs λ: test (band), random-direction control (dashed), validation (dotted),
+    the test baseline as a line with its band, and λ* marked."""
+    tasks = list(dict.fromkeys(c.task for c in curves))
+    fig = _grid(tasks, "Accuracy vs λ (95% CI bands): steered, random-direction control, baseline")
+    who_order = list(dict.fromkeys(c.run for c in curves))
+    notes = []
+    for c in curves:
+        col, hue, who = tasks.index(c.task) + 1, color(who_order.index(c.run)), c.run
+        points = c.test or c.validation
+        if not points:
+            notes.append(f"{who} / {c.task}: no λ sweep recorded")
+            continue
+        if c.test:
+            _curve(fig, c.test, c.scalar, hue, f"{who}: steered (test)", f"{who}t", "solid", col)
+        if c.random:
+            _curve(
+                fig,
+                c.random,
+                c.scalar,
+                hue,
+                f"{who}: random direction (test)",
+                f"{who}r",
+                "dash",
+                col,
+            )
+        _curve(
+            fig,
+            c.validation,
+            c.scalar,
+            hue,
+            f"{who}: steered (validation)",
+            f"{who}v",
+            "dot",
+            col,
+            show_band=False,
+        )
+        x = sorted(_xs(points, c.scalar)) if c.scalar else _xs(points, c.scalar)
+        if c.baseline:
+            _hline(fig, x, c.baseline, hue, f"{who}: baseline (test)", f"{who}b", col)
+        if c.steered and c.best_lambda is not None:
+            acc, lo, hi = c.steered
+            lam = c.best_lambda if c.scalar else entry_str(tuple(c.best_lambda))
+            fig.add_trace(
+                go.Scatter(
+                    x=[lam],
+                    y=[acc],
+                    mode="markers",
+                    marker={"symbol": "star", "size": 13, "color": hue},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [hi - acc],
+                        "arrayminus": [acc - lo],
+                    },
+                    name=f"{who}: λ* (test)",
+                    hovertemplate=f"λ* %{{x}}: {acc:.3f} [{lo:.3f}, {hi:.3f}]<extra>{who}</extra>",
+                ),
+                1,
+                col,
+            )
+        if c.note:
+            notes.append(f"{who} / {c.task}: {c.note}")
+        if c.scalar and all(p.lam > 0 for p in points):
+            ticks = sorted({p.lam for p in points})  # the grid itself: log minor ticks mislead
+            fig.update_xaxes(
+                type="log",
+                tickmode="array",
+                tickvals=ticks,
+                ticktext=[f"{t:g}" for t in ticks],
+                row=1,
+                col=col,
+            )
+    seen: set[str] = set()
+    for tr in fig.data:  # one legend entry per name across the task panels
+        if tr.showlegend is not False:
+            tr.showlegend = tr.name not in seen
+            seen.add(tr.name)
+    fig.update_xaxes(title_text="λ")
+    fig.update_yaxes(title_text="accuracy", col=1)
+    if notes:
+        fig.add_annotation(
+            text="<br>".join(notes),
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=1.12,
+            showarrow=False,
+            align="left",
+        )
+    return fig
+
+
+def lambda_curve(runs: RunsLike, task: str | None = None) -> go.Figure:
+    """λ robustness (paper Fig. 3) of every run, one subplot per task."""
+    rs = load_runs(runs)
+    return lambda_curve_figure(
+        [lambda_curves(r, t) for t in task_names(rs, task) for r in rs if t in r.tasks]
+    )
+
+
+def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
+    """Δ accuracy vs baseline (points) of λ*, ITS and their controls per child, grouped by parent,
+    with the paired bootstrap 95 % CI as error bars and McNemar p in the hover."""
+    rs = load_runs(runs)
+    tasks = task_names(rs, task)
+    fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
+    for col, t in enumerate(tasks, 1):
+        with_task = [r for r in rs if t in r.tasks]
+        x = [[r.parent for r in with_task], [r.child for r in with_task]]
+        for k, name in enumerate(GAIN_CONDITIONS):
+            conds = [r.task(t).conditions.get(name) for r in with_task]
+            if not any(c and c.get("vs_baseline") for c in conds):
+                continue
+            ys, up, down, hover = zip(*(_gain(c) for c in conds), strict=True)
+            fig.add_trace(
+                go.Bar(
+                    x=x,
+                    y=list(ys),
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    marker={
+                        "color": color(k),
+                        "pattern": {"shape": "/" if name in _CONTROL else ""},
+                    },
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": list(up),
+                        "arrayminus": list(down),
+                    },
+                    hovertext=list(hover),
+                    hoverinfo="text+name",
+                ),
+                1,
+                col,
+            )
+        fig.add_hline(y=0, line={"color": "black", "width": 1}, row=1, col=col)
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
+    return fig
+
+
+def _gain(cond: dict[str, Any] | None) -> tuple[float | None, float, float, str]:
+    """A condition's Δ vs baseline in percentage points: (Δ, CI up, CI down, hover text)."""
+    vs = (cond or {}).get("vs_baseline")
+    if not vs:
+        return None, 0.0, 0.0, ""
+    d, (lo, hi) = vs["delta"], vs["ci95"]
+    hover = (
+        f"Δ {100 * d:+.2f} pp [{100 * lo:+.2f}, {100 * hi:+.2f}]<br>"
+        f"acc {cond['accuracy']:.3f}, n {cond['n']}, McNemar p {vs['mcnemar_p']:.3g}"
+    )
+    return 100 * d, 100 * (hi - d), 100 * (d - lo), hover
+
+
+def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
+    """‖λ*·v‖ / mean‖h‖ per steered child layer: how large the chosen nudge is at each depth."""
+    rs = load_runs(runs)
+    tasks = task_names(rs, task)
+    fig = _grid(tasks, "Steering ratio ‖λ*·v‖ / mean ‖h‖ per child layer")
+    for col, t in enumerate(tasks, 1):
+        for i, r in enumerate(rs):
+            sr = r.tasks[t].metrics.get("steering_ratio") if t in r.tasks else None
+            if not sr:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=sr["layers"],
+                    y=sr["ratio"],
+                    mode="lines+markers",
+                    line={"color": color(i)},
+                    name=f"{r.label} (λ*={entry_str(_lam(sr['lambda']))})",
+                    legendgroup=r.label,
+                    showlegend=col == 1 or len(rs) > 1,
+                ),
+                1,
+                col,
+            )
+    fig.update_yaxes(type="log", title_text="‖λ·v‖ / ‖h‖")
+    fig.update_xaxes(title_text="child layer")
+    return fig
+
+
+def _lam(value: Any) -> float | tuple[float, ...]:
+    return tuple(value) if isinstance(value, list) else float(value)
+
+
+def vectors_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
+    """Per layer: the parent PC1's explained variance and the width map's held-out R² per child
+    layer — how much of the concept one direction captures, and how well it crosses over."""
+    rs = load_runs(runs)
+    tasks = task_names(rs, task)
+    titles = [
+        f"{t}: {what}"
+        for t in tasks
+        for what in ("parent PC1 explained variance", "width map held-out R²")
+    ]
+    fig = make_subplots(rows=len(tasks), cols=2, subplot_titles=titles)
+    style(fig, "Steering vectors: PC1 explained variance and width-map R²", 360 * len(tasks) + 120)
+    for row, t in enumerate(tasks, 1):
+        for i, r in enumerate(rs):
+            if t not in r.tasks:
+                continue
+            vec = r.tasks[t].metrics.get("vectors", {})
+            evr = vec.get("parent_explained_variance") or []
+            common = {"line": {"color": color(i)}, "legendgroup": r.label, "mode": "lines+markers"}
+            fig.add_trace(
+                go.Scatter(
+                    x=list(range(len(evr))), y=evr, name=r.label, showlegend=row == 1, **common
+                ),
+                row,
+                1,
+            )
+            r2, lmap = vec.get("width_r2"), vec.get("layer_map") or []
+            if r2:
+                fig.add_trace(
+                    go.Scatter(
+                        x=[c for c, _ in lmap],
+                        y=r2,
+                        name=r.label,
+                        showlegend=False,
+                        customdata=[p for _, p in lmap],
+                        hovertemplate="child layer %{x} ← parent %{customdata}<br>R² %{y:.3f}<extra></extra>",
+                        **common,
+                    ),
+                    row,
+                    2,
+                )
+        fig.update_xaxes(title_text="parent layer", row=row, col=1)
+        fig.update_xaxes(title_text="child layer", row=row, col=2)
+    return fig

@@ -1,0 +1,155 @@
+"""Plotly building blocks shared by every analysis: colours, CI bands, heatmaps, HTML output.
+
+Kept apart from the analyses so that every figure draws intervals the same way (a translucent band
+for curves, error bars for points) and every HTML file is written the same way: self-contained,
+with plotly.js inline so it opens offline, and atomically so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb, qualitative
+
+__all__ = [
+    "FIGURE_CLASS",
+    "PALETTE",
+    "band",
+    "color",
+    "figure_div",
+    "figure_page",
+    "heatmap",
+    "rgba",
+    "style",
+    "write_figure",
+    "write_html",
+]
+
+FIGURE_CLASS = "ls-figure"  # every figure div carries it, so a browser test can count them
+PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
+TEMPLATE = "plotly_white"
+
+
+def color(i: int) -> str:
+    """The ``i``-th colour of the palette (cycling)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = hex_to_rgb(hex_color)
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def band(
+    x: Sequence[Any],
+    lo: Sequence[float],
+    hi: Sequence[float],
+    hex_color: str,
+    group: str,
+    name: str = "95% CI",
+) -> go.Scatter:
+    """A filled polygon between ``lo`` and ``hi`` (hover off; toggles with its ``group``)."""
+    return go.Scatter(
+        x=list(x) + list(x)[::-1],
+        y=list(hi) + list(lo)[::-1],
+        mode="lines",
+        fill="toself",
+        fillcolor=rgba(hex_color, 0.15),
+        line={"width": 0},
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=group,
+        name=name,
+    )
+
+
+def heatmap(
+    matrix: np.ndarray,
+    x: Sequence[Any],
+    y: Sequence[Any],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    zlabel: str,
+    zmin: float = -1.0,
+    zmax: float = 1.0,
+    colorscale: str = "RdBu",
+) -> go.Heatmap:
+    """A heatmap trace of ``matrix[row, col]`` (rows on y, cols on x) with labelled hovers."""
+    z = np.asarray(matrix, dtype=float)
+    return go.Heatmap(
+        z=z,
+        x=[str(v) for v in x],
+        y=[str(v) for v in y],
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=colorscale,
+        colorbar={"title": {"text": zlabel}},
+        hovertemplate=f"{ylabel} %{{y}}<br>{xlabel} %{{x}}<br>{zlabel} %{{z:.3f}}<extra>{title}</extra>",
+    )
+
+
+def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
+    """The common layout: white template, a title, legend below the plot."""
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title},
+        height=height,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18},
+        margin={"t": 80, "b": 40},
+    )
+    return fig
+
+
+def write_html(text: str, path: str | Path) -> Path:
+    """Write ``text`` to ``path`` atomically (a temp file in the same folder, then rename),
+    readable by others as an ordinary file would be (``mkstemp`` alone makes it owner-only)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def figure_page(divs: Sequence[str], title: str, head: str = "", css: str = "") -> str:
+    """A complete HTML page: plotly.js inline once in the head, then ``divs`` in order."""
+    from plotly.offline import get_plotlyjs
+
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{css}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script>{head}</head>\n<body>\n'
+        + "\n".join(divs)
+        + "\n</body></html>\n"
+    )
+
+
+def figure_div(fig: go.Figure, div_id: str, kind: str = "figure") -> str:
+    """``fig`` as a ``<div class="ls-figure">`` fragment with a stable id (no plotly.js)."""
+    inner = fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
+    )
+    return f'<div class="{FIGURE_CLASS}" data-figure="{html.escape(kind)}">{inner}</div>'
+
+
+def write_figure(fig: go.Figure, path: str | Path) -> Path:
+    """One figure as a standalone HTML file with plotly.js inline (opens with no network)."""
+    title = fig.layout.title.text or Path(path).stem
+    return write_html(figure_page([figure_div(fig, "ls-fig")], title), path)

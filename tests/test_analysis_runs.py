@@ -1,0 +1,272 @@
+"""Analyses of real (tiny) run directories: loading, λ curves, ITS gains, steering ratio, Table 1,
+the self-contained report, `lens-steer report` and the analyses/ scripts."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from plotly.offline import get_plotlyjs
+
+import lens_steer as ls
+from lens_steer.analysis import (
+    NotARunError,
+    its_gains,
+    lambda_curve,
+    lambda_curves,
+    load_run,
+    report_figures,
+    steering_ratio_figure,
+    table1,
+    write_report,
+)
+from lens_steer.cli import main as cli
+from lens_steer.config import validate_config
+from lens_steer.run import run_pipeline
+from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
+    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
+    tiny_tokenizer().save_pretrained(path)
+    return str(path)
+
+
+def _gsm8k(controls):
+    return {
+        "name": "gsm8k",
+        "data_dir": str(DATA / "gsm8k"),
+        "pairs": {"n": 4},
+        "n_val": 4,
+        "n_test": 6,
+        "grid": [0.5, 2.0, 8.0],
+        "controls": controls,
+        "zero_shot": True,
+        "max_new_tokens": 12,
+        "batch_size": 4,
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, one_thread):
+    """Two runs sharing a child (d 32) with parents of widths 48 and 40."""
+    root = tmp_path_factory.mktemp("analysis")
+    child = _save(root / "child", "llama", 32, 6, 2)
+    base = {
+        "child": child,
+        "device": "cpu",
+        "output_dir": str(root / "runs"),
+        "extract": {"batch_size": 4},
+        "transfer": {"width": "ridge", "n_anchor": 16},
+    }
+    arc = {
+        "name": "arc_challenge",
+        "data_dir": str(DATA / "arc_challenge"),
+        "scoring": "loglik",
+        "pairs": {"n": 4},
+        "n_val": 4,
+        "n_test": 8,
+        "grid": [0.5, 4.0],
+        "batch_size": 8,
+    }
+    a = {
+        **base,
+        "name": "a",
+        "parent": _save(root / "parent_a", "gemma3", 48, 4, 1),
+        "tasks": [_gsm8k(["random-direction", "self-consistency"]), arc],
+    }
+    b = {
+        **base,
+        "name": "b",
+        "parent": _save(root / "parent_b", "qwen2", 40, 5, 3),
+        "tasks": [_gsm8k(["random-direction"])],
+    }
+    return tuple(load_run(run_pipeline(validate_config(c), progress=False)) for c in (a, b))
+
+
+def test_load_run(runs):
+    a, b = runs
+    stamp = json.loads((a.path / "config.json").read_text())
+    assert a.config_hash == stamp["config_hash"] and a.config == stamp["config"]
+    assert list(a.tasks) == ["gsm8k", "arc_challenge"] and list(b.tasks) == ["gsm8k"]
+    assert (a.parent, a.child, b.parent) == ("parent_a", "child", "parent_b")
+    tr = a.task("gsm8k")
+    assert tr.tune["best"] == tr.best_lambda
+    assert set(tr.predictions["conditions"]) == set(tr.conditions)
+    assert tr.vectors("parent").d_model == 48 and tr.vectors("child").d_model == 32
+    with pytest.raises(KeyError, match="has no task 'math'"):
+        a.task("math")
+
+
+def test_not_a_run_names_the_missing_file(runs, tmp_path):
+    with pytest.raises(NotARunError, match="config.json is missing"):
+        load_run(tmp_path)
+    shutil.copy(runs[0].path / "config.json", tmp_path / "config.json")
+    with pytest.raises(NotARunError, match="metrics.json is missing.*run the same"):
+        load_run(tmp_path)
+    with pytest.raises(NotARunError, match="no run directory"):
+        load_run(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("task", ["gsm8k", "arc_challenge"])
+def test_test_curve_at_lambda_star_equals_the_steered_condition(runs, task):
+    run = runs[0]
+    c = lambda_curves(run, task)
+    grid = run.task(task).config["grid"]
+    assert [p.lam for p in c.test] == sorted(grid) == [p.lam for p in c.random]
+    conds = run.task(task).conditions
+    at = {p.lam: p for p in c.test}[c.best_lambda]
+    assert at.accuracy == conds["steered"]["accuracy"] and at.n == conds["steered"]["n"]
+    rand = {p.lam: p for p in c.random}[c.best_lambda]
+    assert rand.accuracy == conds["random-direction"]["accuracy"]
+    assert all(p.lo <= p.accuracy <= p.hi for p in c.test + c.random + c.validation)
+    table = run.task(task).metrics["tune"]["table"]
+    assert [p.accuracy for p in c.validation] == [row["accuracy"] for row in table]
+    assert c.baseline == (conds["baseline"]["accuracy"], *conds["baseline"]["ci95"])
+
+
+def test_lambda_curve_figure(runs):
+    fig = lambda_curve(runs)
+    names = {tr.name for tr in fig.data}
+    for who in ("parent_a → child", "parent_b → child"):
+        assert f"{who}: steered (test)" in names
+        assert f"{who}: random direction (test)" in names
+        assert f"{who}: baseline (test)" in names
+    assert sum(tr.fill == "toself" for tr in fig.data) >= 6  # CI bands
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
+    base = next(tr for tr in fig.data if tr.name == "parent_b → child: baseline (test)")
+    assert list(base.y) == [runs[1].task("gsm8k").conditions["baseline"]["accuracy"]] * 2
+
+
+def test_its_gains_bars_are_the_metrics(runs):
+    fig = its_gains(runs, "gsm8k")
+    bars = {tr.name: tr for tr in fig.data if tr.type == "bar"}
+    assert set(bars) == {
+        "steered",
+        "random-direction",
+        "its",
+        "random-direction-its",
+        "self-consistency",
+    }
+    assert [list(x) for x in bars["its"].x] == [["parent_a", "parent_b"], ["child", "child"]]
+    for k, run in enumerate(runs):
+        vs = run.task("gsm8k").conditions["its"]["vs_baseline"]
+        assert bars["its"].y[k] == pytest.approx(100 * vs["delta"])
+        assert bars["its"].error_y.array[k] == pytest.approx(100 * (vs["ci95"][1] - vs["delta"]))
+    assert bars["self-consistency"].y[1] is None  # run b has no self-consistency control
+    assert bars["self-consistency"].marker.pattern.shape == "/"
+
+
+def test_steering_ratio_is_recorded_and_plotted(runs):
+    run = runs[0]
+    sr = run.task("gsm8k").metrics["steering_ratio"]
+    child = ls.load_model(run.config["child"], device="cpu")
+    vecs = run.task("gsm8k").vectors("child")
+    expected = ls.steering_ratio(child, vecs, sr["lambda"])
+    assert sr["layers"] == list(vecs.layers)
+    assert sr["ratio"] == pytest.approx(expected.tolist(), rel=1e-5)
+    fig = steering_ratio_figure(run, "gsm8k")
+    assert list(fig.data[0].y) == sr["ratio"]
+
+
+def test_table1_numbers_are_the_metrics(runs, tmp_path):
+    t = table1(list(runs))
+    assert [(r.parent, r.task) for r in t.rows] == [
+        ("parent_a", "gsm8k"),
+        ("parent_a", "arc_challenge"),
+        ("parent_b", "gsm8k"),
+    ]
+    md = t.to_markdown()
+    for row, (run, task) in zip(
+        t.rows, [(runs[0], "gsm8k"), (runs[0], "arc_challenge"), (runs[1], "gsm8k")], strict=True
+    ):
+        conds = run.task(task).conditions
+        assert row.baseline.accuracy == conds["baseline"]["accuracy"]
+        assert (row.steered.lo, row.steered.hi) == tuple(conds["steered"]["ci95"])
+        assert row.its.p == conds["its"]["vs_baseline"]["mcnemar_p"]
+        assert row.best_lambda == run.task(task).best_lambda
+        acc = conds["steered"]["accuracy"]
+        assert f"{100 * acc:.2f} [" in md and row.steered.p_text() in md
+    assert md.count("\n") == 2 + len(t.rows)
+    page = t.write(tmp_path / "t.html").read_text()
+    assert page.count('class="ls-group"') == 2 and "parent: parent_b" in page
+
+
+def _figure_count(html: str) -> int:
+    return html.count('<div class="ls-figure"')
+
+
+def test_report_of_one_run(runs):
+    run = runs[0]
+    path = write_report([run.path])
+    assert path == run.path / "report.html"
+    html = path.read_text()
+    kinds = [f.kind for f in report_figures([run])]
+    # per task: λ curve, gains, steering ratio, vector diagnostics, PC1 across layers
+    assert kinds == ["lambda-curve", "its-gains", "steering-ratio", "vectors", "pc1-self"] * 2
+    assert _figure_count(html) == len(kinds) == 10
+    assert html.count(get_plotlyjs()) == 1
+    assert '<script src="http' not in html and "cdn.plot.ly" not in html.replace(get_plotlyjs(), "")
+    assert run.config_hash in html and "random-direction-its" in html
+    assert write_report([run.path]).read_text() == html  # same runs, same bytes
+
+
+def test_report_of_two_runs_compares_them_in_child_space(runs, tmp_path):
+    with pytest.raises(ValueError, match="2 runs given"):
+        write_report([r.path for r in runs])
+    html = write_report([r.path for r in runs], tmp_path / "both.html").read_text()
+    kinds = [f.kind for f in report_figures(list(runs))]
+    assert kinds.count("pc1-cross") == 1 and kinds.count("pc1-self") == 3
+    assert _figure_count(html) == len(kinds) == 12
+    assert "child space, after transfer" in html
+    assert all(r.config_hash in html for r in runs)
+
+
+def test_cli_report(runs, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert cli(["report", str(runs[0].path), str(runs[1].path), "-o", str(out)]) == 0
+    assert f"report: {out}" in capsys.readouterr().out
+    assert _figure_count(out.read_text()) == 12
+    assert cli(["report", str(runs[0].path), str(runs[1].path)]) == 2
+    assert "-o REPORT.html" in capsys.readouterr().err
+    assert cli(["report", str(tmp_path)]) == 2
+    assert "config.json is missing" in capsys.readouterr().err
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "analyses" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main
+
+
+def test_analysis_scripts(runs, tmp_path, capsys):
+    dirs = [str(r.path) for r in runs]
+    for name in ("lambda_curve", "its_gains", "steering_ratio"):
+        out = tmp_path / f"{name}.html"
+        fig = _script(name)([*dirs, "--task", "gsm8k", "-o", str(out)])
+        assert f"wrote {out}" in capsys.readouterr().out
+        assert len(fig.data) > 0 and "Plotly.newPlot" in out.read_text()
+    _script("table1")([*dirs, "-o", str(tmp_path / "t1.md")])
+    printed = capsys.readouterr().out
+    assert (tmp_path / "t1.md").read_text() in printed
+    out = tmp_path / "abl.html"
+    fig = _script("layer_ablation")(
+        [dirs[0], "--task", "arc_challenge", "--n", "4", "--lams", "0.5", "4", "-o", str(out)]
+    )
+    assert out.is_file() and (tmp_path / "abl_heatmap.html").is_file()
+    only = next(tr for tr in fig.data if tr.name == "steer only layer")
+    assert len(only.y) == len(runs[0].task("arc_challenge").vectors("child"))
