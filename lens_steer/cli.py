@@ -7,6 +7,7 @@
     lens-steer info c.safetensors
     lens-steer run configs/demo.yaml                     # the whole loop, resumable
     lens-steer demo                                      # offline demo run
+    lens-steer report runs/demo                          # runs/demo/report.html, opens offline
 """
 
 from __future__ import annotations
@@ -114,6 +115,17 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(json.dumps(dict(vecs.meta), indent=2))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from .analysis import write_report
+
+    if args.out is None and len(args.run_dirs) > 1:
+        raise ValueError(
+            f"{len(args.run_dirs)} run directories given: say where the combined report goes "
+            "with -o REPORT.html"
+        )
+    print(f"report: {write_report(args.run_dirs, args.out)}")
+
+
 def _parser() -> argparse.ArgumentParser:
     from .extract import METHODS
     from .layer_maps import LAYER_MAPS
@@ -165,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--output-dir", default="runs")
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=cmd_demo)
+
+    q = sub.add_parser("report", help="self-contained report.html of one or more run directories")
+    q.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    q.add_argument("-o", "--out", help="output HTML (default: RUN_DIR/report.html for one run)")
+    q.set_defaults(func=cmd_report)
 
     q = sub.add_parser("info", help="print a vector file's summary and provenance")
     q.add_argument("vectors")
