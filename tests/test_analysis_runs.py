@@ -22,6 +22,7 @@ from lens_steer.analysis import (
     table1,
     write_report,
 )
+from lens_steer.analysis.curves import per_lambda_correct
 from lens_steer.cli import main as cli
 from lens_steer.config import validate_config
 from lens_steer.run import run_pipeline
@@ -136,6 +137,24 @@ def test_test_curve_at_lambda_star_equals_the_steered_condition(runs, task):
     table = run.task(task).metrics["tune"]["table"]
     assert [p.accuracy for p in c.validation] == [row["accuracy"] for row in table]
     assert c.baseline == (conds["baseline"]["accuracy"], *conds["baseline"]["ci95"])
+
+
+def test_per_lambda_answers_are_graded_in_ascending_lambda_order():
+    """Votes are stored by ascending λ while ``lam`` keeps the configured grid order."""
+    task = ls.get_task("gsm8k", data_dir=DATA / "gsm8k")
+    ex = {"q1": ls.Example("q1", "?", "2"), "q2": ls.Example("q2", "?", "3")}
+    cond = {
+        "lam": [2.0, 0.5, 8.0],
+        "predictions": [
+            {"id": "q1", "answers": ["1", "2", None]},
+            {"id": "q2", "answers": ["3", "3", "4"]},
+        ],
+    }
+    lams, correct = per_lambda_correct(cond, task, ex)
+    assert lams == [0.5, 2.0, 8.0]
+    assert correct.tolist() == [[False, True, False], [True, True, False]]
+    with pytest.raises(ValueError, match="'q1' is not in the task's test split"):
+        per_lambda_correct(cond, task, {"q2": ex["q2"]})
 
 
 def test_lambda_curve_figure(runs):
