@@ -289,3 +289,33 @@ def test_analysis_scripts(runs, tmp_path, capsys):
     assert out.is_file() and (tmp_path / "abl_heatmap.html").is_file()
     only = next(tr for tr in fig.data if tr.name == "steer only layer")
     assert len(only.y) == len(runs[0].task("arc_challenge").vectors("child"))
+
+
+def test_model_scripts_compare_parents_of_different_widths(runs, tmp_path, capsys):
+    a, b = runs[0].config["parent"], runs[1].config["parent"]  # widths 48 and 40
+    common = ["--task", "gsm8k", "--data-dir", str(DATA / "gsm8k"), "--n-pairs", "6"]
+    out = tmp_path / "pc1.html"
+    fig = _script("pc1_similarity")(
+        ["--parent-a", a, "--parent-b", b, *common, "--device", "cpu", "-o", str(out)]
+    )
+    assert f"wrote {out}" in capsys.readouterr().out
+    heat = [tr for tr in fig.data if tr.type == "heatmap"]
+    assert len(heat) == 2  # projection correlation and CKA; no cosine across widths
+    assert [len(heat[0].y), len(heat[0].x)] == [4, 5]
+    out = tmp_path / "transfer.html"
+    fig = _script("transfer_similarity")(
+        [
+            "--parent",
+            a,
+            "--child",
+            runs[0].config["child"],
+            *common,
+            "--n-anchor",
+            "16",
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+        ]
+    )
+    assert out.is_file() and [tr.type for tr in fig.data] == ["heatmap", "heatmap"]
