@@ -66,7 +66,7 @@ def demo_config(data_root: str | Path | None = None, output_dir: str = "runs") -
                 "controls": ["random-direction"],
                 "zero_shot": True,
                 "max_new_tokens": 64,
-                "batch_size": 16,
+                "batch_size": 48,
             },
         ],
     }
