@@ -84,12 +84,7 @@ def score_choices_lams(
     """
     from .generate import _has_hooks, _pick_engine, _steer_spec
 
-    check_options(target, length_normalize)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    examples = list(examples)
-    if not examples:
-        raise ValueError("no examples to score")
+    examples = check_options(target, length_normalize, batch_size, examples)
     lams = [float(x) for x in lams]
     if not lams:
         raise ValueError("lams is empty: give at least one λ")

@@ -49,3 +49,19 @@ def smollm2(lens_steer_cache: Path):
     setup bug and must fail. ``bridge.lens_steer_load_s`` records how long the load took.
     """
     return _load_alias(SMOLLM2, lens_steer_cache)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny-model tests.
+
+    Their matrices are so small that two OpenMP threads only contend, which on a busy 2-core
+    machine makes them many times slower. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

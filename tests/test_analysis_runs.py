@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 from plotly.offline import get_plotlyjs
 
 import lens_steer as ls
@@ -28,16 +27,10 @@ from lens_steer.config import validate_config
 from lens_steer.run import run_pipeline
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:

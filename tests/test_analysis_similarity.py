@@ -17,13 +17,7 @@ from lens_steer.analysis import (
 from lens_steer.analysis.similarity import projection_scores, score_correlation
 from lens_steer.testing import tiny_model
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,10 @@ from lens_steer.config import validate_config
 from lens_steer.run import run_pipeline
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
+
 FIX = Path(__file__).parent / "data" / "tasks"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _load(family: str, d_model: int, n_layers: int, seed: int, dtype: str):

@@ -17,15 +17,9 @@ from lens_steer.cache import (
 from lens_steer.generate import generate
 from lens_steer.testing import tiny_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
+
 PROMPTS = ["Once upon a time", "The cat sat", "Hello world", "x", "Another prompt here"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

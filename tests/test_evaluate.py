@@ -338,6 +338,7 @@ def test_loglik_arc_on_tiny_model(tiny) -> None:
 
 def test_real_generate_engine(tiny) -> None:
     import lens_steer.generate as gen_mod
+
     task = get_task("gsm8k")
     exs = _examples(2)
     vecs = _tiny_vectors(tiny)

@@ -11,6 +11,8 @@ from lens_steer.activations import encode_text
 from lens_steer.generate import generate
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
+
 PROMPTS = [
     "Once upon a time",
     "<s>The cat sat on the",  # starts with the BOS text, like a chat rendering: no second BOS
@@ -20,14 +22,6 @@ PROMPTS = [
 SYSTEM = "<s><|system|>Answer briefly and kindly.</s><|user|>"
 SHARED = [SYSTEM + q for q in ("What is 2+2?", "Name a colour", "Why?", "Count to five, please")]
 LAMS = [0.0, 4.0, -6.0]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def unit(n, d, seed=0):

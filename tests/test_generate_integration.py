@@ -10,18 +10,10 @@ from lens_steer import offline
 from lens_steer.activations import encode_text
 from lens_steer.generate import generate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 
 DATA = Path(__file__).parent / "data" / "tasks" / "gsm8k"
 N_NEW = 24
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,10 @@ from lens_steer.loglik import score_choices_lams
 from lens_steer.tasks import get_task, score_choices
 from lens_steer.testing import tiny_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
+
 FIX = Path(__file__).parent / "data" / "tasks"
 LAMS = [0.0, 0.5, 3.0]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -226,6 +226,7 @@ def test_tune_loglik_arc_on_tiny_model(tiny) -> None:
 
 def test_tune_real_generate_engine(tiny) -> None:
     import lens_steer.generate as gen_mod
+
     task = get_task("gsm8k")
     vecs = _tiny_vectors(tiny)
     exs = _examples(2)

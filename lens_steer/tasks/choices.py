@@ -97,12 +97,7 @@ def score_choices(
     tokenizer = tokenizer or getattr(model, "tokenizer", None)
     if tokenizer is None:
         raise ValueError("score_choices needs a tokenizer: the model has none, pass tokenizer=")
-    check_options(target, length_normalize)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    examples = list(examples)
-    if not examples:
-        raise ValueError("no examples to score")
+    examples = check_options(target, length_normalize, batch_size, examples)
     if prompts is not None and len(prompts) != len(examples):
         raise ValueError(f"{len(prompts)} prompts for {len(examples)} examples: they must pair up")
     n_ctx = getattr(getattr(model, "cfg", None), "n_ctx", None)
@@ -128,14 +123,22 @@ def score_choices(
     return finalise(examples, rows, sums, length_normalize, target)
 
 
-def check_options(target: Any, length_normalize: Any) -> None:
-    """Validate the scoring options shared by every log-likelihood scorer."""
+def check_options(
+    target: Any, length_normalize: Any, batch_size: int, examples: Sequence[Example]
+) -> list[Example]:
+    """Validate what every log-likelihood scorer takes; the examples as a list."""
     if target not in ("text", "label"):
         raise ValueError(f"target must be 'text' or 'label', got {target!r}")
     if length_normalize not in (False, True, "chars", "tokens"):
         raise ValueError(
             f"length_normalize must be False, True, 'chars' or 'tokens', got {length_normalize!r}"
         )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    examples = list(examples)
+    if not examples:
+        raise ValueError("no examples to score")
+    return examples
 
 
 @dataclass(frozen=True)
