@@ -337,7 +337,7 @@ def test_loglik_arc_on_tiny_model(tiny) -> None:
 
 
 def test_real_generate_engine(tiny) -> None:
-    import lens_steer.generate as gen_mod
+    from lens_steer.generate import generate as real_generate
 
     task = get_task("gsm8k")
     exs = _examples(2)
@@ -369,7 +369,7 @@ def test_real_generate_engine(tiny) -> None:
         if cond.n_votes is not None:
             assert cond.n_votes == 2 and all(len(p.outputs) == 2 for p in cond.predictions)
     prompts = [task.prompt(ex, tokenizer=tiny.tokenizer, zero_shot=True) for ex in exs]
-    plain = gen_mod.generate(
+    plain = real_generate(
         tiny, prompts, max_new_tokens=3, progress=False, stop_sequences=task.stop_sequences
     )
     assert [p.outputs[0] for p in rep["baseline"].predictions] == [row[0] for row in plain]

@@ -225,7 +225,7 @@ def test_tune_loglik_arc_on_tiny_model(tiny) -> None:
 
 
 def test_tune_real_generate_engine(tiny) -> None:
-    import lens_steer.generate as gen_mod
+    from lens_steer.generate import generate as real_generate
 
     task = get_task("gsm8k")
     vecs = _tiny_vectors(tiny)
@@ -244,12 +244,12 @@ def test_tune_real_generate_engine(tiny) -> None:
     )
     assert len(res.outputs) == 2 and all(len(row) == 3 for row in res.outputs)
     prompts = [task.prompt(ex, tokenizer=tiny.tokenizer, zero_shot=True) for ex in exs]
-    plain = gen_mod.generate(
+    plain = real_generate(
         tiny, prompts, max_new_tokens=3, progress=False, stop_sequences=task.stop_sequences
     )
     assert [row[0] for row in res.outputs] == [row[0] for row in plain]  # λ = 0 is unsteered
     with steer(tiny, vecs, lam=[2.0, 0.0, 1.0]):  # per-layer λ folded into scaled vectors
-        hooked = gen_mod.generate(
+        hooked = real_generate(
             tiny, prompts, max_new_tokens=3, progress=False, stop_sequences=task.stop_sequences
         )
     assert [row[2] for row in res.outputs] == [row[0] for row in hooked]
