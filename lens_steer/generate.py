@@ -184,18 +184,8 @@ def generate(
     )
     steer_fields: dict[str, Any] = {}
     if cache is not None and steered:
-        norm_src = None
-        if relative:
-            norm_src = (
-                [float(x) for x in reference_norms.reshape(-1).tolist()]
-                if reference_norms is not None
-                else content_key({"texts": list(norm_texts or ANCHOR_TEXTS)})
-            )
-        steer_fields = dict(
-            vectors=vectors_fingerprint(vectors),
-            positions=positions,
-            relative=relative,
-            norms=norm_src,
+        steer_fields = steering_key_fields(
+            vectors, positions, relative, reference_norms, norm_texts
         )
 
     outs: list[list[str | None]] = [[None] * len(columns) for _ in prompts]
@@ -239,6 +229,27 @@ def _base_fields(model: Any, settings: _decode.Settings, seed: int | None) -> di
         temperature=settings.temperature,
         eos=list(settings.eos_ids),
         seed=seed,
+    )
+
+
+def steering_key_fields(
+    vectors: SteeringVectors,
+    positions: str,
+    relative: bool,
+    reference_norms: Tensor | None,
+    norm_texts: Sequence[str] | None,
+) -> dict[str, Any]:
+    """What identifies a steering in a cache key (λ aside), without running the model: relative
+    norms are named by their values when given, else by the texts they will be measured on."""
+    norm_src = None
+    if relative:
+        norm_src = (
+            [float(x) for x in reference_norms.reshape(-1).tolist()]
+            if reference_norms is not None
+            else content_key({"texts": list(norm_texts or ANCHOR_TEXTS)})
+        )
+    return dict(
+        vectors=vectors_fingerprint(vectors), positions=positions, relative=relative, norms=norm_src
     )
 
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from . import _decode
 from .activations import model_device, pad_id
-from .cache import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
+from .cache import GenerationCache, content_key, model_fingerprint
 from .tasks.base import Example, Task
 from .tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
 from .vectors import SteeringVectors
@@ -82,7 +82,7 @@ def score_choices_lams(
     ``relative=True`` scales λ by the model's mean residual norm per layer, as ``steer`` does.
     The context is the zero-shot one of :func:`lens_steer.tasks.choice_context`.
     """
-    from .generate import _has_hooks, _pick_engine, _steer_spec
+    from .generate import _has_hooks, _pick_engine, _steer_spec, steering_key_fields
 
     examples = check_options(target, length_normalize, batch_size, examples)
     lams = [float(x) for x in lams]
@@ -96,7 +96,6 @@ def score_choices_lams(
         cache = None  # hooks from outside change the scores in ways the key cannot see
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
     steered = vectors is not None and any(lams)
-    spec = _steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
 
     sums: list[dict[tuple[int, int], float]] = [{} for _ in lams]
     keys: dict[tuple[int, int], str] = {}
@@ -106,8 +105,7 @@ def score_choices_lams(
         base = dict(kind="loglik", model=model_fingerprint(model), dtype=str(param.dtype))
         steer_base = {}
         if steered:
-            norms = None if spec.norms is None else [round(float(x), 6) for x in spec.norms]
-            steer_base = dict(vectors=vectors_fingerprint(vectors), relative=relative, norms=norms)
+            steer_base = steering_key_fields(vectors, "all", relative, reference_norms, None)
         for r, k in todo:
             steering = dict(steer_base, lam=lams[k]) if steered and lams[k] else None
             keys[(r, k)] = _row_key(base, rows[r], steering)
@@ -117,6 +115,9 @@ def score_choices_lams(
                 sums[k][(rows[r].example, rows[r].option)] = float(hits[key])
         todo = [t for t in todo if keys[t] not in hits]
 
+    if not todo:  # all cached: no model work at all, not even the relative norms
+        return [finalise(examples, rows, s, length_normalize, target) for s in sums]
+    spec = _steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
     backend = _decode.make_backend(model, engine)
     device, pad = model_device(model), pad_id(model)
     dtype = next(model.parameters()).dtype
