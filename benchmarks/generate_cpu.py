@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cache-dir", default=os.environ.get("LENS_STEER_CACHE", "/tmp/lscache"))
-    p.add_argument("--data-dir", default="/work/shared/data/gsm8k")
+    p.add_argument("--data-dir", default="../shared/data/gsm8k")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--shots", type=int, default=0, choices=(0, 5))
     p.add_argument("--n-prompts", type=int, default=16)

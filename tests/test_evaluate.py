@@ -16,7 +16,7 @@ from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
 from lens_steer.vectors import SteeringVectors
 
-ARC_DIR = Path("/work/shared/data/arc_challenge")
+ARC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_challenge"
 N = 8
 GRID = (0.1, 0.01, 0.05)  # deliberately not sorted: ITS must vote in ascending-λ order
 LAM = 0.05
@@ -290,7 +290,6 @@ def _tiny_vectors(model) -> SteeringVectors:
     return SteeringVectors(d, tuple(range(model.cfg.n_layers)))
 
 
-@pytest.mark.skipif(not ARC_DIR.is_dir(), reason=f"{ARC_DIR} not present")
 def test_loglik_arc_on_tiny_model(tiny) -> None:
     task = get_task("arc_challenge", data_dir=ARC_DIR)
     exs = task.load("test")[:4]

@@ -19,7 +19,6 @@ from lens_steer.testing import tiny_tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 pytestmark = [
-    pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {DATA}"),
     # MATH train has two rows with an empty \boxed{} upstream; skipping them warns (tested elsewhere)
     pytest.mark.filterwarnings("ignore:skipping ungradable row"),
 ]
