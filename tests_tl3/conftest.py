@@ -11,6 +11,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 # The models here are tiny: one thread is ~10× faster than two fighting over a busy 2-core machine.
@@ -22,3 +23,10 @@ def pytest_configure(config):
     config.addinivalue_line(
         "filterwarnings", "ignore:HookedTransformer is deprecated:DeprecationWarning"
     )
+
+
+@pytest.fixture(params=("llama", "gpt2"))
+def model(request):
+    from tl3_models import model_of
+
+    return model_of(request.param)
