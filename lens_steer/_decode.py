@@ -258,13 +258,13 @@ class _HookBackend:
 
 
 def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
-    """The forward-pass backend of ``engine`` ("plain" or "hooks").
+    """The forward-pass backend of ``engine`` ("plain", "hooks"; "graph" prefills with "plain").
 
     ``forward(..., keep=k)`` returns the logits of the last ``k`` positions ([batch, k, vocab]),
     ``keep=0`` of the last only ([batch, vocab]), and a boolean ``keep`` of shape [batch, k] only
     those of the flagged positions among the last k, flattened row by row ([n_flagged, vocab]).
     """
-    return _PlainBackend(model, attn) if engine == "plain" else _HookBackend(model)
+    return _PlainBackend(model, attn) if engine in ("plain", "graph") else _HookBackend(model)
 
 
 class _StopChecker:
@@ -301,6 +301,38 @@ def _choose(logits: Tensor, settings: Settings, step: int, gens: list[Any]) -> T
     return (logits / settings.temperature + gumbel).argmax(dim=-1)
 
 
+class Finisher:
+    """Each row's generated tokens and how it ended: EOS (not shown), a stop sequence (text cut
+    before it) or ``max_new_tokens``. Both decoders feed it one token at a time, so they end rows
+    at exactly the same token."""
+
+    def __init__(self, n: int, settings: Settings, tokenizer: Any):
+        self.checker = _StopChecker(tokenizer, settings.stop_sequences)
+        self.eos, self.t_max = set(settings.eos_ids), settings.max_new_tokens
+        self.generated: list[list[int]] = [[] for _ in range(n)]
+        self.results: list[Result | None] = [None] * n
+        self.n_tokens = 0  # appended so far, all rows
+
+    def push(self, r: int, tid: int) -> bool:
+        """Append token ``tid`` to row ``r``; True when the row has ended (now or before)."""
+        if self.results[r] is not None:
+            return True
+        gen, checker = self.generated[r], self.checker
+        if tid in self.eos:
+            self.results[r] = Result(checker.decode(gen), gen, "eos")
+            return True
+        gen.append(tid)
+        self.n_tokens += 1
+        if checker.hit(gen):
+            self.results[r] = Result(checker.cut(checker.decode(gen))[0], gen, "stop")
+        elif len(gen) >= self.t_max:
+            self.results[r] = Result(checker.decode(gen), gen, "length")
+        return self.results[r] is not None
+
+    def done(self) -> list[Result]:
+        return [r if r is not None else Result("") for r in self.results]
+
+
 def decode_batch(
     backend: Any,
     rows: Sequence[Row],
@@ -321,10 +353,7 @@ def decode_batch(
     # Rows share the steering of a common prompt prefix unless positions="all" gives them
     # different λ there.
     keys = [r.lam if adder is not None and adder.positions == "all" else None for r in rows]
-    checker = _StopChecker(tokenizer, settings.stop_sequences)
-    eos = set(settings.eos_ids)
-    results: list[Result | None] = [None] * n
-    generated: list[list[int]] = [[] for _ in rows]
+    finisher = Finisher(n, settings, tokenizer)
     alive = list(range(n))
     backend.before_batch()
     with torch.inference_mode(), backend.attach(adder):
@@ -337,23 +366,12 @@ def decode_batch(
             adder.phase = "decode"
         for step in range(t_max):
             tokens = _choose(logits, settings, step, [gens[r] for r in alive])
-            keep, added = [], 0
+            keep, before = [], finisher.n_tokens
             for j, tid in enumerate(tokens.tolist()):
-                r = alive[j]
-                if tid in eos:
-                    results[r] = Result(checker.decode(generated[r]), generated[r], "eos")
-                    continue
-                generated[r].append(tid)
-                added += 1
-                if checker.hit(generated[r]):
-                    text, _ = checker.cut(checker.decode(generated[r]))
-                    results[r] = Result(text, generated[r], "stop")
-                elif len(generated[r]) >= t_max:
-                    results[r] = Result(checker.decode(generated[r]), generated[r], "length")
-                else:
+                if not finisher.push(alive[j], tid):
                     keep.append(j)
             if on_step is not None:
-                on_step(added, len(alive) - len(keep))
+                on_step(finisher.n_tokens - before, len(alive) - len(keep))
             if not keep:
                 break
             if len(keep) < len(alive):
@@ -366,4 +384,4 @@ def decode_batch(
             step_mask = full_mask[:, : width + step + 1]
             logits = backend.forward(tokens[:, None], step_mask, next_pos[:, None], cache)
             next_pos = next_pos + 1
-    return [r if r is not None else Result("") for r in results]
+    return finisher.done()

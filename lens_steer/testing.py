@@ -92,12 +92,17 @@ FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3")
 
 
 def tiny_hf_model(
-    family: str = "llama", d_model: int = 32, n_layers: int = 3, seed: int = 0
+    family: str = "llama", d_model: int = 32, n_layers: int = 3, seed: int = 0, **config: Any
 ) -> Any:
-    """A randomly initialised HF causal LM of ``family`` (float32, eval mode)."""
+    """A randomly initialised HF causal LM of ``family`` (float32, eval mode); ``config`` overrides
+    fields of its config (e.g. ``sliding_window=6`` to make a window bind on short prompts)."""
     from transformers import AutoModelForCausalLM
 
     cfg = _config(family, d_model, n_layers, vocab=len(tiny_tokenizer()))
+    for key, value in config.items():
+        if not hasattr(cfg, key):
+            raise ValueError(f"{type(cfg).__name__} has no field {key!r}")
+        setattr(cfg, key, value)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
     return model.eval()
