@@ -27,7 +27,7 @@ from typing import Any
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import _decode
+from . import _decode, _graph
 from .activations import chunks, encode, model_device, pad_id, residual_norms
 from .anchors import ANCHOR_TEXTS
 from .cache import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
@@ -36,7 +36,7 @@ from .vectors import SteeringVectors
 
 __all__ = ["generate", "ENGINES"]
 
-ENGINES = ("auto", "plain", "hooks")
+ENGINES = ("auto", "graph", "plain", "hooks")
 
 
 def _has_hooks(model: Any) -> bool:
@@ -75,10 +75,16 @@ def _pick_engine(model: Any, engine: str) -> str:
             f"got {type(model).__name__}"
         )
     hooked = _has_hooks(model)
-    if engine == "plain" and hooked:
-        raise ValueError("engine='plain' would bypass the hooks on this model; use 'hooks'")
+    if engine in ("plain", "graph") and hooked:
+        raise ValueError(f"engine={engine!r} would bypass the hooks on this model; use 'hooks'")
+    if engine in ("plain", "graph") and not supports_plain(model):
+        raise ValueError(
+            f"engine={engine!r} needs a raw-coordinate bridge (processed=False); use 'hooks'"
+        )
     if engine == "auto":
-        return "plain" if supports_plain(model) and not hooked else "hooks"
+        if hooked or not supports_plain(model):
+            return "hooks"
+        return "graph" if model_device(model).type == "cuda" else "plain"
     return engine
 
 
@@ -132,8 +138,9 @@ def generate(
     by the model's mean residual norm per layer (``reference_norms``, else measured on
     ``norm_texts`` or the built-in anchor texts), as :func:`lens_steer.steer` does. ``cache``
     (a :class:`GenerationCache` or a path) is read first; only misses are decoded, and each
-    finished batch is written in one transaction. ``engine``: "auto" (fast path unless hooks are
-    on the model), "plain" or "hooks".
+    finished batch is written in one transaction. ``engine``: "auto" (the static decoder with
+    CUDA graphs on a GPU, the plain fast path on CPU, the hook path when hooks are on the model),
+    "graph", "plain" or "hooks"; all give the same tokens.
     """
     if isinstance(prompts, str):
         raise TypeError("prompts must be a sequence of strings, got a single string")
@@ -313,7 +320,8 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
                 _decode.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
             )
             rows.append(_decode.Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
-        results = _decode.decode_batch(backend, rows, settings, tok, pad, device, spec, on_step)
+        decode = _graph.decode_batch_graph if engine == "graph" else _decode.decode_batch
+        results = decode(backend, rows, settings, tok, pad, device, spec, on_step)
         writes = {}
         for row, res in zip(rows, results, strict=True):
             i, k, key = row.tag

@@ -55,7 +55,7 @@ def test_greedy_equals_transformers_generate(family):
     model, reference = pair(family)
     for prompts in (PROMPTS, SHARED):  # SHARED: the prefix is computed once (fast path)
         expected = hf_greedy(reference, model.tokenizer, prompts, 10)
-        for engine in ("plain", "hooks"):
+        for engine in ("graph", "plain", "hooks"):
             outs = generate(
                 model, prompts, max_new_tokens=10, batch_size=3, progress=False, engine=engine
             )
@@ -98,7 +98,7 @@ def test_eos_ends_rows_and_finished_rows_leave_the_batch():
         m.generation_config.eos_token_id = eos_id
     expected = hf_greedy(reference, tok, PROMPTS, 12)
     assert len(expected[0]) == 4 and len({len(e) for e in expected}) > 1
-    for engine in ("plain", "hooks"):
+    for engine in ("graph", "plain", "hooks"):
         outs = generate(
             model, PROMPTS, max_new_tokens=12, batch_size=4, progress=False, engine=engine
         )
@@ -144,14 +144,16 @@ def test_lambda_batching_equals_steer_context(family, positions):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fast_path_equals_hook_path(family):
-    """The plain-module engine (forward hooks on HF layers, own KV cache) = the bridge's hooks."""
+    """The plain-module engine (forward hooks on HF layers, own KV cache) and the static decoder
+    (delta buffers, fixed-shape steps) = the bridge's hooks, at every positions rule."""
     model, _ = pair(family)
     vecs = ls.SteeringVectors(unit(2, 32, seed=1), (0, 2))
     kw = dict(vectors=vecs, lams=[0.5, 5.0], max_new_tokens=8, batch_size=3, progress=False)
     for prompts in (PROMPTS, SHARED):
-        fast = generate(model, prompts, engine="plain", **kw)
-        slow = generate(model, prompts, engine="hooks", **kw)
-        assert fast == slow
+        for positions in ("all", "generated", "last_prompt"):
+            slow = generate(model, prompts, engine="hooks", positions=positions, **kw)
+            for engine in ("plain", "graph"):
+                assert generate(model, prompts, engine=engine, positions=positions, **kw) == slow
 
 
 def test_fast_path_logits_equal_hook_path_per_step():
@@ -227,23 +229,32 @@ def test_bad_arguments():
             generate(model, PROMPTS, progress=False, **kwargs)
     with pytest.raises(TypeError, match="single string"):
         generate(model, "one prompt")
-    with ls.steer(model, vecs, lam=1.0), pytest.raises(ValueError, match="bypass"):
-        generate(model, PROMPTS, engine="plain", progress=False)
+    for engine in ("plain", "graph"):
+        with ls.steer(model, vecs, lam=1.0), pytest.raises(ValueError, match="bypass"):
+            generate(model, PROMPTS, engine=engine, progress=False)
     with pytest.raises(ValueError, match="vector width"):
         generate(model, PROMPTS, vectors=ls.SteeringVectors(unit(1, 48), (0,)), lams=[1.0])
     assert generate(model, [], progress=False) == []
 
 
-def test_engine_choice():
+def test_engine_choice(monkeypatch):
+    import sys
+
     from lens_steer.generate import _pick_engine
 
     model, _ = pair("llama")
-    assert _pick_engine(model, "auto") == "plain"
+    assert _pick_engine(model, "auto") == "plain"  # CPU: no graphs to capture
+    module = sys.modules["lens_steer.generate"]
+    with monkeypatch.context() as m:
+        m.setattr(module, "model_device", lambda _: torch.device("cuda"))
+        assert _pick_engine(model, "auto") == "graph"
     with ls.steer(model, ls.SteeringVectors(unit(1, 32), (0,)), lam=1.0):
         assert _pick_engine(model, "auto") == "hooks"
     assert _pick_engine(model, "auto") == "plain"
     processed = ls.testing.tiny_model("llama", processed=True)  # folded weights: HF modules differ
     assert _pick_engine(processed, "auto") == "hooks"
+    with pytest.raises(ValueError, match="raw-coordinate"):
+        _pick_engine(processed, "graph")
     assert len(generate(processed, PROMPTS[:2], max_new_tokens=4, progress=False)) == 2
     with pytest.raises(TypeError, match="TransformerBridge"):
         generate(torch.nn.Linear(2, 2), PROMPTS)

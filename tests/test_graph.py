@@ -1,0 +1,246 @@
+"""The static decoder (``engine="graph"``) on CPU, where its steps run eagerly: the same tokens as
+transformers and as the plain engine when rows end at different steps and the batch shrinks by
+buckets, with sliding windows that bind, sampling, ``min_new_tokens`` and stop sequences; and the
+capture logic, driven through a stand-in for ``torch.cuda``'s graph API (a real capture needs a
+GPU: tests/test_gpu.py)."""
+
+import contextlib
+import copy
+
+import pytest
+import torch
+
+import lens_steer as ls
+from lens_steer import _graph
+from lens_steer.activations import encode_text
+from lens_steer.generate import generate
+from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
+
+PROMPTS = [
+    "Once upon a time",
+    "The cat sat on the mat and looked at the door",
+    "Hello world",
+    "x",
+    "A much longer prompt, so that the left padding is wide here",
+    "1 2 3 4",
+    "Why is the sky blue?",
+]
+
+
+def unit(n, d, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
+
+
+def pair(family, **config):
+    hf = tiny_hf_model(family, **config)
+    reference = copy.deepcopy(hf)
+    return ls.load_model(hf, tokenizer=tiny_tokenizer(), device="cpu"), reference
+
+
+def hf_greedy(reference, tok, prompts, n, **kw):
+    out = []
+    for p in prompts:
+        ids = torch.tensor([encode_text(tok, p)])
+        with torch.no_grad():
+            seq = reference.generate(ids, max_new_tokens=n, do_sample=False, pad_token_id=0, **kw)
+        new = seq[0, ids.shape[1] :].tolist()
+        eos = reference.generation_config.eos_token_id
+        new = new[: new.index(eos)] if eos in new else new
+        out.append(tok.decode(new, skip_special_tokens=True))
+    return out
+
+
+def test_buckets():
+    assert [_graph.bucket(n) for n in (1, 2, 3, 4, 5, 7, 9, 13, 17, 33, 49, 64, 65)] == [
+        1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 64, 64, 96,
+    ]  # fmt: skip
+    assert all(_graph.bucket(n) >= n and _graph.bucket(n) <= 1.5 * n + 1 for n in range(1, 300))
+
+
+def _eos_midway(model, reference, prompts, n, **steering):
+    """Make a character of the free output the EOS token, so rows end at different steps."""
+    free = generate(model, prompts, max_new_tokens=n, progress=False, engine="plain", **steering)
+    texts = [text for row in free for text in row]
+    best = max(sorted(set("".join(texts))), key=lambda c: len({t.find(c) for t in texts}))
+    eos = model.tokenizer.convert_tokens_to_ids(best)
+    for m in (model.original_model, reference):
+        m.generation_config.eos_token_id = eos
+    return eos
+
+
+def test_rows_ending_early_shrink_the_batch_and_keep_the_tokens(monkeypatch):
+    model, reference = pair("qwen3")
+    _eos_midway(model, reference, PROMPTS, 20)
+    expected = hf_greedy(reference, model.tokenizer, PROMPTS, 20)
+    assert len({len(e) for e in expected}) > 2
+    sizes = []
+    real = _graph.StaticDecoder.gather
+    monkeypatch.setattr(
+        _graph.StaticDecoder,
+        "gather",
+        lambda self, rows: (sizes.append(len(rows)), real(self, rows)),
+    )
+    outs = generate(model, PROMPTS, max_new_tokens=20, batch_size=7, progress=False, engine="graph")
+    assert [o[0] for o in outs] == expected
+    assert sizes[0] == 8 and len(sizes) > 1 and sizes == sorted(sizes, reverse=True)  # 7 → 8 → …
+    # Steered rows of three λ end at different steps too: their deltas must move with them.
+    # (λ is small: this tiny Qwen3 locks into one repeated character from λ ≈ 0.2.)
+    vecs = ls.SteeringVectors(unit(2, 32, seed=5), (0, 2))
+    kw = dict(vectors=vecs, lams=[0.0, 0.1, -0.1], max_new_tokens=20, batch_size=16, progress=False)
+    _eos_midway(model, reference, PROMPTS, 20, **{k: kw[k] for k in ("vectors", "lams")})
+    plain = generate(model, PROMPTS, engine="plain", **kw)
+    assert len({len(t) for row in plain for t in row}) > 5
+    assert generate(model, PROMPTS, engine="graph", **kw) == plain
+
+
+@pytest.mark.parametrize("family", ["gemma3", "mistral", "gemma2"])
+def test_sliding_windows_that_bind(family):
+    """A 5-token window on prompts of up to 60 tokens: the window mask over cache slots."""
+    model, reference = pair(family, sliding_window=5)
+    expected = hf_greedy(reference, model.tokenizer, PROMPTS, 12)
+    for engine in ("graph", "plain"):
+        outs = generate(
+            model, PROMPTS, max_new_tokens=12, batch_size=4, progress=False, engine=engine
+        )
+        assert [o[0] for o in outs] == expected, engine
+
+
+def test_sampling_min_new_tokens_and_stops_equal_the_plain_engine():
+    model, reference = pair("llama")
+    eos = _eos_midway(model, reference, PROMPTS, 16)
+    vecs = ls.SteeringVectors(unit(3, 32, seed=2), (0, 1, 2))
+    cases = [
+        dict(temperature=0.9, n_samples=2, seed=3),
+        dict(min_new_tokens=6),
+        dict(min_new_tokens=1),
+        dict(stop_sequences=["e", "o "]),
+    ]
+    for extra in cases:
+        kw = dict(vectors=vecs, lams=[0.0, 2.0], max_new_tokens=13, batch_size=5, progress=False)
+        graph = generate(model, PROMPTS, engine="graph", **kw, **extra)
+        assert graph == generate(model, PROMPTS, engine="plain", **kw, **extra), extra
+    expected = hf_greedy(reference, model.tokenizer, PROMPTS, 13, min_new_tokens=6)
+    outs = generate(
+        model, PROMPTS, max_new_tokens=13, min_new_tokens=6, progress=False, engine="graph"
+    )
+    assert [o[0] for o in outs] == expected
+    assert model.tokenizer.convert_ids_to_tokens(eos) not in "".join(expected[:1])[:6]
+
+
+def test_a_new_lambda_grid_or_new_vectors_reuse_the_buffers():
+    model, _ = pair("llama")
+    kw = dict(max_new_tokens=9, batch_size=8, progress=False, engine="graph")
+    generate(model, PROMPTS, **kw)
+    decoder = _graph.static_decoder(_decode_backend(model))
+    keys = decoder.keys[0]
+    for seed, lams in ((1, [1.0, -2.0]), (2, [0.3])):
+        vecs = ls.SteeringVectors(unit(2, 32, seed=seed), (1, 2))
+        outs = generate(model, PROMPTS, vectors=vecs, lams=lams, **kw)
+        assert outs == generate(
+            model, PROMPTS, vectors=vecs, lams=lams, **{**kw, "engine": "plain"}
+        )
+        assert decoder.keys[0] is keys  # same capacity, fewer rows: the same buffers
+    generate(model, [p * 6 for p in PROMPTS], **kw)  # longer prompts: a larger capacity
+    assert decoder.keys[0] is not keys and decoder.capacity % _graph.CAPACITY_STEP == 0
+
+
+def _decode_backend(model):
+    from lens_steer import _decode
+
+    return _decode.make_backend(model, "graph")
+
+
+class _FakeCuda:
+    """Enough of ``torch.cuda``'s stream and graph API to drive ``StaticDecoder._capture`` on CPU.
+
+    A fake graph records the step that ran inside ``torch.cuda.graph`` and ``replay()`` runs it
+    again with the steering hooks on (what a captured graph replays); ``broken=True`` replays it
+    without them, as a graph that lost the steering would.
+    """
+
+    def __init__(self, monkeypatch, broken=False):
+        self.captures, self.replays, self.recording = [], 0, None
+        fake = self
+
+        class Graph:
+            def __init__(self):
+                self.call = None
+
+            def replay(self):
+                fake.replays += 1
+                dec, b, greedy = self.call
+                hooks = contextlib.nullcontext() if broken else dec._steering(b)
+                with hooks:
+                    real_step(dec, b, greedy)
+
+            def pool(self):
+                return None
+
+        @contextlib.contextmanager
+        def graph(g, pool=None):
+            self.recording = g
+            try:
+                yield
+            finally:
+                self.recording = None
+
+        real_step = _graph.StaticDecoder._step
+
+        def step(dec, b, greedy):
+            if self.recording is not None:
+                self.recording.call = (dec, b, greedy)
+                self.captures.append(b)
+            return real_step(dec, b, greedy)
+
+        class Stream:
+            def __init__(self, *a):
+                pass
+
+            def wait_stream(self, other):
+                pass
+
+        monkeypatch.setattr(_graph.StaticDecoder, "_step", step)
+        monkeypatch.setattr(torch.cuda, "Stream", Stream)
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda *a: Stream())
+        monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+        monkeypatch.setattr(torch.cuda, "graph", graph)
+
+
+def _graph_run(model, **kw):
+    decoder = _graph.static_decoder(_decode_backend(model))
+    decoder.use_graphs = True
+    return generate(model, PROMPTS, engine="graph", progress=False, **kw), decoder
+
+
+def test_capture_restores_the_live_state_and_is_paid_once_per_shape(monkeypatch):
+    model, reference = pair("qwen3")
+    _eos_midway(model, reference, PROMPTS, 20)
+    vecs = ls.SteeringVectors(unit(2, 32, seed=7), (0, 1))
+    kw = dict(vectors=vecs, lams=[0.0, 4.0], max_new_tokens=20, batch_size=14)
+    expected = generate(model, PROMPTS, engine="plain", progress=False, **kw)
+    fake = _FakeCuda(monkeypatch)
+    outs, decoder = _graph_run(model, **kw)
+    assert outs == expected and decoder.use_graphs and fake.replays > 0
+    assert len(fake.captures) == len(set(fake.captures)) > 1  # one capture per bucket
+    assert decoder.capture_s > 0
+    captured = len(fake.captures)
+    again, _ = _graph_run(model, **{**kw, "lams": [1.0, -1.0]})  # a new λ grid: no new capture
+    assert len(fake.captures) == captured
+    assert again == generate(
+        model, PROMPTS, engine="plain", progress=False, **{**kw, "lams": [1.0, -1.0]}
+    )
+
+
+def test_a_replay_that_loses_the_steering_falls_back_to_eager_steps(monkeypatch):
+    model, _ = pair("llama")
+    vecs = ls.SteeringVectors(unit(2, 32, seed=8), (0, 2))
+    kw = dict(vectors=vecs, lams=[6.0], max_new_tokens=10, batch_size=8)
+    expected = generate(model, PROMPTS, engine="plain", progress=False, **kw)
+    _FakeCuda(monkeypatch, broken=True)
+    with pytest.warns(UserWarning, match="replay differs from the eager step"):
+        outs, decoder = _graph_run(model, **kw)
+    assert outs == expected and decoder.use_graphs is False and not decoder.graphs
