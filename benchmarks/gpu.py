@@ -1,22 +1,26 @@
 """GPU benchmark for issue 7: steered, λ-batched ``ls.generate`` against transformers' ``generate``.
 
-    python benchmarks/gpu.py                          # H100: Qwen3-0.6B and Llama-3.1-8B shapes
-    python benchmarks/gpu.py --tiny --device cpu      # the same code on tiny shapes (smoke run)
+    python benchmarks/gpu.py --static --its         # H100: Qwen3-0.6B and Llama-3.1-8B shapes
+    python benchmarks/gpu.py --tiny --device cpu    # the same code on tiny shapes (smoke run)
 
 Random weights in the paper's architectures (speed does not depend on the values), bf16, prompts
 of ``--prompt-len`` random tokens, ``--new`` new tokens with ``min_new_tokens`` equal to it (so
 random weights cannot stop early), greedy. One process; each row is the best of two timed runs
 after a warm-up, tokens/s counts generated tokens. Rows per architecture and batch size:
 
-- transformers ``generate``, dynamic cache, unsteered (the reference);
-- transformers ``generate`` with ``cache_implementation="static"`` (compile time on its own row);
-- the TransformerLens Bridge's ``generate`` inside ``ls.steer`` (only with ``--bridge``: slow);
-- ``ls.generate`` steered at 4 λ values per prompt (one λ per row), and unsteered.
+- transformers ``generate``, dynamic cache, unsteered (the reference, "× HF dynamic" = 1);
+- transformers ``generate`` with ``cache_implementation="static"`` (``--static``; it compiles);
+- ``ls.generate`` for each of ``--engines`` ("graph": static cache + CUDA graphs, the default on
+  CUDA; "plain": the eager fast path), steered at 4 λ values per prompt (one λ per row), and
+  unsteered with the share of tokens identical to transformers' greedy output;
+- the TransformerLens Bridge's ``generate`` inside ``ls.steer`` (``--bridge``: slow).
 
 Each row also shows its share of the memory-bandwidth limit: every weight plus the KV cache read
-once per decoding step at ``--bandwidth`` bytes/s. ``--its`` adds the paper's 19-λ ITS over
-``--its-prompts`` prompts: one λ-batched call against one ``ls.generate`` pass per λ. The share of
-tokens identical to transformers' greedy output is printed for the unsteered rows.
+once per decoding step at ``--bandwidth`` bytes/s. After the table: the graph capture time (paid
+once per shape, not per λ or batch) and checks that the captured path steers (steered ≠ unsteered,
+two calls identical, share of tokens equal to the eager engine's). ``--its`` adds the paper's 19-λ
+ITS over ``--its-prompts`` prompts: transformers ``generate`` with a steering hook, one call per λ
+(the paper's loop), one ``ls.generate`` call per λ, and one λ-batched call.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--static", action="store_true", help="also time HF's static cache")
     p.add_argument("--its", action="store_true", help="also time the 19-λ ITS sweep")
     p.add_argument("--its-prompts", type=int, default=64)
+    p.add_argument("--engines", default="graph,plain", help="ls.generate engines to time")
     p.add_argument("--tiny", action="store_true", help="tiny shapes (a smoke run on CPU)")
     return p.parse_args()
 
@@ -143,11 +148,45 @@ def _same_tokens(a: list[str], b: list[str]) -> float:
     return same / max(total, 1)
 
 
-def run_arch(name: str, args: argparse.Namespace) -> list[str]:
+class Table:
+    """Rows of the printed table; each knows its arch's reference time and bandwidth limit."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args, self.rows, self.ref = args, [], {}
+
+    def add(self, arch, batch, method, seconds, cfg, n_params, elem) -> None:
+        a = self.args
+        tps = batch * a.new / seconds
+        kv_len = a.prompt_len + a.new // 2
+        limit = _bandwidth_limit(cfg, n_params, elem, batch, kv_len, a.bandwidth)
+        ratio = self.ref[(arch, batch)] / seconds if (arch, batch) in self.ref else float("nan")
+        self.rows.append(
+            f"| {arch} | {batch} | {method} | {tps:,.0f} tok/s | {tps / limit:.1%} "
+            f"| {ratio:.2f} | {seconds:.2f} s |"
+        )
+
+
+def _steering_hooks(hf: Any, dirs: Any, lam: float) -> list[Any]:
+    """The paper's way: a forward hook on every decoder layer adding λ·v to its output."""
+    from lens_steer._lean import _decoder_layers
+
+    handles = []
+    for layer, d in zip(_decoder_layers(hf), dirs, strict=True):
+        delta = (lam * d).to(next(hf.parameters()).dtype).to(next(hf.parameters()).device)
+
+        def hook(module, args, output, delta=delta):
+            (output[0] if isinstance(output, tuple) else output).add_(delta)
+
+        handles.append(layer.register_forward_hook(hook))
+    return handles
+
+
+def run_arch(name: str, args: argparse.Namespace, table: Table, notes: list[str]) -> None:
     import torch
     import transformers
 
     import lens_steer as ls
+    from lens_steer import _decode, _graph
     from lens_steer._sweep import PAPER_LAMBDA_GRID
     from lens_steer.models import resolve_dtype
 
@@ -161,145 +200,116 @@ def run_arch(name: str, args: argparse.Namespace) -> list[str]:
     elem = torch.finfo(dtype).bits // 8
     tok = _tokenizer(cfg.vocab_size)
     gen = torch.Generator().manual_seed(1)
-    max_batch = max(int(b) for b in args.batches.split(","))
+    batches = [int(b) for b in args.batches.split(",")]
     ids = torch.randint(
-        4, cfg.vocab_size, (max(max_batch, args.its_prompts), args.prompt_len), generator=gen
+        4, cfg.vocab_size, (max(*batches, args.its_prompts), args.prompt_len), generator=gen
     )
     # The BOS string up front: ls.generate then adds no second one (a Bridge's tokenizer may add
     # BOS where the plain tokenizer does not), so both sides read the same ids.
     prompts = ["<s> " + " ".join(f"w{int(t)}" for t in row) for row in ids]
-    n_new = args.new
-    rows: list[str] = []
-
-    def hf_generate(batch: int, **extra):
-        enc = tok(prompts[:batch], return_tensors="pt", add_special_tokens=False).to(dev)
-        with torch.inference_mode():
-            out = hf.generate(
-                **enc,
-                max_new_tokens=n_new,
-                min_new_tokens=n_new,
-                do_sample=False,
-                pad_token_id=tok.pad_token_id,
-                **extra,
-            )
-        return tok.batch_decode(out[:, enc["input_ids"].shape[1] :])
-
-    ref: dict[int, tuple[float, list[str]]] = {}
-    for b in (int(x) for x in args.batches.split(",")):
-        ref[b] = _best(lambda b=b: hf_generate(b), dev)
-        if args.static:
-            start = time.perf_counter()
-            hf_generate(b, cache_implementation="static")
-            compile_s = time.perf_counter() - start
-            t, _ = _best(lambda b=b: hf_generate(b, cache_implementation="static"), dev)
-            rows.append(
-                _row(
-                    name,
-                    b,
-                    f"HF static cache (first call {compile_s:.0f} s)",
-                    t,
-                    b * n_new,
-                    ref[b][0],
-                    cfg,
-                    n_params,
-                    elem,
-                    args,
-                )
-            )
-
-    bridge = ls.load_model(hf, tokenizer=tok, device=dev, dtype=dtype)  # HF rows are done
-    g = torch.Generator().manual_seed(2)
+    n_new, grid = args.new, list(PAPER_LAMBDA_GRID)
     layers = tuple(range(cfg.num_hidden_layers))
+    g = torch.Generator().manual_seed(2)
     dirs = torch.nn.functional.normalize(
         torch.randn(len(layers), cfg.hidden_size, generator=g), dim=-1
     )
     vecs = ls.SteeringVectors(dirs, layers)
-    for b, (t_ref, ref_out) in ref.items():
-        rows.append(
-            _row(
-                name,
-                b,
-                "HF generate, dynamic cache, unsteered",
-                t_ref,
-                b * n_new,
-                t_ref,
-                cfg,
-                n_params,
-                elem,
-                args,
+    add = lambda b, method, t: table.add(name, b, method, t, cfg, n_params, elem)  # noqa: E731
+
+    def hf_generate(prompts_, batch: int, **extra) -> list[str]:
+        outs = []
+        for i in range(0, len(prompts_), batch):
+            enc = tok(prompts_[i : i + batch], return_tensors="pt", add_special_tokens=False)
+            enc = enc.to(dev)
+            with torch.inference_mode():
+                out = hf.generate(**enc, max_new_tokens=n_new, min_new_tokens=n_new,
+                                  do_sample=False, pad_token_id=tok.pad_token_id, **extra)  # fmt: skip
+            outs += tok.batch_decode(out[:, enc["input_ids"].shape[1] :])
+        return outs
+
+    # transformers first: booting a Bridge switches the HF model to eager attention in place.
+    ref_out = {}
+    for b in batches:
+        t, ref_out[b] = _best(lambda b=b: hf_generate(prompts[:b], b), dev)
+        table.ref[(name, b)] = t
+        add(b, "HF generate, dynamic cache, unsteered", t)
+        if args.static:
+            start = time.perf_counter()
+            hf_generate(prompts[:b], b, cache_implementation="static")
+            first = time.perf_counter() - start
+            t, _ = _best(
+                lambda b=b: hf_generate(prompts[:b], b, cache_implementation="static"), dev
             )
-        )
+            add(b, f"HF static cache (first call {first:.0f} s)", t)
+    its_prompts, t_paper = prompts[: args.its_prompts], None
+    if args.its:
+        _sync(dev)
+        start = time.perf_counter()
+        for lam in grid:
+            handles = _steering_hooks(hf, dirs, lam)
+            hf_generate(its_prompts, 64)
+            for h in handles:
+                h.remove()
+        _sync(dev)
+        t_paper = time.perf_counter() - start
+
+    bridge = ls.load_model(hf, tokenizer=tok, device=dev, dtype=dtype)
+    engines = args.engines.split(",")
+    outs: dict[tuple[str, int, str], list[list[str]]] = {}
+    for b in batches:
         lams = [0.5, 1.0, 2.0, 4.0] if b >= 4 else [1.0]
-        n_prompts = b // len(lams)
         kw_gen = dict(max_new_tokens=n_new, min_new_tokens=n_new, batch_size=b, progress=False)
-        t, _ = _best(
-            lambda n=n_prompts, lams=lams, kw=kw_gen: ls.generate(
-                bridge, prompts[:n], vectors=vecs, lams=lams, **kw
-            ),
-            dev,
-        )
-        rows.append(
-            _row(
-                name,
-                b,
-                f"ls.generate steered, {len(lams)} λ per prompt",
-                t,
-                b * n_new,
-                t_ref,
-                cfg,
-                n_params,
-                elem,
-                args,
+        for engine in engines:
+            run = lambda p, engine=engine, kw_gen=kw_gen, **k: ls.generate(  # noqa: E731
+                bridge, p, engine=engine, **kw_gen, **k
             )
-        )
-        t, out = _best(lambda b=b, kw=kw_gen: ls.generate(bridge, prompts[:b], **kw), dev)
-        same = _same_tokens([o[0] for o in out], ref_out)
-        rows.append(
-            _row(
-                name,
-                b,
-                f"ls.generate unsteered ({same:.1%} tokens = HF)",
-                t,
-                b * n_new,
-                t_ref,
-                cfg,
-                n_params,
-                elem,
-                args,
+            t, outs[(engine, b, "steered")] = _best(
+                lambda b=b, lams=lams, run=run: run(
+                    prompts[: b // len(lams)], vectors=vecs, lams=lams
+                ),
+                dev,
             )
-        )
+            add(b, f"ls.generate {engine}, steered, {len(lams)} λ per prompt", t)
+            t, out = _best(lambda b=b, run=run: run(prompts[:b]), dev)
+            same = _same_tokens([o[0] for o in out], ref_out[b])
+            add(b, f"ls.generate {engine}, unsteered ({same:.1%} tokens = HF)", t)
+            outs[(engine, b, "unsteered")] = out
         if args.bridge:
 
             def tl(b=b):
                 with ls.steer(bridge, vecs, lam=1.0), torch.inference_mode():
-                    return bridge.generate(
-                        prompts[:b],
-                        max_new_tokens=n_new,
-                        do_sample=False,
-                        stop_at_eos=False,
-                        prepend_bos=False,
-                        verbose=False,
-                    )
+                    return bridge.generate(prompts[:b], max_new_tokens=n_new, do_sample=False,
+                                           stop_at_eos=False, prepend_bos=False, verbose=False)  # fmt: skip
 
-            t, _ = _best(tl, dev)
-            rows.append(
-                _row(
-                    name,
-                    b,
-                    "TL Bridge generate in ls.steer",
-                    t,
-                    b * n_new,
-                    t_ref,
-                    cfg,
-                    n_params,
-                    elem,
-                    args,
-                )
+            add(b, "TL Bridge generate in ls.steer", _best(tl, dev)[0])
+    if "graph" in engines:
+        dec = _graph.static_decoder(_decode.make_backend(bridge, "graph"))
+        if not dev.startswith("cuda"):
+            notes.append(f"{name}: no CUDA, so the graph engine ran its static steps eagerly")
+        else:
+            used = "used" if dec.use_graphs else "NOT used (capture failed: see the warning)"
+            notes.append(
+                f"{name}: graph capture {dec.capture_s:.1f} s in all for {len(dec.graphs)} "
+                f"shapes (paid once per shape), graphs {used}"
             )
+        for b in batches:
+            lams = [0.5, 1.0, 2.0, 4.0] if b >= 4 else [1.0]
+            kw_gen = dict(max_new_tokens=n_new, min_new_tokens=n_new, batch_size=b, progress=False)
+            again = ls.generate(bridge, prompts[: b // len(lams)], vectors=vecs, lams=lams,
+                                engine="graph", **kw_gen)  # fmt: skip
+            steered = outs[("graph", b, "steered")]
+            flat = lambda rows: [x for r in rows for x in r]  # noqa: E731
+            unsteered = [o[0] for o in outs[("graph", b, "unsteered")]][: len(steered)]
+            moved = sum(r[-1] != u for r, u in zip(steered, unsteered, strict=True))
+            line = (f"{name} b{b}: graph steered call repeated identically: {again == steered}; "
+                    f"rows changed by the largest λ: {moved}/{len(steered)}")  # fmt: skip
+            if "plain" in engines:
+                same = _same_tokens(flat(steered), flat(outs[("plain", b, "steered")]))
+                line += f"; steered tokens = plain engine: {same:.1%}"
+            notes.append(line)
     if args.its:
-        grid = list(PAPER_LAMBDA_GRID)
-        its_prompts = prompts[: args.its_prompts]
         kw_gen = dict(max_new_tokens=n_new, min_new_tokens=n_new, batch_size=64, progress=False)
+        _sync(dev)
         start = time.perf_counter()
         for lam in grid:
             ls.generate(bridge, its_prompts, vectors=vecs, lams=[lam], **kw_gen)
@@ -309,44 +319,38 @@ def run_arch(name: str, args: argparse.Namespace) -> list[str]:
         ls.generate(bridge, its_prompts, vectors=vecs, lams=grid, **kw_gen)
         _sync(dev)
         t_one = time.perf_counter() - start
-        rows.append(
-            f"| {name} | ITS {len(its_prompts)}×19 λ | one ls.generate per λ | {t_loop:.1f} s "
-            f"| | 1.00 | |"
-        )
-        rows.append(
-            f"| {name} | ITS {len(its_prompts)}×19 λ | one λ-batched ls.generate | {t_one:.1f} s "
-            f"| | {t_loop / t_one:.2f} | |"
-        )
-    return rows  # the models go with this frame
-
-
-def _row(arch, batch, method, t, n_tokens, t_ref, cfg, n_params, elem, args) -> str:
-    tps = n_tokens / t
-    limit = _bandwidth_limit(
-        cfg, n_params, elem, batch, args.prompt_len + args.new // 2, args.bandwidth
-    )
-    return (
-        f"| {arch} | {batch} | {method} | {tps:,.0f} tok/s | {tps / limit:.1%} "
-        f"| {t_ref / t:.2f} | {t:.2f} s |"
-    )
+        label = f"ITS {len(its_prompts)}×{len(grid)} λ"
+        for method, t in (
+            ("HF generate + steering hook, one call per λ (paper)", t_paper),
+            ("ls.generate, one call per λ", t_loop),
+            ("ls.generate, one λ-batched call", t_one),
+        ):
+            table.rows.append(
+                f"| {name} | {label} | {method} | {t:.1f} s | | {t_paper / t:.2f} | |"
+            )
 
 
 def main() -> None:
     args = _args()
     import torch
 
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(
-        f"# {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else 'cpu'}), "
-        f"{args.dtype}, torch {torch.__version__}, prompts {args.prompt_len} tokens, {args.new} new, "
-        f"greedy{' (tiny shapes)' if args.tiny else ''}"
+        f"# {args.device} ({device}), {args.dtype}, torch {torch.__version__}, prompts "
+        f"{args.prompt_len} tokens, {args.new} new, greedy{' (tiny shapes)' if args.tiny else ''}"
     )
     print("| arch | batch | method | generated tok/s | of bandwidth limit | × HF dynamic | time |")
     print("|---|---:|---|---:|---:|---:|---:|")
+    notes: list[str] = []
     for name in args.archs.split(","):
-        for row in run_arch(name, args):
+        table = Table(args)
+        run_arch(name, args, table, notes)
+        for row in table.rows:
             print(row, flush=True)
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()
+    for note in notes:
+        print(f"- {note}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,13 @@ def test_gpu_benchmark_smoke_on_cpu(monkeypatch, capsys) -> None:
         for line in out.splitlines()
         if line.startswith("| qwen3") or line.startswith("| llama")
     ]
-    assert len(rows) == 2 * (2 * 3 + 2)  # per arch: 3 rows per batch size, 2 ITS rows
-    same = [line for line in rows if "tokens = HF" in line]
-    assert len(same) == 4 and all("(100.0% tokens = HF)" in line for line in same)
-    assert all("λ-batched" in line or "per λ" in line for line in rows if "ITS" in line)
+    assert len(rows) == 2 * (2 * 5 + 3)  # per arch: 5 rows per batch size, 3 ITS rows
+    same = [line for line in rows if "tokens = HF" in line]  # graph and plain, 2 batches, 2 archs
+    assert len(same) == 8 and all("(100.0% tokens = HF)" in line for line in same)
+    its = [line for line in rows if "ITS" in line]
+    assert len(its) == 6 and sum("(paper)" in line and "| 1.00 |" in line for line in its) == 2
+    checks = [line for line in out.splitlines() if line.startswith("- ") and " b" in line]
+    assert len(checks) == 4, out
+    for line in checks:  # fp32 on CPU: the static decoder repeats itself and equals "plain"
+        assert "repeated identically: True" in line and "= plain engine: 100.0%" in line, line
+        assert "rows changed by the largest λ: 0/" not in line
