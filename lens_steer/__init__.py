@@ -12,7 +12,7 @@ from .cache import GenerationCache
 from .eval_report import ConditionResult, EvalReport
 from .evaluate import CONTROLS, evaluate, random_directions
 from .extract import directions_from_differences, extract
-from .generate import generate
+from .generate import free_decoder_memory, generate
 from .its import its_predictions, majority_vote
 from .loglik import score_choices_lams
 from .models import load_model
@@ -40,6 +40,7 @@ __all__ = [
     "PAPER_LAMBDA_GRID",
     "TuneResult",
     "evaluate",
+    "free_decoder_memory",
     "generate",
     "its",
     "its_predictions",

@@ -33,7 +33,14 @@ from transformers.cache_utils import DynamicCache, DynamicLayer
 from ._decode import Adder, Finisher, Result, Row, Settings, SteerSpec, _choose
 from ._prefill import prefill
 
-__all__ = ["StaticDecoder", "static_decoder", "decode_batch_graph", "bucket", "CHECK_EVERY"]
+__all__ = [
+    "StaticDecoder",
+    "static_decoder",
+    "release",
+    "decode_batch_graph",
+    "bucket",
+    "CHECK_EVERY",
+]
 
 CHECK_EVERY = 8  # greedy steps between two looks at the tokens (EOS, stop sequences, progress)
 CAPACITY_STEP = 128  # cache capacities are rounded up to this: fewer distinct shapes to capture
@@ -295,6 +302,11 @@ def static_decoder(backend: Any) -> StaticDecoder:
     if backend.hf not in _DECODERS:
         _DECODERS[backend.hf] = StaticDecoder(backend)
     return _DECODERS[backend.hf]
+
+
+def release(plain_hf: Any) -> bool:
+    """Drop the decoder of a plain model (buffers and graphs); whether there was one."""
+    return _DECODERS.pop(plain_hf, None) is not None
 
 
 def decode_batch_graph(

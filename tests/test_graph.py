@@ -145,6 +145,9 @@ def test_a_new_lambda_grid_or_new_vectors_reuse_the_buffers():
         assert decoder.keys[0] is keys  # same capacity, fewer rows: the same buffers
     generate(model, [p * 6 for p in PROMPTS], **kw)  # longer prompts: a larger capacity
     assert decoder.keys[0] is not keys and decoder.capacity % _graph.CAPACITY_STEP == 0
+    assert ls.free_decoder_memory(model) and not ls.free_decoder_memory(model)
+    assert _graph.static_decoder(_decode_backend(model)) is not decoder  # a fresh one
+    assert generate(model, PROMPTS, **kw) == generate(model, PROMPTS, **{**kw, "engine": "plain"})
 
 
 def _decode_backend(model):
