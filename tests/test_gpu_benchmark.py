@@ -1,5 +1,5 @@
-"""benchmarks/gpu.py on tiny shapes on the CPU: the script the GPU machine runs does not rot, and
-its unsteered rows reproduce transformers' greedy tokens exactly (fp32)."""
+"""benchmarks/gpu.py and gpu_extract.py on tiny shapes on the CPU: the scripts the GPU machine runs
+do not rot, and gpu.py's unsteered rows reproduce transformers' greedy tokens exactly (fp32)."""
 
 import runpy
 import sys
@@ -33,3 +33,16 @@ def test_gpu_benchmark_smoke_on_cpu(monkeypatch, capsys) -> None:
     for line in checks:  # fp32 on CPU: the static decoder repeats itself and equals "plain"
         assert "repeated identically: True" in line and "= plain engine: 100.0%" in line, line
         assert "rows changed by the largest λ: 0/" not in line
+
+
+def test_gpu_extract_benchmark_smoke_on_cpu(monkeypatch, capsys) -> None:
+    script = SCRIPT.parent / "gpu_extract.py"
+    argv = ["gpu_extract.py", "--tiny", "--device", "cpu", "--dtype", "float32",
+            "--lengths", "16,48", "--pairs", "4", "--batch", "4"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(script), run_name="__main__")
+    rows = [line for line in capsys.readouterr().out.splitlines() if line[:4] in ("| 16", "| 48")]
+    assert [r.split(" | ")[1] for r in rows] == [
+        "lens_steer `extract`",
+        "`run_with_cache` + slice",
+    ] * 2
