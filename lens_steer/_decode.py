@@ -264,6 +264,10 @@ def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
     ``keep=0`` of the last only ([batch, vocab]), and a boolean ``keep`` of shape [batch, k] only
     those of the flagged positions among the last k, flattened row by row ([n_flagged, vocab]).
     """
+    if engine == "graph" and attn == "sdpa":  # grouped KV heads without a per-step copy
+        from ._attention import register
+
+        attn = register()
     return _PlainBackend(model, attn) if engine in ("plain", "graph") else _HookBackend(model)
 
 

@@ -99,8 +99,9 @@ def _decoder_layers(hf: Any) -> list[Any]:
 def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
     """``(hf_model, decoder_layers)``: the bridge's HF model without bridge components.
 
-    ``attn`` picks the attention kernel of the copy ("sdpa" or "eager"); models whose attention
-    sdpa cannot run (logit soft-capping: Gemma 2) fall back to eager. Memoised per bridge (and
+    ``attn`` picks the attention kernel of the copy ("sdpa", "eager" or a registered name such
+    as the graph engine's); models whose attention sdpa cannot run (logit soft-capping: Gemma 2)
+    fall back to eager. Memoised per bridge (and
     rebuilt when the bridge moves to another device or dtype).
     """
     cached = _PLAIN.setdefault(model, {})
@@ -110,7 +111,7 @@ def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
         hf = model.original_model
         config = copy.deepcopy(hf.config)
         kernel = attn
-        if kernel == "sdpa" and getattr(config, "attn_logit_softcapping", None):
+        if kernel != "eager" and getattr(config, "attn_logit_softcapping", None):
             kernel = "eager"
         config._attn_implementation = kernel
         for sub in ("text_config", "decoder"):

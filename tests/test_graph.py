@@ -247,3 +247,39 @@ def test_a_replay_that_loses_the_steering_falls_back_to_eager_steps(monkeypatch)
     with pytest.warns(UserWarning, match="replay differs from the eager step"):
         outs, decoder = _graph_run(model, **kw)
     assert outs == expected and decoder.use_graphs is False and not decoder.graphs
+
+
+def test_grouped_decode_attention_equals_repeated_kv_heads():
+    from transformers.integrations.sdpa_attention import repeat_kv
+
+    from lens_steer import _attention
+
+    gen = torch.Generator().manual_seed(0)
+    b, kv, groups, length, d = 3, 2, 4, 11, 8
+    q = torch.randn(b, kv * groups, 1, d, generator=gen)
+    k, v = torch.randn(2, b, kv, length, d, generator=gen)
+    mask = torch.rand(b, 1, 1, length, generator=gen) > 0.3
+    mask[:, ..., -1] = True
+    module = torch.nn.Module()
+    module.num_key_value_groups = groups
+    out, _ = _attention.grouped_decode_sdpa(module, q, k, v, mask, scaling=0.5)
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        q, repeat_kv(k, groups), repeat_kv(v, groups), attn_mask=mask, scale=0.5
+    )
+    assert out.shape == (b, 1, kv * groups, d)
+    torch.testing.assert_close(out, ref.transpose(1, 2), rtol=1e-6, atol=1e-6)
+    # A prompt pass (several query tokens) goes to transformers' own sdpa.
+    q5 = torch.randn(b, kv * groups, 5, d, generator=gen)
+    mask5 = torch.ones(b, 1, 5, length, dtype=torch.bool)
+    out5, _ = _attention.grouped_decode_sdpa(module, q5, k, v, mask5, scaling=0.5)
+    ref5 = torch.nn.functional.scaled_dot_product_attention(
+        q5, repeat_kv(k, groups), repeat_kv(v, groups), attn_mask=mask5, scale=0.5
+    )
+    torch.testing.assert_close(out5, ref5.transpose(1, 2), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("family", "kernel"), [("qwen3", "lens_steer_sdpa"), ("gemma2", "eager")])
+def test_the_graph_engine_runs_grouped_attention_unless_soft_capping_needs_eager(family, kernel):
+    model, _ = pair(family)
+    assert _decode_backend(model).hf.config._attn_implementation == kernel
+    assert model.original_model.config._attn_implementation != "lens_steer_sdpa"  # a copy's
