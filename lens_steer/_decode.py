@@ -317,8 +317,9 @@ class Finisher:
         self.results: list[Result | None] = [None] * n
         self.n_tokens = 0  # appended so far, all rows
 
-    def push(self, r: int, tid: int) -> bool:
-        """Append token ``tid`` to row ``r``; True when the row has ended (now or before)."""
+    def push(self, r: int, tid: int, stops: bool = True) -> bool:
+        """Append token ``tid`` to row ``r``; True when the row has ended (now or before).
+        ``stops=False`` skips the stop-sequence check (the caller knows none can match)."""
         if self.results[r] is not None:
             return True
         gen, checker = self.generated[r], self.checker
@@ -327,11 +328,27 @@ class Finisher:
             return True
         gen.append(tid)
         self.n_tokens += 1
-        if checker.hit(gen):
+        if stops and checker.hit(gen):
             self.results[r] = Result(checker.cut(checker.decode(gen))[0], gen, "stop")
         elif len(gen) >= self.t_max:
             self.results[r] = Result(checker.decode(gen), gen, "length")
         return self.results[r] is not None
+
+    def push_many(self, r: int, tids: Sequence[int]) -> bool:
+        """:meth:`push` each of ``tids`` in turn; one decode for the lot when no stop sequence
+        appears in the text they end (each per-token window is a piece of that text)."""
+        if self.results[r] is not None:
+            return True
+        stops = bool(self.checker.stops)
+        if stops:
+            gen, new = self.generated[r], []
+            for tid in tids[: self.t_max - len(gen)]:
+                if tid in self.eos:
+                    break
+                new.append(tid)
+            text = self.checker.decode(gen[-self.checker.window :] + new)
+            stops = any(s in text for s in self.checker.stops)
+        return any(self.push(r, tid, stops) for tid in tids)
 
     def done(self) -> list[Result]:
         return [r if r is not None else Result("") for r in self.results]

@@ -19,6 +19,7 @@ graph replay and no synchronisation.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 import weakref
@@ -42,6 +43,7 @@ __all__ = [
     "CHECK_EVERY",
 ]
 
+log = logging.getLogger("lens_steer.generate")
 CHECK_EVERY = 8  # greedy steps between two looks at the tokens (EOS, stop sequences, progress)
 CAPACITY_STEP = 128  # cache capacities are rounded up to this: fewer distinct shapes to capture
 _DECODERS: weakref.WeakKeyDictionary[Any, StaticDecoder] = weakref.WeakKeyDictionary()
@@ -284,6 +286,12 @@ class StaticDecoder:
             if not gap <= 1e-2 * scale + 1e-3:
                 raise RuntimeError(f"replay differs from the eager step: max |Δlogit| {gap:.3g}")
             self.graphs[(b, greedy)] = graph
+            log.info(
+                "captured the decoding step for %d rows × %d slots in %.2f s",
+                b,
+                self.capacity,
+                time.perf_counter() - start,
+            )
         except Exception as err:  # any capture failure: decode eagerly, correct but slower
             restore()
             self.use_graphs = False
@@ -367,9 +375,8 @@ def decode_batch_graph(
             new, before = dec.hist[:b, synced:step].tolist(), finisher.n_tokens
             ended = sum(x is not None for x in finisher.results)
             for r, tids in zip(order, new, strict=True):
-                for tid in tids if r is not None else ():
-                    if finisher.push(r, tid):
-                        break
+                if r is not None:
+                    finisher.push_many(r, tids)
             synced = step
             running = [
                 j for j, r in enumerate(order) if r is not None and finisher.results[r] is None

@@ -283,3 +283,30 @@ def test_the_graph_engine_runs_grouped_attention_unless_soft_capping_needs_eager
     model, _ = pair(family)
     assert _decode_backend(model).hf.config._attn_implementation == kernel
     assert model.original_model.config._attn_implementation != "lens_steer_sdpa"  # a copy's
+
+
+def test_pushing_tokens_in_chunks_ends_rows_where_one_at_a_time_does():
+    import random
+
+    from lens_steer._decode import Finisher, Settings
+
+    tok = tiny_tokenizer()
+    stoppy = tok.convert_tokens_to_ids(list("ab Q:\n")) + [2]  # 2: EOS
+    plain = tok.convert_tokens_to_ids(list("a Q"))  # can never form a stop sequence
+    settings = Settings(max_new_tokens=30, stop_sequences=("ab", "Q:", "\n\n"), eos_ids=(2,))
+    rnd = random.Random(0)
+    ends = set()
+    for trial in range(300):
+        alphabet = plain if trial % 5 == 0 else stoppy
+        stream = [rnd.choice(alphabet) for _ in range(40)]
+        one, chunked = Finisher(1, settings, tok), Finisher(1, settings, tok)
+        for tid in stream:
+            if one.push(0, tid):
+                break
+        size = 1 + trial % 9
+        for i in range(0, len(stream), size):
+            if chunked.push_many(0, stream[i : i + size]):
+                break
+        assert one.done() == chunked.done() and one.n_tokens == chunked.n_tokens
+        ends.add(one.done()[0].finish)
+    assert ends == {"eos", "stop", "length"}
