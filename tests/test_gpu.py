@@ -96,3 +96,57 @@ def test_bf16_graphs_repeat_and_steer():
     assert same >= 0.8 * 2 * len(PROMPTS) * 2  # bf16 sums over padded slots may round apart
     assert any(o[1] != o[0] for o in graph)
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+
+
+def run_config(tmp_path, device: str) -> dict:
+    """Tiny models saved to disk and a config that runs GSM8K (generation) and ARC (loglik)."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "tasks"  # travels with the checkout
+    paths = {}
+    for name, (family, d, n, seed) in {
+        "parent": ("gemma3", 48, 4, 1),
+        "child": ("qwen3", 32, 6, 2),
+    }.items():
+        tiny_hf_model(family, d, n, seed).save_pretrained(tmp_path / name)
+        tiny_tokenizer().save_pretrained(tmp_path / name)
+        paths[name] = str(tmp_path / name)
+    common = dict(pairs={"n": 4}, n_val=3, n_test=4, grid=[0.5, 4.0], batch_size=8)
+    return {
+        "name": "gpu",
+        **paths,
+        "output_dir": str(tmp_path / "runs"),
+        "device": device,
+        "dtype": "bfloat16",
+        "extract": {"batch_size": 4},
+        "transfer": {"width": "truncate"},  # ridge needs ≥ 8 anchors; the fixtures are tiny
+        "tasks": [
+            {
+                "name": "gsm8k",
+                "data_dir": str(data / "gsm8k"),
+                "zero_shot": True,
+                "max_new_tokens": 16,
+                **common,
+            },  # fmt: skip
+            {
+                "name": "arc_challenge",
+                "data_dir": str(data / "arc_challenge"),
+                "scoring": "loglik",
+                **common,
+            },  # fmt: skip
+        ],
+    }
+
+
+def test_the_whole_loop_runs_on_cuda_in_bf16(tmp_path):
+    import json
+
+    from lens_steer.config import validate_config
+    from lens_steer.run import run_pipeline
+
+    run_dir = run_pipeline(validate_config(run_config(tmp_path, "cuda")), progress=False)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["environment"]["device"].startswith("cuda")
+    for task in ("gsm8k", "arc_challenge"):
+        conditions = metrics["tasks"][task]["test"]["conditions"]
+        assert conditions["baseline"]["n"] == 4 and "its" in conditions
