@@ -341,8 +341,9 @@ def decode_batch_graph(
     dec = static_decoder(backend)
     if dec.use_graphs is None:
         dec.use_graphs = device.type == "cuda"
+    label = torch.profiler.record_function  # names the phases in a profile (gpu_profile.py)
     with torch.inference_mode():
-        with backend.attach(adder):
+        with backend.attach(adder), label("ls.prefill"):
             pre = prefill(backend, [r.ids for r in rows], keys, adder, pad_id, device, 0)
         first = _choose(pre.logits, settings, 0, gens)
         order: list[int | None] = []  # original row of each bucket row (None: padding)
@@ -353,17 +354,20 @@ def decode_batch_graph(
             on_step(finisher.n_tokens, sum(x is not None for x in finisher.results))
         width, b = pre.mask.shape[1], bucket(n)
         capacity = -(-(width + t_max) // CAPACITY_STEP) * CAPACITY_STEP
-        dec.ensure(max(b, dec.rows), capacity, pre.cache, pre.logits.shape[-1], device)
-        dec.load(pre, first, adder, b)
+        with label("ls.load"):
+            dec.ensure(max(b, dec.rows), capacity, pre.cache, pre.logits.shape[-1], device)
+            dec.load(pre, first, adder, b)
         del pre
         order += [None] * (b - n)
         if settings.min_new_tokens > 1 and settings.eos_ids and greedy:
             dec.eos_bias[list(settings.eos_ids)] = -float("inf")
         synced, step = 1, 1
-        while step < t_max and any(r is not None and finisher.results[r] is None for r in order):
+        running = [j for j, r in enumerate(order) if r is not None and finisher.results[r] is None]
+        while step < t_max and running:
             if greedy and step == settings.min_new_tokens:
                 dec.eos_bias.zero_()
-            dec.step(b, greedy)
+            with label("ls.step"):
+                dec.step(b, greedy)
             if not greedy:
                 picked = [spare if r is None or gens[r] is None else gens[r] for r in order]
                 tokens = _choose(dec.logits[:b], settings, step, picked)
@@ -372,7 +376,9 @@ def decode_batch_graph(
             step += 1
             if greedy and step - synced < CHECK_EVERY and step < t_max:
                 continue
-            new, before = dec.hist[:b, synced:step].tolist(), finisher.n_tokens
+            with label("ls.sync"):
+                new = dec.hist[:b, synced:step].tolist()
+            before = finisher.n_tokens
             ended = sum(x is not None for x in finisher.results)
             for r, tids in zip(order, new, strict=True):
                 if r is not None:

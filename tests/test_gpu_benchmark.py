@@ -1,5 +1,6 @@
-"""benchmarks/gpu.py and gpu_extract.py on tiny shapes on the CPU: the scripts the GPU machine runs
-do not rot, and gpu.py's unsteered rows reproduce transformers' greedy tokens exactly (fp32)."""
+"""benchmarks/gpu.py, gpu_extract.py and gpu_profile.py on tiny shapes on the CPU: the scripts
+the GPU machine runs do not rot, and gpu.py's unsteered rows reproduce transformers' greedy tokens
+exactly (fp32)."""
 
 import runpy
 import sys
@@ -46,3 +47,15 @@ def test_gpu_extract_benchmark_smoke_on_cpu(monkeypatch, capsys) -> None:
         "lens_steer `extract`",
         "`run_with_cache` + slice",
     ] * 2
+
+
+def test_gpu_profile_smoke_on_cpu(monkeypatch, capsys, tmp_path) -> None:
+    script = SCRIPT.parent / "gpu_profile.py"
+    argv = ["gpu_profile.py", "--tiny", "--device", "cpu", "--dtype", "float32", "--batch", "8",
+            "--new", "8", "--prompt-len", "24", "--out", str(tmp_path)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    steps = [line for line in out.splitlines() if line.startswith("| ls.step |")]
+    assert len(steps) == 1 and steps[0].split(" | ")[1] == "7"  # 8 new tokens: 7 decode steps
+    assert "| ls.prefill | 1 |" in out and (tmp_path / "trace.json").stat().st_size > 0
