@@ -186,7 +186,6 @@ def run_arch(name: str, args: argparse.Namespace, table: Table, notes: list[str]
     import transformers
 
     import lens_steer as ls
-    from lens_steer import _decode, _graph
     from lens_steer._sweep import PAPER_LAMBDA_GRID
     from lens_steer.models import resolve_dtype
 
@@ -283,14 +282,15 @@ def run_arch(name: str, args: argparse.Namespace, table: Table, notes: list[str]
 
             add(b, "TL Bridge generate in ls.steer", _best(tl, dev)[0])
     if "graph" in engines:
-        dec = _graph.static_decoder(_decode.make_backend(bridge, "graph"))
+        held = ls.decoder_stats(bridge)
         if not dev.startswith("cuda"):
             notes.append(f"{name}: no CUDA, so the graph engine ran its static steps eagerly")
         else:
-            used = "used" if dec.use_graphs else "NOT used (capture failed: see the warning)"
+            used = "used" if held["graphs"] else "NOT used (capture failed: see the warning)"
             notes.append(
-                f"{name}: graph capture {dec.capture_s:.1f} s in all for {len(dec.graphs)} "
-                f"shapes (paid once per shape), graphs {used}"
+                f"{name}: graph capture {held['capture_s']:.1f} s in all for "
+                f"{len(held['captured'])} shapes (paid once per shape), graphs {used}, buffers "
+                f"{held['buffer_bytes'] / 2**30:.1f} GB"
             )
         for b in batches:
             lams = [0.5, 1.0, 2.0, 4.0] if b >= 4 else [1.0]

@@ -12,7 +12,7 @@ from .cache import GenerationCache
 from .eval_report import ConditionResult, EvalReport
 from .evaluate import CONTROLS, evaluate, random_directions
 from .extract import directions_from_differences, extract
-from .generate import free_decoder_memory, generate
+from .generate import decoder_stats, free_decoder_memory, generate
 from .its import its_predictions, majority_vote
 from .loglik import score_choices_lams
 from .models import load_model
@@ -39,6 +39,7 @@ __all__ = [
     "GenerationCache",
     "PAPER_LAMBDA_GRID",
     "TuneResult",
+    "decoder_stats",
     "evaluate",
     "free_decoder_memory",
     "generate",

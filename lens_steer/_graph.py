@@ -38,6 +38,7 @@ __all__ = [
     "StaticDecoder",
     "static_decoder",
     "release",
+    "stats",
     "decode_batch_graph",
     "bucket",
     "CHECK_EVERY",
@@ -310,6 +311,20 @@ def static_decoder(backend: Any) -> StaticDecoder:
     if backend.hf not in _DECODERS:
         _DECODERS[backend.hf] = StaticDecoder(backend)
     return _DECODERS[backend.hf]
+
+
+def stats(plain_hf: Any) -> dict[str, Any] | None:
+    """What the decoder of a plain model holds (see :func:`lens_steer.decoder_stats`)."""
+    dec = _DECODERS.get(plain_hf)
+    if dec is None:
+        return None
+    held = dec._row_buffers() + [dec.delta] if dec.rows else []
+    return {
+        "graphs": dec.use_graphs,
+        "captured": sorted((b, dec.capacity) for b, _ in dec.graphs),
+        "capture_s": dec.capture_s,
+        "buffer_bytes": sum(t.numel() * t.element_size() for t in held),
+    }
 
 
 def release(plain_hf: Any) -> bool:

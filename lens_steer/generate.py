@@ -34,7 +34,7 @@ from .cache import GenerationCache, content_key, model_fingerprint, vectors_fing
 from .steer import POSITIONS, _check_fits, active_steerings
 from .vectors import SteeringVectors
 
-__all__ = ["generate", "free_decoder_memory", "ENGINES"]
+__all__ = ["generate", "decoder_stats", "free_decoder_memory", "ENGINES"]
 
 ENGINES = ("auto", "graph", "plain", "hooks")
 
@@ -237,6 +237,20 @@ def free_decoder_memory(model: Any) -> bool:
 
     held = [plain for plain, _ in _PLAIN.get(model, {}).values()]
     return any([_graph.release(hf) for hf in held])
+
+
+def decoder_stats(model: Any) -> dict[str, Any]:
+    """What the graph engine holds for ``model``: ``graphs`` (True: CUDA graphs; False: eager
+    steps — CPU, or a capture that failed; None: not used yet), ``captured`` (the (rows,
+    capacity) shapes), ``capture_s`` (seconds spent capturing, all shapes) and ``buffer_bytes``."""
+    from ._lean import _PLAIN
+
+    empty: dict[str, Any] = {"graphs": None, "captured": [], "capture_s": 0.0, "buffer_bytes": 0}
+    for plain, _ in _PLAIN.get(model, {}).values():
+        found = _graph.stats(plain)
+        if found is not None:
+            return found
+    return empty
 
 
 def _base_fields(model: Any, settings: _decode.Settings, seed: int | None) -> dict[str, Any]:

@@ -145,7 +145,11 @@ def test_a_new_lambda_grid_or_new_vectors_reuse_the_buffers():
         assert decoder.keys[0] is keys  # same capacity, fewer rows: the same buffers
     generate(model, [p * 6 for p in PROMPTS], **kw)  # longer prompts: a larger capacity
     assert decoder.keys[0] is not keys and decoder.capacity % _graph.CAPACITY_STEP == 0
+    assert ls.decoder_stats(model)["graphs"] is False  # CPU: eager steps, nothing captured
     assert ls.free_decoder_memory(model) and not ls.free_decoder_memory(model)
+    assert ls.decoder_stats(model) == {
+        "graphs": None, "captured": [], "capture_s": 0.0, "buffer_bytes": 0,
+    }  # fmt: skip
     assert _graph.static_decoder(_decode_backend(model)) is not decoder  # a fresh one
     assert generate(model, PROMPTS, **kw) == generate(model, PROMPTS, **{**kw, "engine": "plain"})
 
@@ -230,6 +234,10 @@ def test_capture_restores_the_live_state_and_is_paid_once_per_shape(monkeypatch)
     assert outs == expected and decoder.use_graphs and fake.replays > 0
     assert len(fake.captures) == len(set(fake.captures)) > 1  # one capture per bucket
     assert decoder.capture_s > 0
+    held = ls.decoder_stats(model)
+    assert held["graphs"] is True and held["capture_s"] == decoder.capture_s
+    assert [b for b, _ in held["captured"]] == sorted(set(fake.captures))
+    assert held["buffer_bytes"] > sum(k.numel() * 4 for k in decoder.keys)
     captured = len(fake.captures)
     again, _ = _graph_run(model, **{**kw, "lams": [1.0, -1.0]})  # a new λ grid: no new capture
     assert len(fake.captures) == captured
