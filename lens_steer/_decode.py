@@ -36,7 +36,17 @@ from ._prefill import prefill
 from .models import hook_name
 from .steer import active_steerings
 
-__all__ = ["Row", "Result", "Settings", "SteerSpec", "make_backend", "decode_batch", "row_seed"]
+__all__ = [
+    "Row",
+    "Result",
+    "Settings",
+    "SteerSpec",
+    "Finisher",
+    "make_backend",
+    "start_batch",
+    "decode_batch",
+    "row_seed",
+]
 
 
 @dataclass(frozen=True)
@@ -354,6 +364,20 @@ class Finisher:
         return [r if r is not None else Result("") for r in self.results]
 
 
+def start_batch(
+    backend: Any, rows: Sequence[Row], device: torch.device, steer_spec: SteerSpec | None
+) -> tuple[list[torch.Generator | None], Adder | None, list[float | None]]:
+    """Per-row sampling generators, the steering adder, and the prefix keys: rows share the
+    steering of a common prompt prefix unless positions="all" gives them different λ there."""
+    gens = [None if r.seed is None else torch.Generator().manual_seed(r.seed) for r in rows]
+    adder = None
+    if steer_spec is not None:
+        dtype = next(backend.model.parameters()).dtype
+        adder = Adder(steer_spec, [r.lam for r in rows], device, dtype)
+    keys = [r.lam if adder is not None and adder.positions == "all" else None for r in rows]
+    return gens, adder, keys
+
+
 def decode_batch(
     backend: Any,
     rows: Sequence[Row],
@@ -366,14 +390,7 @@ def decode_batch(
 ) -> list[Result]:
     """Decode ``rows`` as one batch; ``on_step(new_tokens, finished_rows)`` reports progress."""
     n, t_max = len(rows), settings.max_new_tokens
-    gens = [None if r.seed is None else torch.Generator().manual_seed(r.seed) for r in rows]
-    adder = None
-    if steer_spec is not None:
-        dtype = next(backend.model.parameters()).dtype
-        adder = Adder(steer_spec, [r.lam for r in rows], device, dtype)
-    # Rows share the steering of a common prompt prefix unless positions="all" gives them
-    # different λ there.
-    keys = [r.lam if adder is not None and adder.positions == "all" else None for r in rows]
+    gens, adder, keys = start_batch(backend, rows, device, steer_spec)
     finisher = Finisher(n, settings, tokenizer)
     alive = list(range(n))
     backend.before_batch()

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from ._decode import Adder, Finisher, Result, Row, Settings, SteerSpec, _choose
+from ._decode import Adder, Finisher, Result, Row, Settings, SteerSpec, _choose, start_batch
 from ._prefill import prefill
 
 __all__ = [
@@ -344,14 +344,8 @@ def decode_batch_graph(
 ) -> list[Result]:
     """:func:`lens_steer._decode.decode_batch` with the static decoder; the same results."""
     n, t_max = len(rows), settings.max_new_tokens
-    gens = [None if r.seed is None else torch.Generator().manual_seed(r.seed) for r in rows]
+    gens, adder, keys = start_batch(backend, rows, device, steer_spec)
     spare = torch.Generator().manual_seed(0)  # padding rows draw from it; their tokens are unused
-    adder = None
-    if steer_spec is not None:
-        adder = Adder(
-            steer_spec, [r.lam for r in rows], device, next(backend.hf.parameters()).dtype
-        )
-    keys = [r.lam if adder is not None and adder.positions == "all" else None for r in rows]
     finisher, greedy = Finisher(n, settings, tokenizer), settings.temperature <= 0
     dec = static_decoder(backend)
     if dec.use_graphs is None:

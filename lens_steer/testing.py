@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAMILIES", "tiny_tokenizer", "tiny_hf_model", "tiny_model"]
+__all__ = ["FAMILIES", "tiny_tokenizer", "tiny_hf_model", "tiny_model", "unit_directions"]
 
 _CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
@@ -120,3 +120,9 @@ def tiny_model(
 
     hf = tiny_hf_model(family, d_model, n_layers, seed)
     return load_model(hf, tokenizer=tiny_tokenizer(), device="cpu", processed=processed)
+
+
+def unit_directions(n: int, d: int, seed: int = 0) -> torch.Tensor:
+    """``n`` random unit vectors of width ``d`` ([n, d], float32), reproducible from ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)

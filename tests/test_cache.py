@@ -4,7 +4,6 @@ import multiprocessing as mp
 import sqlite3
 
 import pytest
-import torch
 
 import lens_steer as ls
 from lens_steer import _decode
@@ -16,6 +15,7 @@ from lens_steer.cache import (
 )
 from lens_steer.generate import generate
 from lens_steer.testing import tiny_model
+from lens_steer.testing import unit_directions as unit
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
@@ -25,11 +25,6 @@ PROMPTS = ["Once upon a time", "The cat sat", "Hello world", "x", "Another promp
 @pytest.fixture(scope="module")
 def model():
     return tiny_model("llama")
-
-
-def unit(n, d, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
 
 
 @pytest.fixture

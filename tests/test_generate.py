@@ -10,6 +10,7 @@ import lens_steer as ls
 from lens_steer.activations import encode_text
 from lens_steer.generate import generate
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import unit_directions as unit
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
@@ -22,11 +23,6 @@ PROMPTS = [
 SYSTEM = "<s><|system|>Answer briefly and kindly.</s><|user|>"
 SHARED = [SYSTEM + q for q in ("What is 2+2?", "Name a colour", "Why?", "Count to five, please")]
 LAMS = [0.0, 4.0, -6.0]
-
-
-def unit(n, d, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
 
 
 def pair(family):

@@ -16,6 +16,7 @@ from lens_steer import _decode, _graph
 from lens_steer.activations import encode_text
 from lens_steer.generate import generate
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import unit_directions as unit
 
 pytestmark = [
     pytest.mark.gpu,
@@ -33,11 +34,6 @@ PROMPTS = [
     "x",
     "A much longer prompt, so that the left padding is wide here",
 ]
-
-
-def unit(n, d, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
 
 
 def cuda_pair(family, dtype="float32", d_model=32):

@@ -15,6 +15,7 @@ from lens_steer import _graph
 from lens_steer.activations import encode_text
 from lens_steer.generate import generate
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import unit_directions as unit
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
@@ -27,11 +28,6 @@ PROMPTS = [
     "1 2 3 4",
     "Why is the sky blue?",
 ]
-
-
-def unit(n, d, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
 
 
 def pair(family, **config):

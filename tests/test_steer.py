@@ -5,13 +5,9 @@ import torch
 
 import lens_steer as ls
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_model, tiny_tokenizer
+from lens_steer.testing import unit_directions as unit
 
 TEXT = "Steer this sentence, please."
-
-
-def unit(n, d, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
 
 
 def ids_of(model, texts):
