@@ -1,4 +1,5 @@
-"""ls.generate on the real SmolLM2-135M-Instruct with GSM8K prompts (offline, CPU)."""
+"""ls.generate on the real SmolLM2-135M-Instruct with GSM8K prompts (offline, CPU): every engine
+gives transformers' greedy tokens, and λ-batched output equals ``with ls.steer(...)``."""
 
 from pathlib import Path
 
@@ -36,8 +37,11 @@ def test_greedy_equals_transformers_on_gsm8k(smollm2, prompts, lens_steer_cache)
         new = seq[0, ids.shape[1] :].tolist()
         new = new[: new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
         expected.append(tok.decode(new, skip_special_tokens=True))
-    outs = generate(smollm2, prompts, max_new_tokens=N_NEW, batch_size=3, progress=False)
-    assert [o[0] for o in outs] == expected
+    for engine in ("plain", "graph"):  # graph: static cache, grouped-KV decode attention
+        outs = generate(
+            smollm2, prompts, max_new_tokens=N_NEW, batch_size=3, progress=False, engine=engine
+        )
+        assert [o[0] for o in outs] == expected, engine
 
 
 def test_lambda_batch_equals_steer_on_smollm2(smollm2, prompts):
@@ -45,9 +49,22 @@ def test_lambda_batch_equals_steer_on_smollm2(smollm2, prompts):
     dirs = torch.nn.functional.normalize(torch.randn(18, 576, generator=gen), dim=-1)
     vecs = ls.SteeringVectors(dirs, tuple(range(18)))
     lams = [0.5, 40.0]
-    outs = generate(smollm2, prompts, vectors=vecs, lams=lams, max_new_tokens=N_NEW, progress=False)
+    kw = dict(vectors=vecs, lams=lams, max_new_tokens=N_NEW, progress=False)
+    outs = generate(smollm2, prompts, **kw)
     for k, lam in enumerate(lams):
         with ls.steer(smollm2, vecs, lam=lam):
             inside = generate(smollm2, prompts, max_new_tokens=N_NEW, progress=False)
         assert [o[k] for o in outs] == [o[0] for o in inside]
     assert any(o[1] != o[0] for o in outs)  # λ = 40 changes SmolLM2's text
+    assert generate(smollm2, prompts, engine="graph", **kw) == outs
+
+
+def test_graph_engine_equals_plain_on_gemma(gemma, prompts):
+    """gemma-3-270m: one KV head for four query heads, sliding and full layers (a dict of masks)."""
+    gen = torch.Generator().manual_seed(1)
+    dirs = torch.nn.functional.normalize(torch.randn(6, 640, generator=gen), dim=-1)
+    vecs = ls.SteeringVectors(dirs, (2, 5, 8, 11, 14, 17))
+    kw = dict(vectors=vecs, lams=[0.0, 30.0], max_new_tokens=16, progress=False)
+    plain = generate(gemma, prompts[:2], engine="plain", **kw)
+    assert generate(gemma, prompts[:2], engine="graph", **kw) == plain
+    assert any(o[1] != o[0] for o in plain)
