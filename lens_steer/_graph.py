@@ -31,7 +31,8 @@ import torch
 from torch import Tensor
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from ._decode import Adder, Finisher, Result, Row, Settings, SteerSpec, _choose, start_batch
+from ._decode import Adder, Row, Settings, SteerSpec, _choose, start_batch
+from ._finish import Finisher, Result
 from ._prefill import prefill
 
 __all__ = [
