@@ -208,14 +208,17 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
 def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
     """Run (or resume) the validated config ``cfg``; returns the run directory."""
     from .cache import GenerationCache
+    from .generate import decoder_stats
     from .models import load_model
 
     run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
     _claim(run_dir, cfg)
     handler = logging.FileHandler(run_dir / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    package = logging.getLogger("lens_steer")  # run.log also gets generate's capture lines
+    saved_level = package.level
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
     try:
         load = dict(device=cfg["device"], dtype=cfg["dtype"])
         parent_holder: dict[str, Any] = {}
@@ -237,9 +240,19 @@ def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
             summaries.append(report.summary_table())
         metrics["environment"] = _environment(child)
         write_json(run_dir / "metrics.json", metrics)
+        held = decoder_stats(child)
+        if held["graphs"] is not None:  # timings go to the log: metrics.json stays reproducible
+            log.info(
+                "graph engine: %s, %d shapes captured in %.1f s, buffers %.2f GB",
+                "CUDA graphs" if held["graphs"] else "eager steps",
+                len(held["captured"]),
+                held["capture_s"],
+                held["buffer_bytes"] / 2**30,
+            )
         print("\n\n".join(summaries))
         log.info("done: %s", run_dir)
         return run_dir
     finally:
-        log.removeHandler(handler)
+        package.removeHandler(handler)
+        package.setLevel(saved_level)
         handler.close()

@@ -143,6 +143,7 @@ def test_the_whole_loop_runs_on_cuda_in_bf16(tmp_path):
     run_dir = run_pipeline(validate_config(run_config(tmp_path, "cuda")), progress=False)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["environment"]["device"].startswith("cuda")
+    assert "graph engine: CUDA graphs" in (run_dir / "run.log").read_text()
     for task in ("gsm8k", "arc_challenge"):
         conditions = metrics["tasks"][task]["test"]["conditions"]
         assert conditions["baseline"]["n"] == 4 and "its" in conditions

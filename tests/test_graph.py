@@ -315,3 +315,22 @@ def test_pushing_tokens_in_chunks_ends_rows_where_one_at_a_time_does():
         assert one.done() == chunked.done() and one.n_tokens == chunked.n_tokens
         ends.add(one.done()[0].finish)
     assert ends == {"eos", "stop", "length"}
+
+
+def test_a_run_logs_what_the_graph_engine_held(tmp_path, monkeypatch):
+    """run.log gets generate's lines and a summary of the graph engine; metrics.json no timings."""
+    import json
+    import sys
+
+    from test_gpu import run_config
+
+    from lens_steer.config import validate_config
+    from lens_steer.run import run_pipeline
+
+    module = sys.modules["lens_steer.generate"]
+    real = module._pick_engine
+    monkeypatch.setattr(module, "_pick_engine", lambda m, e: "graph" if e == "auto" else real(m, e))
+    run_dir = run_pipeline(validate_config(run_config(tmp_path, "cpu")), progress=False)
+    log = (run_dir / "run.log").read_text()
+    assert "lens_steer.run graph engine: eager steps" in log
+    assert "capture" not in json.dumps(json.loads((run_dir / "metrics.json").read_text()))
