@@ -334,3 +334,42 @@ def test_a_run_logs_what_the_graph_engine_held(tmp_path, monkeypatch):
     log = (run_dir / "run.log").read_text()
     assert "lens_steer.run graph engine: eager steps" in log
     assert "capture" not in json.dumps(json.loads((run_dir / "metrics.json").read_text()))
+
+
+def test_state_left_by_one_call_never_reaches_the_next():
+    """EOS suppression (min_new_tokens) ending with the call, and non-finite K/V that an earlier
+    batch left in masked slots (masked slots still enter attention as 0 × value)."""
+    model, reference = pair("llama")
+    _eos_midway(model, reference, PROMPTS, 12)
+    kw = dict(max_new_tokens=12, batch_size=8, progress=False)
+    plain = generate(model, PROMPTS, engine="plain", **kw)
+    assert len({len(o[0]) for o in plain}) > 2  # rows end at EOS at different steps
+    generate(model, PROMPTS, engine="graph", min_new_tokens=12, **kw)  # suppressed to the end
+    assert generate(model, PROMPTS, engine="graph", **kw) == plain
+    decoder = _graph.static_decoder(_decode_backend(model))
+    with torch.inference_mode():
+        decoder.values[0][:, :, -1] = float("inf")  # a slot no later row reaches
+    assert generate(model, PROMPTS, engine="graph", **kw) == plain
+
+
+def test_a_capture_while_eos_is_suppressed_is_kept(monkeypatch):
+    """-inf logits on both sides of the replay check are equal, not a NaN gap."""
+    model, _ = pair("qwen3")
+    kw = dict(max_new_tokens=10, min_new_tokens=6, batch_size=8)
+    expected = generate(model, PROMPTS, engine="plain", progress=False, **kw)
+    fake = _FakeCuda(monkeypatch)
+    outs, decoder = _graph_run(model, **kw)
+    assert outs == expected and decoder.use_graphs and fake.captures
+
+
+def test_the_decoder_goes_with_its_model():
+    import gc
+    import weakref
+
+    model, _ = pair("llama")
+    generate(model, PROMPTS, max_new_tokens=4, progress=False, engine="graph")
+    weight = weakref.ref(next(model.original_model.parameters()))
+    keys = weakref.ref(_graph.static_decoder(_decode_backend(model)).keys[0])
+    del model
+    gc.collect()
+    assert weight() is None and keys() is None
