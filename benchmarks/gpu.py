@@ -166,7 +166,7 @@ class Table:
         kv_len = a.prompt_len + a.new // 2
         limit = _bandwidth_limit(cfg, n_params, elem, batch, kv_len, a.bandwidth)
         ref, ref_first = self.ref.get((arch, batch), (float("nan"), None))
-        decode = "| | |"
+        decode = "| | | |"
         if first is not None and a.new > 1 and seconds - first > 0.1 * seconds:
             span = seconds - first  # (too small a difference to read: noise, left out)
             d_tps = batch * (a.new - 1) / span
