@@ -109,12 +109,16 @@ def decode_batch_graph(
         with backend.attach(adder), label("ls.prefill"):
             pre = prefill(backend, [r.ids for r in rows], keys, adder, pad_id, device, 0)
         first = _choose(pre.logits, settings, 0, gens)
-        order: list[int | None] = []  # original row of each bucket row (None: padding)
         for r, tid in enumerate(first.tolist()):
             finisher.push(r, tid)
-            order.append(r)
+        order: list[int | None] = list(range(n))  # original row of each bucket row (None: pad)
+
+        def running() -> list[int]:  # bucket rows still decoding
+            return [j for j, r in enumerate(order) if r is not None and finisher.results[r] is None]
+
+        alive = running()
         if on_step is not None:
-            on_step(finisher.n_tokens, sum(x is not None for x in finisher.results))
+            on_step(finisher.n_tokens, n - len(alive))
         width, b = pre.mask.shape[1], bucket(n)
         capacity = -(-(width + t_max) // CAPACITY_STEP) * CAPACITY_STEP
         with label("ls.load"):
@@ -126,8 +130,7 @@ def decode_batch_graph(
         if settings.min_new_tokens > 1 and settings.eos_ids and greedy:
             dec.eos_bias[list(settings.eos_ids)] = -float("inf")
         synced, step = 1, 1
-        running = [j for j, r in enumerate(order) if r is not None and finisher.results[r] is None]
-        while step < t_max and running:
+        while step < t_max and alive:
             if greedy and step == settings.min_new_tokens:
                 dec.eos_bias.zero_()
             with label("ls.step"):
@@ -143,21 +146,17 @@ def decode_batch_graph(
             with label("ls.sync"):
                 new = dec.hist[:b, synced:step].tolist()
             before = finisher.n_tokens
-            ended = sum(x is not None for x in finisher.results)
             for r, tids in zip(order, new, strict=True):
                 if r is not None:
                     finisher.push_many(r, tids)
-            synced = step
-            running = [
-                j for j, r in enumerate(order) if r is not None and finisher.results[r] is None
-            ]
+            synced, was = step, len(alive)
+            alive = running()
             if on_step is not None:
-                on_step(
-                    finisher.n_tokens - before, sum(x is not None for x in finisher.results) - ended
-                )
-            if running and bucket(len(running)) < b:
-                b = bucket(len(running))
-                pick = running + [running[0]] * (b - len(running))
+                on_step(finisher.n_tokens - before, was - len(alive))
+            if alive and bucket(len(alive)) < b:
+                b = bucket(len(alive))
+                pick = alive + [alive[0]] * (b - len(alive))
                 dec.gather(pick)
-                order = [order[j] for j in running] + [None] * (b - len(running))
+                order = [order[j] for j in alive] + [None] * (b - len(alive))
+                alive = running()
     return finisher.done()

@@ -23,6 +23,7 @@ from transformers.cache_utils import DynamicCache, DynamicLayer
 
 __all__ = [
     "plain_model",
+    "plain_copies",
     "supports_plain",
     "make_kv_cache",
     "all_preallocated",
@@ -101,8 +102,8 @@ def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
 
     ``attn`` picks the attention kernel of the copy ("sdpa", "eager" or a registered name such
     as the graph engine's); models whose attention sdpa cannot run (logit soft-capping: Gemma 2)
-    fall back to eager. Memoised per bridge (and
-    rebuilt when the bridge moves to another device or dtype).
+    fall back to eager. Memoised per bridge (and rebuilt when the bridge moves to another device
+    or dtype); :func:`plain_copies` lists the copies held.
     """
     cached = _PLAIN.setdefault(model, {})
     param = next(model.original_model.parameters())
@@ -124,6 +125,11 @@ def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
             del cached[stale]
         cached[key] = (plain, _decoder_layers(plain))
     return cached[key]
+
+
+def plain_copies(model: Any) -> list[Any]:
+    """The plain HF copies :func:`plain_model` holds for ``model`` (one per kernel)."""
+    return [plain for plain, _ in _PLAIN.get(model, {}).values()]
 
 
 class PreallocatedLayer(DynamicLayer):

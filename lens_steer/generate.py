@@ -233,20 +233,19 @@ def free_decoder_memory(model: Any) -> bool:
     other memory-hungry work on the same GPU; ``torch.cuda.empty_cache()`` then returns the
     memory to the driver.
     """
-    from ._lean import _PLAIN
+    from ._lean import plain_copies
 
-    held = [plain for plain, _ in _PLAIN.get(model, {}).values()]
-    return any([_graph.release(hf) for hf in held])
+    return any([_graph.release(hf) for hf in plain_copies(model)])
 
 
 def decoder_stats(model: Any) -> dict[str, Any]:
     """What the graph engine holds for ``model``: ``graphs`` (True: CUDA graphs; False: eager
     steps — CPU, or a capture that failed; None: not used yet), ``captured`` (the (rows,
     capacity) shapes), ``capture_s`` (seconds spent capturing, all shapes) and ``buffer_bytes``."""
-    from ._lean import _PLAIN
+    from ._lean import plain_copies
 
     empty: dict[str, Any] = {"graphs": None, "captured": [], "capture_s": 0.0, "buffer_bytes": 0}
-    for plain, _ in _PLAIN.get(model, {}).values():
+    for plain in plain_copies(model):
         found = _graph.stats(plain)
         if found is not None:
             return found
