@@ -12,7 +12,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAMILIES", "tiny_tokenizer", "tiny_hf_model", "tiny_model", "unit_directions"]
+__all__ = [
+    "FAMILIES",
+    "tiny_tokenizer",
+    "tiny_hf_model",
+    "tiny_model",
+    "unit_directions",
+    "pathological_answers",
+]
 
 _CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
@@ -126,3 +133,39 @@ def unit_directions(n: int, d: int, seed: int = 0) -> torch.Tensor:
     """``n`` random unit vectors of width ``d`` ([n, d], float32), reproducible from ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     return torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=-1)
+
+
+def pathological_answers(n: int = 200_000) -> dict[str, str]:
+    """Model outputs of about ``n`` characters that make backtracking parsers slow.
+
+    Degenerate generations look like this (whitespace floods, a phrase or an opening brace
+    repeated until the token limit); the graders must read each in bounded time.
+    """
+    floods = {
+        "answer-spaces": "Answer:" + " " * n,
+        "answer-newlines": "Answer:" + "\n" * n,
+        "answer-mixed-space": "The answer is" + " \t\n" * (n // 3),
+        "hashes": "#" * n,
+        "hash-lines": "#### \n" * (n // 6),
+        "answer-phrases": "The answer is " * (n // 14),
+        "boxed-open": "\\boxed{" * (n // 7),
+        "boxed-spaces": "\\boxed" + " " * n + "{",
+        "braces-open": "{" * n,
+        "braces-close": "}" * n,
+        "dollars": "$" * n,
+        "answer-dollar": "The answer is $" + "x" * n,
+        "digits": "9" * n,
+        "numbers": "1 " * (n // 2),
+        "thousands": "1," * (n // 2),
+        "minus-signs": "- " * (n // 2),
+        "number-words": "twenty " * (n // 7),
+        "option-labels": "(A) " * (n // 4),
+        "option-review": "(A) " + "is incorrect " * (n // 13),
+        "answer-paren": "answer is (" * (n // 11),
+        "stars": "Q" + "*" * n,
+        "questions": "Question: " * (n // 10),
+        "calculation": "The answer is " + "1 + " * (n // 4),
+        "hedges": "The answer is " + "1 or " * (n // 5),
+        "letters": "C" * n,
+    }
+    return floods

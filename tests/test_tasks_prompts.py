@@ -111,4 +111,4 @@ def test_arc_and_math_formats(tok) -> None:
 
 def test_stop_sequences_end_after_one_answer(task) -> None:
     assert "\nQuestion:" in task.stop_sequences
-    assert task.truncate("#### 5\nQuestion: next\nAnswer: #### 6") == "#### 5"
+    assert task.parse("#### 5\nQuestion: next\nAnswer: #### 6") == "5"

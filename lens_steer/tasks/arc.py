@@ -1,10 +1,14 @@
 """ARC (AI2 Reasoning Challenge), Challenge and Easy sets: multiple choice, graded by label.
 
-Labels are the example's own ("A"-"E", or "1"-"5" on a few rows). The parser accepts the usual
-ways a model states its choice ("The answer is (B)", "Answer: B", "the answer is b",
-``\\boxed{B}``, a bare "B." at the start) and maps a letter to a numeric label by position when
-the example uses digits. A bare digit is accepted only where the example's labels are digits,
-since "the answer is 2" usually means a quantity, not option B.
+Grading follows ``docs/grading.md``: within the model's own turn (a hallucinated next question is
+cut), the last answer statement counts — "The answer is (B)", "Answer: B", "the answer is b",
+``\\boxed{B}``, "option B is correct", "B is the best choice", "(B) … is correct" in an option
+review, "I choose B", a bare "B." opening the answer, or "the answer is <the text of option B>".
+"The answer is B or C" is hedged and wrong; a text that ends inside its answer phrase is cut off and
+wrong. Without any statement a lone "(B)" (the only option named so) counts. Labels are the
+example's own ("A"-"E", or "1"-"5" on a few rows): a letter maps to a digit label by position, and
+a bare digit is a label only where the example's labels are digits, since "the answer is 2" usually
+means a quantity, not option B.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .arc_fewshot import FEWSHOT_IDS, RATIONALES
 from .base import DataError, Example, Task
+from .grading import MAX_ANSWER_CHARS, Reader, Statement, last_statements, own_turn
 from .loading import convert_rows, get_field, load_hub_rows, read_jsonl, resolve_data_dir
 
 __all__ = ["ARC", "ARCChallenge", "ARCEasy", "parse_arc", "answer_line"]
@@ -25,26 +31,43 @@ _FILE_SPLIT = {"train": "Train", "dev": "Dev", "test": "Test"}
 _HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
 
 _L = r"[A-Ea-e1-5]"
-_BOXED = re.compile(rf"\\boxed\{{\s*(?:\\text(?:bf)?\{{\s*)?\(?\s*({_L})\s*\)?\s*\}}?\s*\}}")
+_BOXED = re.compile(rf"\\boxed\{{ ?(?:\\text(?:bf)?\{{ ?)?\(? ?({_L}) ?\)? ?\}}? ?\}}")
 _PHRASE = re.compile(
-    r"(?:answer|option|choice)\s*(?:is|would be|should be|=|:)\s*:?\s*"
-    r"(?:option|choice|letter)?\s*[*_]*\s*(?P<open>[(\[])?\s*"
-    rf"(?P<label>{_L})\s*(?P<close>[)\]])?",
+    r"\b(?:answer|option|choice)\**:?\** ?(?:is|would be|should be|=|:)\**:?", re.IGNORECASE
+)
+_PHRASE_VALUE = re.compile(
+    r" ?(?:option |choice |letter )?[*_]{0,4} ?(?P<open>[(\[])? ?"
+    rf"(?P<label>{_L}) ?(?P<close>[)\]])?",
     re.IGNORECASE,
 )
-_OPTION_IS = re.compile(
-    rf"(?:option|choice)\s+\(?(?P<label>{_L})\)?\s+is\s+(?:the\s+)?(?:correct|right|best)",
-    re.IGNORECASE,
+_NEGATED = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
+_IS_BEST = re.compile(
+    r"(?<![\w(])(?:(?i:option|choice) )?(?P<open>\()?(?P<label>[A-E1-5])\)?\**"
+    r" (?i:is|would be|seems to be) (?i:the )?"
+    r"(?i:correct|right|best|most (?:likely|accurate|reasonable))\b"
+)
+_REVIEW = re.compile(
+    rf"\((?P<label>{_L})\)[^\n()]{{0,200}}? is (?:the )?(?:correct|right|best)\b", re.IGNORECASE
 )
 _CHOOSE = re.compile(
-    r"\b(?:choose|select|pick|go with)\s+(?:option\s+|choice\s+)?\(?(?P<label>[A-E])\)?(?![\w])"
+    r"\b(?:I (?:choose|select|pick|go with|would choose|will choose)|my (?:answer|choice) is)"
+    r" (?:option |choice )?\(?(?P<label>[A-E])\)?(?![\w])",
+    re.IGNORECASE,
 )
-# A label opening the text: "(B) ...", "B. ...", "B", "**B**"; a digit only as the whole answer.
 _START = re.compile(
-    rf"^\s*[*_]*(?:\((?P<a>{_L})\)|(?P<b>[A-E])(?:[).:*]|\s*$)|(?P<c>[1-5])[).]?\s*$)"
+    rf"^[*_ ]{{0,4}}(?:\((?P<a>{_L})\)|(?P<b>[A-E])(?:[).:*]|(?=\n|$))|(?P<c>[1-5])[).]?(?=\n|$))"
 )
+_LINE_LABEL = re.compile(r"(?m)^[*_ ]{0,4}\(?(?P<label>[A-E1-5])\)?[*_ .]{0,4}$")
 _PAREN = re.compile(r"\(([A-E])\)")
-_ANSWER_TEXT = re.compile(r"answer\s*(?:is|:)\s*:?\s*(.+?)\s*(?:[.\n]|$)", re.IGNORECASE)
+_HEDGE_AFTER = re.compile(
+    r"\)? ?\**,? ?(?i:or|and|/|and/or) ?(?i:possibly |maybe |perhaps |even )?"
+    r"(?i:option |choice )?(?:\((?i:[A-E1-5])\)|[A-E1-5](?![\w]))"
+)
+_CORRECTION = re.compile(
+    r"\b(?i:it is|it's|it must be|it should be|instead|make that|change (?:my answer )?to)"
+    r" (?i:option |choice )?(?P<open>\()?(?P<label>[A-E1-5])(?(open)\)|(?![\w]))"
+)
+_HEDGE_BEFORE = re.compile(r"\b(?:either|between|both)\W{0,3}$", re.IGNORECASE)
 
 
 def answer_line(label: str) -> str:
@@ -57,17 +80,17 @@ def _phrase_ok(m: re.Match[str], text: str) -> bool:
     label = m.group("label")
     if m.group("open") and m.group("close"):
         return True
-    rest = text[m.end() if m.group("close") else m.end("label") :]
+    rest = text[m.end() if m.group("close") else m.end("label") : m.end() + 3]
     if label.isdigit() or label.isupper():
-        return not re.match(r"[\w]", rest)  # "A" in "Answer: AB" is not a label
-    return re.match(r"\s*(?:$|[.,;:!?*\n])", rest) is not None
+        return not re.match(r"\w", rest)  # "A" in "Answer: AB" is not a label
+    return re.match(r" ?(?:$|[.,;:!?*\n])", rest) is not None
 
 
 def _to_label(raw: str, labels: Sequence[str] | None) -> str | None:
     """Map a raw label to one of ``labels`` (letter → digit by position if needed)."""
     raw = raw.upper()
     if not labels:
-        return raw
+        return None if raw.isdigit() else raw
     if raw in labels:
         return raw
     if raw.isalpha() and all(lab.isdigit() for lab in labels):
@@ -80,39 +103,87 @@ def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
 
 
+def _option_by_text(text: str, choices: Sequence[str], labels: Sequence[str]) -> str | None:
+    """The label of the option whose whole text ``text`` states (ignoring case and punctuation)."""
+    said = _norm(text[:MAX_ANSWER_CHARS])
+    hits = [lab for c, lab in zip(choices, labels, strict=True) if _norm(c) and _norm(c) == said]
+    return hits[0] if len(hits) == 1 else None
+
+
+class _Item:
+    """The item's labels and options, and the label a raw statement value maps to."""
+
+    def __init__(self, labels: Sequence[str] | None, choices: Sequence[str] | None):
+        self.labels, self.choices = labels, choices
+
+    def label(self, raw: str) -> str | None:
+        return _to_label(raw, self.labels)
+
+
+def _statement(text: str, start: int, m: re.Match[str] | None, item: _Item) -> Statement | None:
+    if m is None or item.label(m.group("label")) is None:
+        return None
+    hedged = bool(_HEDGE_AFTER.match(text, m.end(), m.end() + 40))
+    hedged = hedged or bool(_HEDGE_BEFORE.search(text[max(0, m.start() - 12) : m.start("label")]))
+    return Statement(start, m.end(), item.label(m.group("label")), hedged=hedged)
+
+
+def _phrase_statement(text: str, m: re.Match[str], item: _Item) -> Statement | None:
+    if _NEGATED.match(text, m.end()):
+        return None
+    v = _PHRASE_VALUE.match(text, m.end())
+    if v is not None and _phrase_ok(v, text):
+        return _statement(text, m.start(), v, item)
+    rest = text[m.end() :].strip(" *(:[")
+    if not rest:
+        return Statement(m.start(), len(text), None, cut=True)
+    if item.labels and item.choices:  # "the answer is <the text of one option>"
+        line = re.split(r"\n|[.!?](?= |$)", rest, maxsplit=1)[0]
+        lab = _option_by_text(line, item.choices, item.labels)
+        if lab is not None:
+            return Statement(m.start(), m.end() + len(line), lab)
+    return None
+
+
+def _candidates(text: str, item: _Item) -> list[tuple[int, Reader]]:
+    cands: list[tuple[int, Reader]] = []
+    for m in _BOXED.finditer(text):
+        lab = item.label(m.group(1))
+        if lab is not None:
+            cands.append((m.start(), lambda m=m, lab=lab: Statement(m.start(), m.end(), lab)))
+    for m in _PHRASE.finditer(text):
+        cands.append((m.start(), partial(_phrase_statement, text, m, item)))
+    for pattern in (_IS_BEST, _REVIEW, _CHOOSE, _CORRECTION, _LINE_LABEL):
+        for m in pattern.finditer(text):
+            cands.append((m.start(), partial(_statement, text, m.start(), m, item)))
+    start = _START.match(text)
+    if start is not None:
+        raw = start.group("a") or start.group("b") or start.group("c")
+        if (lab := item.label(raw)) is not None or (raw.isdigit() and not item.labels):
+            value = lab or raw
+            cands.append((0, lambda value=value: Statement(0, start.end(), value)))
+    return cands
+
+
 def parse_arc(
     text: str, labels: Sequence[str] | None = None, choices: Sequence[str] | None = None
 ) -> str | None:
     """The option chosen in ``text`` (see the module docstring), or None.
 
-    Candidates come in priority classes (``\\boxed``, an "answer is" phrase, a label opening the
-    text, a last "(X)"); within a class the last one wins, so a corrected answer counts.
-    With ``labels``/``choices`` of an example the result is one of its labels.
+    With ``labels``/``choices`` of an example the result is one of its labels; without them a
+    bare digit counts only when it is the whole answer.
     """
-    phrases = [m for m in _PHRASE.finditer(text) if _phrase_ok(m, text)]
-    phrases += [*_OPTION_IS.finditer(text), *_CHOOSE.finditer(text)]
-    start = _START.match(text)
-    parens = _PAREN.findall(text)
-    classes: list[list[str]] = [
-        [m.group(1) for m in _BOXED.finditer(text)],
-        [m.group("label") for m in sorted(phrases, key=lambda m: m.start())],
-        [start.group("a") or start.group("b") or start.group("c")] if start else [],
-        # a lone "(X)" counts only when no other option is named that way (not an option review)
-        parens if len(set(parens)) == 1 else [],
-    ]
-    for k, cands in enumerate(classes):
-        mapped = [lab for raw in cands if (lab := _to_label(raw, labels)) is not None]
-        if labels is None and k != 2:
-            # Without an example a bare digit is only a label when it is the whole answer.
-            mapped = [lab for lab in mapped if not lab.isdigit()]
-        if mapped:
-            return mapped[-1]
+    turn = own_turn(text)
+    item = _Item(labels, choices)
+    found = last_statements(_candidates(turn, item))
+    if found:
+        last = found[0]
+        return None if last.hedged or last.cut else last.value
+    parens = {p for p in _PAREN.findall(turn) if item.label(p) is not None}
+    if len(parens) == 1:
+        return item.label(parens.pop())
     if labels and choices:
-        options = {_norm(c): lab for c, lab in zip(choices, labels, strict=True)}
-        for m in reversed(list(_ANSWER_TEXT.finditer(text))):
-            lab = options.get(_norm(re.sub(r"^\(?[A-E1-5]\)\s*", "", m.group(1))))
-            if lab is not None:
-                return lab
+        return _option_by_text(turn.rstrip(" .!*"), choices, labels)
     return None
 
 
@@ -204,7 +275,6 @@ class ARC(Task):
         return f"{answer_line(ex.answer)} {self.choice_text(ex, ex.answer)}"
 
     def parse(self, text: str, example: Example | None = None) -> str | None:
-        text = self.truncate(text)
         if example is None:
             return parse_arc(text)
         return parse_arc(text, example.labels, example.choices)

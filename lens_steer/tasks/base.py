@@ -124,7 +124,7 @@ class Task:
     prompt_family: str = ""  # key into prompts.DEFAULT_PROMPTS
     val_source: str | None = None  # official split used as validation (ARC: "dev"), else carved
     default_n_val: int | None = 200
-    stop_sequences: tuple[str, ...] = ("\nQuestion:",)
+    stop_sequences: tuple[str, ...] = ("\nQuestion:",)  # ends generation; grading cuts more
 
     def __init__(self, data_dir: str | Path | None = None, prompts: PromptConfig | None = None):
         from .prompts import DEFAULT_PROMPTS
@@ -292,15 +292,6 @@ class Task:
         return f"{instruction}\n\n{body}" if instruction else body
 
     # ---- scoring ----------------------------------------------------------------------------
-    def truncate(self, text: str) -> str:
-        """Cut ``text`` at the first stop sequence: what follows belongs to another question."""
-        cut = len(text)
-        for stop in self.stop_sequences:
-            i = text.find(stop)
-            if i != -1:
-                cut = min(cut, i)
-        return text[:cut]
-
     def parse(self, text: str, example: Example | None = None) -> str | None:
         """The canonical answer stated in ``text``, or None when nothing parses.
 

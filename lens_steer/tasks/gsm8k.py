@@ -1,108 +1,152 @@
 """GSM8K: grade-school word problems with a numeric answer after ``####``.
 
-Scoring reads the stated final answer (the last ``####`` line with a number, then an "answer is"
-phrase, then a ``\\boxed{}``, then the last number) and compares numbers after normalising the
-ways models write them: thousands separators, ``$``, units, ``%``, trailing ``.0``, fractions.
+Grading follows ``docs/grading.md``: within the model's own turn (a hallucinated next question is
+cut), the last answer statement counts — a ``####`` line that starts with a number or an answer
+phrase (a Markdown heading such as ``#### Step 2: Revenue`` is not one), "the answer is N",
+"Answer: N", or ``\\boxed{N}``. A statement followed by a calculation gives its result
+("The answer is 10 + 10 = 20." → 20); a negated one ("the answer is not 23") is no statement; a
+hedged one ("260 or 263") or one the text ends inside is wrong. Only without any statement does the
+last number count, and only when the turn ends like a finished answer, not mid-sentence. Numbers
+are compared after normalising separators, ``$``, units, ``%``, ``.0``, signs and number words.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from decimal import Decimal, localcontext
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .base import DataError, Example, Task
+from .grading import (
+    Box,
+    Reader,
+    Statement,
+    boxes,
+    ends_finished,
+    last_statements,
+    own_turn,
+    sentence_end,
+)
 from .loading import convert_rows, get_field, load_hub_rows, read_jsonl, resolve_data_dir
+from .numbers import NUM_RE, canonical_number, find_numbers, format_fraction, read_value
 
 __all__ = ["GSM8K", "canonical_number", "find_numbers", "parse_gsm8k", "FINAL_LINE"]
 
 FINAL_LINE = "#### The final answer is: {answer}"
 
-# A number not glued to a word: optional sign (only when it is not a binary minus), optional $,
-# digits with optional thousands separators and decimals, optional simple fraction.
-_NUM_RE = re.compile(
-    r"(?<![\w.])(?:(?P<sign>[-−])(?=\$?\d|\.\d))?(?:\$\s?)?"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-    r"(?:/(?P<den>\d+)(?![\d.,]\d))?"
-)
 _CALC_RE = re.compile(r"<<[^<>]*>>")
-_ANSWER_PHRASE_RE = re.compile(r"answer\s*(?:is|=|:)\s*:?", re.IGNORECASE)
-_BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{([^{}]*)\}")
+_PHRASE_RE = re.compile(
+    r"\banswer(?: (?:to|for) (?:the|this) (?:question|problem))?\**"
+    r" ?(?:is|was|would be|will be|should be|:|=)\**:?",
+    re.IGNORECASE,
+)
+_HASHES_RE = re.compile(r"(?m)^[ >*]{0,4}#{4,}")
+_HASH_ANSWER_RE = re.compile(r" ?\**(?:the )?(?:final )?answer\b", re.IGNORECASE)
+_SKIP_RE = re.compile(
+    r"(?:[ *_:$=(\[{]|\\\(|\\\[|\\\$|\\boxed\{|\\text(?:bf)?\{|"
+    r"(?:approximately|about|exactly|roughly|either|just|only|simply)\b){0,12}",
+    re.IGNORECASE,
+)
+_NEGATED_RE = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
+_HEDGE_AFTER_RE = re.compile(
+    r"[^.\n]{0,40}?\b(?:or|to)\b[ }{]{0,3}(?:it (?:could|might|may) be |maybe |perhaps |possibly |even )?"
+    r"(?:[-−$] ?)?\d|[^.\n]{0,20}?\band\b ?\$?\d",
+    re.IGNORECASE,
+)
+_RETRACTION_RE = re.compile(
+    r"\b(?:no,? wait|wait,? (?:no|that)|that(?:'s| is) (?:wrong|not right|incorrect)|"
+    r"I made a mistake|let me (?:recompute|redo|correct)|correction:)",
+    re.IGNORECASE,
+)
+_HEADING_AFTER_RE = re.compile(r"[.):] ?\**[A-Za-z]")
+_BETWEEN_RE = re.compile(r"\bbetween\b", re.IGNORECASE)
 
 
-def _format_fraction(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    den = value.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    if den != 1:  # not a terminating decimal: keep it exact
-        return f"{value.numerator}/{value.denominator}"
-    with localcontext() as ctx:
-        ctx.prec = 60
-        dec = Decimal(value.numerator) / Decimal(value.denominator)
-    return format(dec.normalize(), "f")
-
-
-def _match_value(m: re.Match[str]) -> Fraction | None:
-    try:
-        value = Fraction(m.group("num").replace(",", ""))
-        if m.group("den"):
-            den = int(m.group("den"))
-            if den == 0:
-                return None
-            value /= den
-    except (ValueError, ZeroDivisionError):
+def _number_statement(text: str, start: int, pos: int) -> Statement | None:
+    """The statement whose value should begin at ``pos`` (after a phrase), or None."""
+    end = sentence_end(text, pos)
+    if _NEGATED_RE.match(text, pos):
         return None
-    return -value if m.group("sign") else value
+    skip = _SKIP_RE.match(text, pos, end)
+    at = skip.end() if skip else pos
+    value, stop = read_value(text, at, end)
+    if stop == at:  # no number right there: the sentence's first ("is that she makes $18")
+        first = NUM_RE.search(text, at, end)
+        if first is None:
+            cut = end == len(text) and not text.endswith((".", "!", "?"))
+            return Statement(start, end, None, cut=True) if cut else None
+        at = first.start()
+        value, stop = read_value(text, at, end)
+        if stop == at:
+            return None
+    hedged = bool(_HEDGE_AFTER_RE.match(text, stop, end) or _BETWEEN_RE.search(text, start, at))
+    return Statement(start, stop, value, hedged=hedged)
 
 
-def find_numbers(text: str) -> list[str]:
-    """Every number in ``text`` in canonical form, in order."""
-    out = []
-    for m in _NUM_RE.finditer(text):
-        value = _match_value(m)
-        if value is not None:
-            out.append(_format_fraction(value))
-    return out
+def _hash_statement(text: str, start: int, pos: int) -> Statement | None:
+    """A ``####`` line: a statement when a number follows; a phrase is read as a phrase."""
+    if _HASH_ANSWER_RE.match(text, pos):
+        return None  # "#### The final answer is: N": the phrase is the statement
+    line_end = text.find("\n", pos)
+    line_end = len(text) if line_end == -1 else line_end
+    at = pos + len(text[pos : pos + 3]) - len(text[pos : pos + 3].lstrip(" *"))
+    if at == line_end:
+        return Statement(start, line_end, None, cut=True) if line_end == len(text) else None
+    value, stop = read_value(text, at, line_end)
+    if stop == at or value is None or _HEADING_AFTER_RE.match(text, stop, line_end):
+        return None  # a Markdown heading such as "#### Step 2: Revenue" or "#### 3. Total"
+    return Statement(start, stop, value, hedged=bool(_HEDGE_AFTER_RE.match(text, stop, line_end)))
 
 
-def canonical_number(text: str) -> str | None:
-    """The first number in ``text`` in canonical form ("1,080.00" → "1080"), or None."""
-    nums = find_numbers(text)
-    return nums[0] if nums else None
+def _box_statement(box: Box) -> Statement:
+    if box.content is None:
+        return Statement(box.start, box.end, None, cut=True)
+    value, stop = read_value(box.content, 0, len(box.content))
+    if stop == 0:
+        value = canonical_number(box.content)
+    hedged = bool(_HEDGE_AFTER_RE.match(box.content, stop))
+    return Statement(box.start, box.end, value, hedged=hedged)
 
 
-def _after_phrase(line: str) -> str:
-    """The part of a line after its last "answer is"/"answer:" phrase (whole line if none)."""
-    matches = list(_ANSWER_PHRASE_RE.finditer(line))
-    return line[matches[-1].end() :] if matches else line
+def _last_statement(text: str) -> Statement | None:
+    cands: list[tuple[int, Reader]] = []
+    for m in _PHRASE_RE.finditer(text):
+        cands.append((m.start(), partial(_number_statement, text, m.start(), m.end())))
+    for m in _HASHES_RE.finditer(text):
+        cands.append((m.start(), partial(_hash_statement, text, m.start(), m.end())))
+    for box in boxes(text):
+        cands.append((box.start, partial(_box_statement, box)))
+    found = last_statements(cands)
+    return found[0] if found else None
 
 
 def parse_gsm8k(text: str) -> str | None:
     """The final numeric answer stated in ``text`` (see the module docstring), or None."""
-    lines = text.splitlines()
-    for line in reversed(lines):
-        if "####" in line:
-            num = canonical_number(_after_phrase(line.split("####", 1)[1]))
-            if num is not None:
-                return num
-    for line in reversed(lines):
-        if _ANSWER_PHRASE_RE.search(line):
-            num = canonical_number(_after_phrase(line))
-            if num is not None:
-                return num
-    boxed = _BOXED_RE.findall(text)
-    for content in reversed(boxed):
-        num = canonical_number(content)
-        if num is not None:
-            return num
-    nums = find_numbers(text)
-    return nums[-1] if nums else None
+    turn = own_turn(text)
+    last = _last_statement(turn)
+    if last is not None and _RETRACTION_RE.search(turn, last.end):
+        turn, last = turn[last.end :], None  # "The answer is 20. No wait, …": read what follows
+    if last is not None:
+        return None if last.hedged or last.cut else last.value
+    if not ends_finished(turn):
+        return None
+    return _last_number(turn)
+
+
+def _last_number(text: str) -> str | None:
+    """The last number of ``text``, read from the end in widening windows."""
+    width, lo = 256, len(text)
+    while lo > 0:
+        lo = max(0, len(text) - width)
+        start = text.rfind(" ", 0, lo) + 1 if lo else 0  # never split a number in two
+        for m in reversed(list(NUM_RE.finditer(text, start))):
+            if (value := canonical_number(m.group(0))) is not None:
+                return value
+        width *= 4
+    return None
 
 
 def _alter(value: str, rng: random.Random) -> str:
@@ -116,7 +160,7 @@ def _alter(value: str, rng: random.Random) -> str:
             y = x - delta
     else:
         y = x + rng.choice([1, 2]) * (1 if rng.random() < 0.5 or x < 1 else -1)
-    return _format_fraction(y)
+    return format_fraction(y)
 
 
 class GSM8K(Task):
@@ -167,17 +211,13 @@ class GSM8K(Task):
         return len(body) <= 350 and body.count("\n") < 6
 
     def parse(self, text: str, example: Example | None = None) -> str | None:
-        return parse_gsm8k(self.truncate(text))
+        return parse_gsm8k(text)
 
     def corrupt(self, ex: Example, rng: random.Random) -> str | None:
         """Gold reasoning whose final answer (and its last mention in the steps) is altered."""
         wrong = _alter(ex.answer, rng)
         body = self.reasoning(ex)
-        hits = [
-            m
-            for m in _NUM_RE.finditer(body)
-            if (v := _match_value(m)) is not None and _format_fraction(v) == ex.answer
-        ]
+        hits = [m for m in NUM_RE.finditer(body) if canonical_number(m.group(0)) == ex.answer]
         if hits:
             m = hits[-1]
             token = f"${wrong}" if "$" in m.group(0) else wrong

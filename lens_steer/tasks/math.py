@@ -1,9 +1,12 @@
 """MATH (Hendrycks et al.) and its 500-problem test subset MATH-500.
 
-The answer is the content of the last complete ``\\boxed{...}`` (nested braces, ``\\fbox``, and
-the brace-less ``\\boxed 5`` form are understood). Equivalence is graded by ``math-verify``, which
-knows that ``\\frac12``, ``0.5`` and ``\\dfrac{1}{2}`` are the same answer; an exact string match
-short-cuts it.
+Grading follows ``docs/grading.md``: within the model's own turn (a hallucinated next "Problem:"
+is cut), the last answer statement counts — a ``\\boxed{...}``/``\\fbox{...}`` (nested braces
+matched in one pass, the brace-less ``\\boxed 5`` too), the minerva line "Final Answer: The final
+answer is $X$. I hope it is correct.", or "the answer is $X$" / "the answer is X.". An unclosed box
+or phrase at the end of the text (cut off), and "A or B" (hedged), are wrong; there is no
+last-number fallback. Equivalence is graded by ``math-verify``, which knows that ``\\frac12``,
+``0.5`` and ``\\dfrac{1}{2}`` are the same answer; an exact string match short-cuts it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import random
 import re
 import threading
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from .base import DataError, Example, Task, UnusableRow, question_key
+from .grading import MAX_ANSWER_CHARS, Box, Reader, Statement, boxes, last_statements, own_turn
 from .loading import (
     convert_rows,
     get_field,
@@ -25,7 +29,15 @@ from .loading import (
     resolve_data_dir,
 )
 
-__all__ = ["MATH", "MATH500", "last_boxed", "canonical_latex", "math_equal", "SUBJECTS"]
+__all__ = [
+    "MATH",
+    "MATH500",
+    "final_answer",
+    "last_boxed",
+    "canonical_latex",
+    "math_equal",
+    "SUBJECTS",
+]
 
 SUBJECTS = (
     "algebra",
@@ -36,47 +48,87 @@ SUBJECTS = (
     "prealgebra",
     "precalculus",
 )
-_BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_PHRASE_RE = re.compile(
+    r"\b(?:final answer|answer)(?: (?:to|for) (?:the|this) (?:question|problem))?\**"
+    r" ?(?:is|was|would be|will be|should be|:|=)\**:?",
+    re.IGNORECASE,
+)
+_NEGATED_RE = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
+_LEAD_RE = re.compile(r"[ *]{0,8}")
+_MATH_OPEN = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+_PLAIN_STOP_RE = re.compile(r",? (?:because|since|which|as|so|where|when)\b|, |[.!?](?= |$)|\n")
+_HEDGE_RE = re.compile(r"\bor\b|\\text\{ ?or ?\}|\\(?:quad|qquad) ?\\text\{or", re.IGNORECASE)
+_HEDGE_TAIL_RE = re.compile(
+    r" ?,? ?(?:or|and/or) ?(?:maybe |possibly |perhaps )?(?:\$|\\\(|\d)", re.I
+)
+_OR_GAP_RE = re.compile(r"^[ $.,)]*(?:or|\\text\{ ?or ?\})[ $(]*$", re.IGNORECASE)
 
 
-def _braced(text: str, start: int) -> int | None:
-    """Index just past the ``}`` matching the ``{`` at ``start``; None when unbalanced."""
-    depth, i = 0, start
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2  # an escaped character (\{ \} \\) never opens or closes a group
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
+def _phrase_statement(text: str, start: int, pos: int) -> Statement | None:
+    """The value after "the (final) answer is": ``$…$``, ``\\(…\\)``, or plain text to the
+    end of the sentence. A ``\\boxed`` right after the phrase is read as a box instead."""
+    if _NEGATED_RE.match(text, pos):
+        return None
+    at = _LEAD_RE.match(text, pos).end()
+    if at == len(text):
+        return Statement(start, at, None, cut=True)
+    if text.startswith(("\\boxed", "\\fbox", "$\\boxed", "$ \\boxed", "\\(\\boxed"), at):
+        return None
+    for opener in ("$$", "$", "\\(", "\\["):
+        if text.startswith(opener, at):
+            close = text.find(_MATH_OPEN[opener], at + len(opener), at + MAX_ANSWER_CHARS)
+            if close == -1:
+                cut = len(text) - at < MAX_ANSWER_CHARS
+                return Statement(start, len(text), None, cut=cut) if cut else None
+            value = text[at + len(opener) : close]
+            tail = _HEDGE_TAIL_RE.match(text, close + len(_MATH_OPEN[opener]))
+            return Statement(start, close, value, hedged=bool(_HEDGE_RE.search(value) or tail))
+    stop = _PLAIN_STOP_RE.search(text, at, at + MAX_ANSWER_CHARS)
+    end = stop.start() if stop else min(len(text), at + MAX_ANSWER_CHARS)
+    value = text[at:end].strip(" *")
+    if not value:
+        return None
+    return Statement(start, end, value, hedged=bool(_HEDGE_RE.search(value)))
+
+
+def _box_reader(box: Box) -> Reader:
+    return lambda: Statement(box.start, box.end, box.content, cut=box.content is None)
+
+
+def _last_statement(text: str) -> Statement | None:
+    """The deciding statement; a box right after "… or" a previous box makes it hedged."""
+    cands: list[tuple[int, Reader]] = [(b.start, _box_reader(b)) for b in boxes(text)]
+    cands += [
+        (m.start(), partial(_phrase_statement, text, m.start(), m.end()))
+        for m in _PHRASE_RE.finditer(text)
+    ]
+    found = last_statements(cands, n=2)
+    if not found:
+        return None
+    last = found[0]
+    if len(found) == 2 and 0 <= last.start - found[1].end <= 40:
+        if _OR_GAP_RE.match(text[found[1].end : last.start]):
+            return last._replace(hedged=True)
+    return last
+
+
+def final_answer(text: str) -> str | None:
+    """The final answer of a MATH solution (see the module docstring), or None.
+
+    None also for a hedged answer, one the text ends inside, and one over
+    :data:`~lens_steer.tasks.grading.MAX_ANSWER_CHARS` characters.
+    """
+    last = _last_statement(own_turn(text))
+    if last is None or last.hedged or last.cut or not last.value or not last.value.strip():
+        return None
+    return None if len(last.value) > MAX_ANSWER_CHARS else last.value
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}``/``\\fbox{...}``/``\\boxed x`` in ``text``."""
-    found: str | None = None
-    for m in _BOX_CMD.finditer(text):
-        i = m.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            end = _braced(text, i)
-            if end is None:
-                continue  # truncated box: not an answer
-            content = text[i + 1 : end - 1]
-        else:
-            tok = re.match(r"[^\s$]+", text[i:])
-            if tok is None:
-                continue
-            content = tok.group(0).rstrip(".,")
-        if content.strip():
-            found = content
-    return found
+    """Content of the last complete, non-empty ``\\boxed{...}``/``\\fbox{...}``/``\\boxed x``
+    (for gold solutions, which have no hallucinated turns or hedges to care about)."""
+    found = [b.content for b in boxes(text) if b.content is not None and b.content.strip()]
+    return found[-1] if found else None
 
 
 def canonical_latex(answer: str) -> str:
@@ -151,19 +203,14 @@ def _alter_latex(answer: str, rng: random.Random) -> str | None:
 
 
 def _replace_last_box(solution: str, new: str) -> str:
-    """``solution`` with the content of its last box replaced by ``new``."""
-    for m in reversed(list(_BOX_CMD.finditer(solution))):
-        i = m.end()
-        while i < len(solution) and solution[i] == " ":
-            i += 1
-        if i < len(solution) and solution[i] == "{":
-            end = _braced(solution, i)
-            if end is not None:
-                return f"{solution[: i + 1]}{new}{solution[end - 1 :]}"
-        else:
-            tok = re.match(r"[^\s$]+", solution[i:])
-            if tok:
-                return f"{solution[:i]}{{{new}}}{solution[i + tok.end() :]}"
+    """``solution`` with the content of its last complete box replaced by ``new``."""
+    for box in reversed(boxes(solution)):
+        if box.content is None:
+            continue
+        brace = solution.find("{", box.start, box.end)
+        if brace != -1 and solution[box.end - 1] == "}":
+            return f"{solution[: brace + 1]}{new}{solution[box.end - 1 :]}"
+        return f"{solution[: box.start]}\\boxed{{{new}}}{solution[box.end :]}"
     return f"{solution}\n\\boxed{{{new}}}"
 
 
@@ -242,11 +289,11 @@ class MATH(Task):
         return len(sol) <= 450 and "[asy]" not in sol and "[asy]" not in ex.question
 
     def parse(self, text: str, example: Example | None = None) -> str | None:
-        box = last_boxed(self.truncate(text))
-        return None if box is None else canonical_latex(box)
+        answer = final_answer(text)
+        return None if answer is None else canonical_latex(answer)
 
     def is_correct(self, text: str, example: Example) -> bool:
-        pred = last_boxed(self.truncate(text))
+        pred = final_answer(text)
         return pred is not None and math_equal(example.answer, pred)
 
     def corrupt(self, ex: Example, rng: random.Random) -> str | None:
