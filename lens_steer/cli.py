@@ -14,11 +14,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "Interrupted"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into what Ctrl-C raises so a run unwinds the same way (temporary files
+    removed, the open SQLite transaction rolled back, the lock released)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a run is in progress, SIGTERM raises :class:`Interrupted` instead of killing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _load(spec: str, args: argparse.Namespace):
@@ -28,17 +57,15 @@ def _load(spec: str, args: argparse.Namespace):
 
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    from .tasks.loading import DataError, read_jsonl
+
     pairs = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            pairs.append((row["positive"], row["negative"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise SystemExit(
-                f"{path}:{n}: expected a JSON object with 'positive' and 'negative' strings"
-            ) from None
+    for row, where in read_jsonl(path):
+        if not isinstance(row.get("positive"), str) or not isinstance(row.get("negative"), str):
+            raise DataError(
+                f"{where}: expected a JSON object with 'positive' and 'negative' strings"
+            )
+        pairs.append((row["positive"], row["negative"]))
     return pairs
 
 
@@ -89,6 +116,14 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     print(f"{out} → {out.save(args.out)}")
 
 
+def _no_library_bars() -> None:
+    """``--quiet`` also silences transformers' per-load "Loading weights" bars on stderr, so
+    stderr holds only what lens-steer itself has to say (this process is the CLI's own)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from .config import load_config
     from .run import run_pipeline
@@ -96,7 +131,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     cfg = load_config(args.config)
     if args.output_dir:
         cfg["output_dir"] = args.output_dir
-    print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
+    args.run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
+    if args.quiet:
+        _no_library_bars()
+    with _sigterm_unwinds():
+        print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -104,7 +143,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from .run import run_pipeline
 
     cfg = demo_config(data_root=args.data_dir, output_dir=args.output_dir)
-    print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
+    args.run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
+    if args.quiet:
+        _no_library_bars()
+    with _sigterm_unwinds():
+        print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -117,9 +160,10 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from .analysis import write_report
+    from .errors import InputError
 
     if args.out is None and len(args.run_dirs) > 1:
-        raise ValueError(
+        raise InputError(
             f"{len(args.run_dirs)} run directories given: say where the combined report goes "
             "with -o REPORT.html"
         )
@@ -189,12 +233,37 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that are the user's to fix; anything else is a bug and keeps its traceback."""
+    from .errors import LensSteerError
+    from .tasks.base import DataError
+
+    # FileNotFoundError: a missing config, data or model file (also NotARunError);
+    # ModuleNotFoundError: an offline alias whose weight package is not installed
+    return (LensSteerError, DataError, FileNotFoundError, ModuleNotFoundError)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a known error is one ``lens-steer: error: ...`` line and exit 2."""
     args = _parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, ModuleNotFoundError) as err:
-        print(f"lens-steer {args.command}: {err}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        run_dir = getattr(args, "run_dir", None)
+        kept = (
+            f": the state of {run_dir} is kept and the same command resumes it"
+            if run_dir is not None
+            else ""
+        )
+        how = f" by {err.args[0]}" if isinstance(err, Interrupted) else ""
+        print(f"lens-steer: interrupted{how}{kept}", file=sys.stderr)
+        return 128 + (err.signum if isinstance(err, Interrupted) else signal.SIGINT)
+    except _known_errors() as err:
+        print(f"lens-steer: error: {_one_line(err)}", file=sys.stderr)
         return 2
     return 0
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
+
 __all__ = ["ConfigError", "Field", "load_config", "validate_config", "config_hash", "SCHEMA"]
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config value or key is wrong; the message names the path and what is allowed."""
 
 
@@ -38,6 +40,30 @@ class Field:
 
 def _positive(x: Any) -> str | None:
     return None if x >= 1 else "must be ≥ 1"
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why ``name`` is not one safe path component, or None.
+
+    The run directory is ``output_dir/name``: a name with a separator, ``..``, or an absolute
+    path would write config.json and run.log somewhere else entirely.
+    """
+    if not name.strip():
+        return "must not be empty: it names the run directory inside output_dir"
+    bad = [c for c in ("/", "\\", "\0") if c in name]
+    if bad or name in (".", "..") or name != name.strip() or not name.isprintable():
+        return (
+            f"{name!r} is not a single folder name (not '.' or '..'; no '/', '\\', control "
+            "characters or surrounding spaces): it names the run directory inside output_dir; "
+            "to write elsewhere, set output_dir"
+        )
+    return None
+
+
+def _device(value: str) -> str | None:
+    from .models import device_problem
+
+    return device_problem(value)
 
 
 def _grid(value: Any) -> str | None:
@@ -92,12 +118,12 @@ def schema() -> dict[str, Any]:
     from .width_maps import WIDTH_METHODS
 
     return {
-        "name": Field((str,), None, nullable=True),
+        "name": Field((str,), None, check=run_name_problem, nullable=True),
         "parent": Field((str,)),
         "child": Field((str,)),
         "output_dir": Field((str,), "runs"),
         "seed": Field((int,), 0),
-        "device": Field((str,), "auto"),
+        "device": Field((str,), "auto", check=_device),
         "dtype": Field((str,), "float32", choices=("float32", "bfloat16", "float16")),
         "extract": {
             "method": Field((str,), "pca", choices=METHODS),
@@ -214,6 +240,9 @@ def validate_config(raw: Mapping[str, Any], base_dir: str | Path = ".") -> dict[
         _check_data(task, f"tasks[{i}]")
     if cfg["name"] is None:
         cfg["name"] = f"{Path(cfg['parent']).name}-to-{Path(cfg['child']).name}"
+        problem = run_name_problem(cfg["name"])
+        if problem:
+            raise ConfigError(f"name: the default name from parent and child {problem}")
     return cfg
 
 

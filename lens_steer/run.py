@@ -8,59 +8,22 @@ byte for byte. A run directory made by a different config is refused, never mixe
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import platform
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, config_hash
+from .config import config_hash
+from .preflight import Preflight, check_grids, preflight
+from .run_dir import RunDirectoryError, check_stamp, claim, locked, write_json
 
 __all__ = ["run_pipeline", "write_json", "RunDirectoryError"]
 
 log = logging.getLogger("lens_steer.run")
 
-
-class RunDirectoryError(ConfigError):
-    """The run directory belongs to another config."""
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Atomic JSON write with stable formatting (sorted keys only where the producer sorted)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _claim(run_dir: Path, cfg: Mapping[str, Any]) -> None:
-    """Create the run directory for ``cfg`` or check that an existing one is ours."""
-    stamp = run_dir / "config.json"
-    digest = config_hash(cfg)
-    if stamp.exists():
-        old = json.loads(stamp.read_text())
-        if old.get("config_hash") != digest:
-            changed = sorted(
-                k
-                for k in set(old.get("config", {})) | set(cfg)
-                if old["config"].get(k) != cfg.get(k)
-            )
-            raise RunDirectoryError(
-                f"{run_dir} holds a run of a different config (differs in: {', '.join(changed)}); "
-                "set another `name:` or delete the directory"
-            )
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(stamp, {"config_hash": digest, "config": dict(cfg)})
+_claim = claim  # the name tests and older callers use
 
 
 def _environment(model: Any) -> dict[str, Any]:
@@ -205,20 +168,48 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
     }, report
 
 
-def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
-    """Run (or resume) the validated config ``cfg``; returns the run directory."""
-    from .cache import GenerationCache
-    from .generate import decoder_stats
-    from .models import load_model
-
-    run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
-    _claim(run_dir, cfg)
+@contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    """Send the whole ``lens_steer`` logger (generate's capture lines too) to ``run.log``."""
     handler = logging.FileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    package = logging.getLogger("lens_steer")  # run.log also gets generate's capture lines
+    package = logging.getLogger("lens_steer")
     saved_level = package.level
     package.addHandler(handler)
     package.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(saved_level)
+        handler.close()
+
+
+def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
+    """Run (or resume) the validated config ``cfg``; returns the run directory.
+
+    Everything that can be checked without weights is checked first and nothing is written
+    until it passes; the run then holds the directory's lock to the end, so a second process
+    on the same directory stops at once instead of writing the same files.
+    """
+    checked = preflight(cfg)
+    run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
+    with locked(run_dir):
+        check_stamp(run_dir, cfg)  # a foreign config is refused before anything is written
+        with _run_log(run_dir):
+            try:
+                return _run_locked(cfg, run_dir, checked, progress)
+            except KeyboardInterrupt:
+                log.warning("interrupted: finished batches are kept; the same command resumes")
+                raise
+
+
+def _run_locked(cfg: Mapping[str, Any], run_dir: Path, checked: Preflight, progress: bool) -> Path:
+    """The run itself, inside the lock: models, config stamp, every task, metrics.json."""
+    from .cache import GenerationCache
+    from .models import load_model
+
+    cache = GenerationCache(run_dir / "generations.sqlite")  # unreadable: fail before loading
     try:
         load = dict(device=cfg["device"], dtype=cfg["dtype"])
         parent_holder: dict[str, Any] = {}
@@ -231,7 +222,12 @@ def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
 
         log.info("loading child %s", cfg["child"])
         child = load_model(cfg["child"], **load)
-        cache = GenerationCache(run_dir / "generations.sqlite")
+        if not checked.grids_checked:  # the depth was not in the metadata: check it now
+            n_parent = checked.parent.n_layers()
+            if n_parent is None and cfg["transfer"]["layer_map"] == "greedy":
+                n_parent = int(parent_loader().cfg.n_layers)
+            check_grids(cfg, n_parent, int(child.cfg.n_layers))
+        claim(run_dir, cfg)  # only now, so a model that fails to load claims nothing
         metrics: dict[str, Any] = {"config_hash": config_hash(cfg), "tasks": {}}
         summaries = []
         for tcfg in cfg["tasks"]:
@@ -240,19 +236,24 @@ def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
             summaries.append(report.summary_table())
         metrics["environment"] = _environment(child)
         write_json(run_dir / "metrics.json", metrics)
-        held = decoder_stats(child)
-        if held["graphs"] is not None:  # timings go to the log: metrics.json stays reproducible
-            log.info(
-                "graph engine: %s, %d shapes captured in %.1f s, buffers %.2f GB",
-                "CUDA graphs" if held["graphs"] else "eager steps",
-                len(held["captured"]),
-                held["capture_s"],
-                held["buffer_bytes"] / 2**30,
-            )
+        _log_decoder(child)
         print("\n\n".join(summaries))
         log.info("done: %s", run_dir)
         return run_dir
     finally:
-        package.removeHandler(handler)
-        package.setLevel(saved_level)
-        handler.close()
+        cache.close()
+
+
+def _log_decoder(child: Any) -> None:
+    """What the graph engine held; timings go to the log so metrics.json stays reproducible."""
+    from .generate import decoder_stats
+
+    held = decoder_stats(child)
+    if held["graphs"] is not None:
+        log.info(
+            "graph engine: %s, %d shapes captured in %.1f s, buffers %.2f GB",
+            "CUDA graphs" if held["graphs"] else "eager steps",
+            len(held["captured"]),
+            held["capture_s"],
+            held["buffer_bytes"] / 2**30,
+        )

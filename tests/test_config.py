@@ -53,6 +53,30 @@ def test_task_errors(patch, message):
         validate_config(base(**patch))
 
 
+@pytest.mark.parametrize(
+    "name", ["../escape", "a/b", "/tmp/abs", ".", "..", "", "  ", " padded", "a\\b", "tab\there"]
+)
+def test_run_name_must_be_one_path_component(name):
+    """config.json and run.log go to output_dir/name: a path there would write elsewhere."""
+    with pytest.raises(ConfigError, match=r"^name: .*(single folder name|must not be empty)"):
+        validate_config({**base(), "name": name})
+
+
+def test_run_names_that_are_one_component_pass():
+    for name in ("my-run_2.v1", "<script>alert(1)<", "ünïcode λ=0.1", "..hidden"):
+        assert validate_config({**base(), "name": name})["name"] == name
+
+
+@pytest.mark.parametrize("device", ["bogus", "gpu0", "cuda:", "CUDA:0 "])
+def test_unknown_device_is_a_config_error(device):
+    with pytest.raises(
+        ConfigError, match=r"^device: unknown device .*cpu, cuda, cuda:N, mps, auto"
+    ):
+        validate_config({**base(), "device": device})
+    for ok in ("cpu", "cuda", "cuda:3", "mps", "auto"):
+        assert validate_config({**base(), "device": ok})["device"] == ok
+
+
 def test_top_level_errors():
     with pytest.raises(ConfigError, match="parent: required"):
         validate_config({"child": "x", "tasks": [{"name": "gsm8k"}]})
