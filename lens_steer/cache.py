@@ -20,13 +20,17 @@ import os
 import sqlite3
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .errors import LensSteerError
+
 __all__ = [
+    "CacheError",
     "GenerationCache",
     "model_fingerprint",
     "vectors_fingerprint",
@@ -130,6 +134,18 @@ def content_key(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(f"v{ENGINE_VERSION}|{blob}".encode()).hexdigest()
 
 
+class CacheError(LensSteerError, sqlite3.DatabaseError):
+    """The store file is truncated, corrupt or not SQLite at all; the message names it."""
+
+
+def _is_corrupt(err: sqlite3.DatabaseError) -> bool:
+    code = getattr(err, "sqlite_errorcode", None)
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return True
+    text = str(err)
+    return "malformed" in text or "not a database" in text
+
+
 class GenerationCache:
     """Generated texts keyed by content hash, in one SQLite file (WAL mode).
 
@@ -145,17 +161,39 @@ class GenerationCache:
         self._pid: int | None = None
         self._connect()
 
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        """Turn SQLite's "malformed" / "not a database" into one line that names the file."""
+        try:
+            yield
+        except CacheError:
+            raise
+        except sqlite3.DatabaseError as err:
+            if not _is_corrupt(err):
+                raise
+            raise CacheError(
+                f"{self.path} is truncated or corrupt ({err}); it only caches generations, so "
+                "deleting it (with any -wal/-shm files beside it) loses nothing but the time "
+                "to regenerate them"
+            ) from None
+
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS generations ("
-            " key TEXT PRIMARY KEY, text TEXT NOT NULL, meta TEXT NOT NULL, created REAL NOT NULL)"
-        )
+        try:
+            with self._readable():
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY,"
+                    " text TEXT NOT NULL, meta TEXT NOT NULL, created REAL NOT NULL)"
+                )
+                conn.execute("SELECT COUNT(*) FROM generations").fetchone()
+        except BaseException:
+            conn.close()
+            raise
         self._conn, self._pid = conn, os.getpid()
         return conn
 
@@ -163,7 +201,8 @@ class GenerationCache:
         return f"GenerationCache({str(self.path)!r}, {len(self)} entries)"
 
     def __len__(self) -> int:
-        return int(self._connect().execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+        with self._readable():
+            return int(self._connect().execute("SELECT COUNT(*) FROM generations").fetchone()[0])
 
     def __contains__(self, key: str) -> bool:
         return bool(self.get_many([key]))
@@ -175,17 +214,20 @@ class GenerationCache:
         """``{key: text}`` for the keys present; the others are misses."""
         keys = list(dict.fromkeys(keys))
         conn, out = self._connect(), {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
-            rows = conn.execute(
-                f"SELECT key, text FROM generations WHERE key IN ({marks})", part
-            ).fetchall()
-            out.update(dict(rows))
+        with self._readable():
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = conn.execute(
+                    f"SELECT key, text FROM generations WHERE key IN ({marks})", part
+                ).fetchall()
+                out.update(dict(rows))
         return out
 
     def meta(self, key: str) -> dict[str, Any] | None:
-        row = self._connect().execute("SELECT meta FROM generations WHERE key=?", (key,)).fetchone()
+        with self._readable():
+            row = self._connect().execute("SELECT meta FROM generations WHERE key=?", (key,))
+            row = row.fetchone()
         return None if row is None else json.loads(row[0])
 
     def put_many(self, items: Mapping[str, tuple[str, Mapping[str, Any]]] | Sequence[Any]) -> None:
@@ -196,16 +238,18 @@ class GenerationCache:
         if not rows:
             return
         conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT OR REPLACE INTO generations (key, text, meta, created) VALUES (?,?,?,?)",
-                rows,
-            )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._readable():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO generations (key, text, meta, created)"
+                    " VALUES (?,?,?,?)",
+                    rows,
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def put(self, key: str, text: str, meta: Mapping[str, Any] | None = None) -> None:
         self.put_many({key: (text, meta or {})})

@@ -167,3 +167,23 @@ def test_cache_is_bypassed_inside_steer(model, tmp_path, counted):
     with ls.steer(model, vecs, lam=5.0), pytest.warns(UserWarning, match="bypassed"):
         generate(model, PROMPTS[:2], max_new_tokens=4, cache=cache, progress=False)
     assert sum(counted) == 2 and len(cache) == 2
+
+
+def test_corrupt_store_names_the_file_and_the_remedy(tmp_path):
+    from lens_steer.cache import CacheError
+
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database at all " * 200)
+    with pytest.raises(CacheError, match=r"junk\.sqlite is truncated or corrupt .*deleting it"):
+        GenerationCache(junk)
+    db = tmp_path / "cut.sqlite"
+    with GenerationCache(db) as cache:
+        cache.put_many({f"k{i}": ("x" * 2000, {"i": i}) for i in range(200)})
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = db.stat().st_size
+    with open(db, "r+b") as fh:  # a disk-full or killed copy: the second half is gone
+        fh.truncate(size // 2)
+    with pytest.raises(CacheError, match=r"cut\.sqlite .*malformed") as err:
+        GenerationCache(db)
+    assert isinstance(err.value, sqlite3.DatabaseError)  # callers catching sqlite errors still do
