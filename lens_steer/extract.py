@@ -24,8 +24,9 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .activations import last_token_activations
+from .errors import InputError
 from .models import model_name
-from .vectors import SteeringVectors
+from .vectors import SteeringVectors, zero_layers
 
 __all__ = ["extract", "directions_from_differences", "METHODS"]
 
@@ -36,7 +37,7 @@ Method = Literal["pca", "svd", "mean-diff"]
 def _as_texts(pairs: Sequence[Any]) -> tuple[list[str], list[str], str]:
     """Accept ``ContrastivePair``-like objects or ``(positive, negative)`` tuples."""
     if not pairs:
-        raise ValueError("no contrastive pairs given: extraction needs at least two")
+        raise InputError("no contrastive pairs given: extraction needs at least two")
     pos, neg, strategies = [], [], set()
     for i, p in enumerate(pairs):
         if hasattr(p, "positive") and hasattr(p, "negative"):
@@ -52,11 +53,11 @@ def _as_texts(pairs: Sequence[Any]) -> tuple[list[str], list[str], str]:
         if not isinstance(a, str) or not isinstance(b, str):
             raise TypeError(f"pair {i}: positive and negative must be strings")
         if a == b:
-            raise ValueError(f"pair {i}: positive and negative texts are identical")
+            raise InputError(f"pair {i}: positive and negative texts are identical")
         pos.append(a)
         neg.append(b)
     if len(pos) < 2:
-        raise ValueError("extraction needs at least two pairs to estimate a direction")
+        raise InputError("extraction needs at least two pairs to estimate a direction")
     return pos, neg, "+".join(sorted(strategies))
 
 
@@ -75,7 +76,7 @@ def _leading_direction(
     elif method == "svd":
         x = d
     else:
-        raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
+        raise InputError(f"unknown method {method!r}: choose one of {METHODS}")
     _, s, vh = torch.linalg.svd(x.double(), full_matrices=False)
     return vh[0].float(), float(s[0] ** 2 / (s**2).sum().clamp_min(1e-30))
 
@@ -90,7 +91,7 @@ def directions_from_differences(
     Pure tensor maths, separated from the model so it can be tested on planted directions.
     """
     if diffs.ndim != 3 or diffs.shape[0] < 2:
-        raise ValueError(
+        raise InputError(
             f"diffs must be [n_pairs ≥ 2, n_layers, d_model], got {tuple(diffs.shape)}"
         )
     diffs = diffs.float()
@@ -102,7 +103,7 @@ def directions_from_differences(
         frac = float((diffs[:, layer] @ v > 0).float().mean())
         if frac < 0.5:
             v, frac = -v, 1.0 - frac
-        dirs.append(v / v.norm())
+        dirs.append(v / v.norm().clamp_min(1e-30))  # a zero mean stays zero: extract refuses it
         evr.append(ratio)
         agree.append(frac)
     return torch.stack(dirs), torch.tensor(evr), torch.tensor(agree)
@@ -128,12 +129,25 @@ def extract(
     used as given (render chat templates before, if wanted).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
+        raise InputError(f"unknown method {method!r}: choose one of {METHODS}")
     pos, neg, strategy = _as_texts(pairs)
     layer_list = list(range(int(model.cfg.n_layers))) if layers is None else list(layers)
     acts = last_token_activations(model, pos + neg, layer_list, batch_size, progress)
     diffs = acts[: len(pos)] - acts[len(pos) :]
+    same = [layer for i, layer in enumerate(layer_list) if not diffs[:, i].abs().any()]
+    if same:  # every direction there would be arbitrary (PCA) or zero (mean-diff)
+        raise InputError(
+            f"positive and negative texts give identical last-token activations at layers "
+            f"{same} of {model_name(model)}, so no direction can be found there: leave those "
+            "layers out (layers=...) or use pairs whose texts differ nearer their last token"
+        )
     directions, evr, agree = directions_from_differences(diffs, method, seed)
+    zero = zero_layers(directions, layer_list)
+    if zero:
+        raise InputError(
+            f"the {method} direction is zero at layers {zero} (the pair differences cancel "
+            "out): use method='pca', or more and more varied pairs"
+        )
     meta = {
         "kind": "extracted",
         "source_model": model_name(model),

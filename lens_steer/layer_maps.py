@@ -16,6 +16,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .errors import InputError
+
 __all__ = [
     "LAYER_MAPS",
     "greedy_map",
@@ -62,7 +64,7 @@ def cka_matrix(
     parent_acts: Float[Tensor, "n n_parent d_parent"],
 ) -> Float[Tensor, "n_child n_parent"]:
     if child_acts.shape[0] != parent_acts.shape[0]:
-        raise ValueError("CKA needs activations of the same texts in both models")
+        raise InputError("CKA needs activations of the same texts in both models")
     return torch.tensor(
         [
             [linear_cka(child_acts[:, c], parent_acts[:, p]) for p in range(parent_acts.shape[1])]
@@ -86,7 +88,7 @@ def explicit_map(
     pairs = tuple(sorted((int(c), int(p)) for c, p in mapping.items()))
     for c, p in pairs:
         if not 0 <= c < n_child_layers:
-            raise ValueError(f"child layer {c} out of range (child has {n_child_layers} layers)")
+            raise InputError(f"child layer {c} out of range (child has {n_child_layers} layers)")
         if p not in parent_layers:
-            raise ValueError(f"parent layer {p} has no vector; available: {sorted(parent_layers)}")
+            raise InputError(f"parent layer {p} has no vector; available: {sorted(parent_layers)}")
     return pairs

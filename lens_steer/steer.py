@@ -13,18 +13,21 @@ context.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import numbers
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
 from .activations import model_device, residual_norms
 from .anchors import ANCHOR_TEXTS
-from .models import hook_name
+from .errors import InputError
+from .models import hook_name, model_name
 from .vectors import SteeringVectors
 
 __all__ = ["steer", "Steering", "steering_ratio", "active_steerings", "POSITIONS"]
@@ -37,13 +40,29 @@ Lambda = float | Sequence[float] | Tensor
 def _check_fits(model: Any, vectors: SteeringVectors) -> None:
     d_model, n_layers = int(model.cfg.d_model), int(model.cfg.n_layers)
     if vectors.d_model != d_model:
-        raise ValueError(
+        raise InputError(
             f"vector width {vectors.d_model} ≠ model d_model {d_model}: map the vectors with "
             "ls.transfer(vectors, model, width='ridge' | 'procrustes' | 'truncate')"
         )
     bad = [layer for layer in vectors.layers if layer >= n_layers]
     if bad:
-        raise ValueError(f"vector layers {bad} do not exist in a model with {n_layers} layers")
+        raise InputError(
+            f"vector layers {bad} do not exist in {model_name(model)}, which has {n_layers} "
+            f"layers (0..{n_layers - 1}): drop them with vectors.select(...) or transfer the "
+            "vectors to this model"
+        )
+
+
+def _lam_type_error(lam: Any) -> TypeError:
+    return TypeError(
+        f"lam must be a number, a per-layer sequence of numbers or a 1-D tensor, got "
+        f"{type(lam).__name__} {lam!r}"
+    )
+
+
+def _is_number(x: Any) -> bool:
+    """A real number, but not a bool (``lam=True`` is a slip, not λ = 1)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
 def _coefficients(lam: Lambda, n_rows: int) -> tuple[Tensor, bool]:
@@ -52,24 +71,30 @@ def _coefficients(lam: Lambda, n_rows: int) -> tuple[Tensor, bool]:
         if lam.ndim == 0:
             return lam.float().reshape(1, 1).expand(n_rows, 1), False
         if lam.ndim != 1:
-            raise ValueError(
+            raise InputError(
                 f"a λ tensor must be 1-D (one λ per batch row), got {tuple(lam.shape)}"
             )
         lam_rows = lam.detach().float()
         out = lam_rows.reshape(1, -1).expand(n_rows, -1)
         per_batch = True
-    elif isinstance(lam, (int, float)):
+    elif _is_number(lam):
         out, per_batch = torch.full((n_rows, 1), float(lam)), False
     else:
+        # a string is a sequence too: "123" would silently read as λ = [1, 2, 3]
+        if isinstance(lam, (str, bytes, Mapping)) or not isinstance(lam, Iterable):
+            raise _lam_type_error(lam)
+        lam = list(lam)
+        if not all(_is_number(x) or (isinstance(x, Tensor) and x.numel() == 1) for x in lam):
+            raise _lam_type_error(lam)
         values = [float(x) for x in lam]
         if len(values) != n_rows:
-            raise ValueError(
+            raise InputError(
                 f"{len(values)} per-layer λ values for {n_rows} steered layers; pass one per "
                 "layer in vectors.layers order, a float, or a 1-D tensor (one per batch row)"
             )
         out, per_batch = torch.tensor(values).reshape(n_rows, 1), False
     if not torch.isfinite(out).all():
-        raise ValueError("λ must be finite")
+        raise InputError(f"λ must be finite, got {lam!r}")
     return out, per_batch
 
 
@@ -130,14 +155,14 @@ def steer(
     """
     _check_fits(model, vectors)
     if positions not in POSITIONS:
-        raise ValueError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
+        raise InputError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
     coef, per_batch = _coefficients(lam, len(vectors))
     if relative:
         if reference_norms is None:
             texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
             reference_norms = residual_norms(model, texts, vectors.layers)
         if tuple(reference_norms.shape) != (len(vectors),):
-            raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
+            raise InputError(f"reference_norms must have shape ({len(vectors)},)")
         coef = coef * reference_norms.float().reshape(-1, 1).cpu()
     device = model_device(model)
     state = Steering(vectors, coef, positions, prompt_len, _fixed_prompt_len=prompt_len)
@@ -156,7 +181,7 @@ def steer(
                 return resid
             c = coef_dev[row]
             if per_batch and c.shape[0] != resid.shape[0]:
-                raise ValueError(
+                raise InputError(
                     f"{c.shape[0]} per-row λ values for a batch of {resid.shape[0]} rows"
                 )
             delta = (c.reshape(-1, 1, 1) * directions[row].reshape(1, 1, -1)).to(resid.dtype)

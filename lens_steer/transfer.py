@@ -18,6 +18,7 @@ from . import layer_maps as lm
 from . import width_maps as wm
 from .activations import last_token_activations
 from .anchors import ANCHOR_TEXTS
+from .errors import InputError
 from .models import model_name
 from .vectors import SteeringVectors
 
@@ -27,28 +28,37 @@ __all__ = ["transfer"]
 def _validate(vectors, child, source_model, layer_map, width) -> tuple[int, int]:
     d_parent, d_child = vectors.d_model, int(child.cfg.d_model)
     if width is None and d_parent != d_child:
-        raise ValueError(
+        raise InputError(
             f"vector width {d_parent} ≠ child d_model {d_child}: pass width='ridge', "
             "'procrustes', 'truncate' or 'random'"
         )
     if width is not None and width not in wm.WIDTH_METHODS:
-        raise ValueError(f"unknown width method {width!r}: choose one of {wm.WIDTH_METHODS}")
+        raise InputError(f"unknown width method {width!r}: choose one of {wm.WIDTH_METHODS}")
     if not isinstance(layer_map, Mapping) and layer_map not in lm.LAYER_MAPS:
-        raise ValueError(
+        raise InputError(
             f"unknown layer_map {layer_map!r}: choose one of {lm.LAYER_MAPS} "
             "or pass a {child_layer: parent_layer} dict"
         )
     needs_parent = width in ("ridge", "procrustes") or layer_map == "cka"
     if needs_parent and source_model is None:
-        raise ValueError(
+        raise InputError(
             f"width={width!r} / layer_map={layer_map!r} fit on activations of both models: "
             "pass source_model=<the parent model the vectors came from>"
         )
     if source_model is not None and int(source_model.cfg.d_model) != d_parent:
-        raise ValueError(
+        raise InputError(
             f"source_model d_model {source_model.cfg.d_model} ≠ vector width {d_parent}: "
             "is it the model these vectors were extracted from?"
         )
+    if source_model is not None:  # else the constructor checked meta["model_n_layers"]
+        depth = int(source_model.cfg.n_layers)
+        bad = [layer for layer in vectors.layers if layer >= depth]
+        if bad:
+            raise InputError(
+                f"vector layers {bad} do not exist in the source model {model_name(source_model)}, "
+                f"which has {depth} layers (0..{depth - 1}): is it the model these vectors were "
+                "extracted from?"
+            )
     return d_parent, d_child
 
 
@@ -84,7 +94,7 @@ def transfer(
     needs_acts = width in ("ridge", "procrustes") or layer_map == "cka"
     if needs_acts:
         if len(texts) < 8:
-            raise ValueError(f"need at least 8 anchor texts to fit maps, got {len(texts)}")
+            raise InputError(f"need at least 8 anchor texts to fit maps, got {len(texts)}")
         h_parent = last_token_activations(source_model, texts, vectors.layers, batch_size, progress)
         h_child = last_token_activations(child, texts, None, batch_size, progress)
 
@@ -103,7 +113,7 @@ def transfer(
         pairs = lm.cka_map(full.nan_to_num(float("-inf")), vectors.layers)
         meta["cka"] = [round(float(full[c, p]), 6) for c, p in pairs]
     if not pairs:
-        raise ValueError(f"layer map {layer_map!r} maps no parent layer onto the child")
+        raise InputError(f"layer map {layer_map!r} maps no parent layer onto the child")
 
     rows, r2s, alphas = [], [], []
     row_of = {layer: i for i, layer in enumerate(vectors.layers)}
@@ -124,7 +134,7 @@ def transfer(
             mapped = v @ m.double()
         norm = float(mapped.norm())
         if norm < 1e-8:
-            raise ValueError(
+            raise InputError(
                 f"the {width} map sends parent layer {p}'s vector to zero at child layer {c}; "
                 "try another width method"
             )

@@ -20,15 +20,38 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-__all__ = ["SteeringVectors", "FORMAT_VERSION"]
+from .errors import InputError
+
+__all__ = ["SteeringVectors", "FORMAT_VERSION", "zero_layers"]
 
 FORMAT_VERSION = 1
 _META_KEY = "lens_steer"
 
 
 def _freeze(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(meta, Mapping):
+        raise InputError(f"meta must be a mapping (JSON object), got {type(meta).__name__}")
     json.dumps(dict(meta))  # provenance must survive a save: refuse non-JSON values early
     return MappingProxyType(dict(meta))
+
+
+def zero_layers(directions: Tensor, layers: Sequence[int]) -> list[int]:
+    """The layers whose direction is exactly zero (a zero vector steers nothing)."""
+    norms = directions.detach().float().norm(dim=-1).cpu()
+    return [layer for layer, n in zip(layers, norms.tolist(), strict=True) if n == 0.0]
+
+
+def _check_layers(layers: tuple[int, ...], meta: Mapping[str, Any]) -> None:
+    """Layer indices must exist in the model the vectors say they belong to."""
+    depth = meta.get("model_n_layers") if isinstance(meta, Mapping) else None
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        return
+    bad = [x for x in layers if x >= depth]
+    if bad:
+        raise InputError(
+            f"layer indices {bad} do not exist in {meta.get('target_model') or meta.get('source_model') or 'the model'} "
+            f"(meta model_n_layers={depth}: layers 0..{depth - 1})"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,27 +72,30 @@ class SteeringVectors:
     def __post_init__(self) -> None:
         d = self.directions
         if not isinstance(d, Tensor) or d.ndim != 2:
-            raise ValueError(
+            raise InputError(
                 f"directions must be a 2-D tensor [n_layers, d_model], got "
                 f"{getattr(d, 'shape', type(d).__name__)}"
             )
         if not d.is_floating_point():
-            raise ValueError(f"directions must be floating point, got {d.dtype}")
-        if not torch.isfinite(d).all():
-            raise ValueError("directions contain NaN or inf values")
+            raise InputError(f"directions must be floating point, got {d.dtype}")
         layers = tuple(int(x) for x in self.layers)
         if len(layers) != d.shape[0]:
-            raise ValueError(f"{len(layers)} layer indices for {d.shape[0]} directions")
+            raise InputError(f"{len(layers)} layer indices for {d.shape[0]} directions")
         if len(set(layers)) != len(layers) or any(x < 0 for x in layers):
-            raise ValueError(f"layer indices must be distinct and non-negative, got {layers}")
+            raise InputError(f"layer indices must be distinct and non-negative, got {layers}")
+        finite = torch.isfinite(d).all(dim=-1).cpu().tolist()
+        if not all(finite):
+            bad = [layer for layer, ok in zip(layers, finite, strict=True) if not ok]
+            raise InputError(f"directions of layers {bad} contain NaN or inf values")
         object.__setattr__(self, "layers", layers)
         for name in ("explained_variance", "sign_agreement"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != (d.shape[0],):
-                raise ValueError(
+                raise InputError(
                     f"{name} must have shape ({d.shape[0]},), got {tuple(value.shape)}"
                 )
         object.__setattr__(self, "meta", _freeze(self.meta))
+        _check_layers(layers, self.meta)
 
     # -- views -----------------------------------------------------------------------------
     @property
@@ -151,7 +177,11 @@ class SteeringVectors:
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVectors:
-        """Read a file written by :meth:`save`; validates shapes, dtypes and finiteness."""
+        """Read a file written by :meth:`save`; validates version, shapes, dtypes and values.
+
+        Every way a file can be wrong ends in one :class:`~lens_steer.errors.InputError` that
+        names the file, so a bad vector never reaches a model as silent garbage.
+        """
         from safetensors import safe_open
 
         path = Path(path)
@@ -162,22 +192,15 @@ class SteeringVectors:
                 header = f.metadata() or {}
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as err:  # safetensors raises several error types for bad files
-            raise ValueError(f"{path} is not a readable safetensors file: {err}") from None
-        if _META_KEY not in header:
-            raise ValueError(
-                f"{path} has no lens_steer metadata: was it written by SteeringVectors.save?"
-            )
+            raise InputError(f"{path} is not a readable safetensors file: {err}") from None
+        meta = _read_header(path, header)
         for key in ("directions", "layers"):
             if key not in tensors:
-                raise ValueError(f"{path} lacks the {key!r} tensor")
+                raise InputError(f"{path} lacks the {key!r} tensor")
         if tensors["layers"].dtype not in (torch.int64, torch.int32) or tensors["layers"].ndim != 1:
-            raise ValueError(f"{path}: 'layers' must be a 1-D integer tensor")
+            raise InputError(f"{path}: 'layers' must be a 1-D integer tensor")
         try:
-            meta = json.loads(header[_META_KEY])
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: corrupt metadata JSON ({err})") from None
-        try:
-            return cls(
+            vecs = cls(
                 tensors["directions"],
                 tuple(tensors["layers"].tolist()),
                 tensors.get("explained_variance"),
@@ -185,4 +208,36 @@ class SteeringVectors:
                 meta,
             )
         except ValueError as err:
-            raise ValueError(f"{path}: {err}") from None
+            raise InputError(f"{path}: {err}") from None
+        zero = zero_layers(vecs.directions, vecs.layers)
+        if zero:
+            raise InputError(
+                f"{path}: the directions of layers {zero} are all zero, so they cannot steer; "
+                "re-create the file (or save vectors.select(<the other layers>))"
+            )
+        return vecs
+
+
+def _read_header(path: Path, header: Mapping[str, str]) -> dict[str, Any]:
+    """The provenance of a vector file, after checking its format version."""
+    if _META_KEY not in header:
+        raise InputError(
+            f"{path} has no lens_steer metadata: was it written by SteeringVectors.save?"
+        )
+    version = header.get("format_version", str(FORMAT_VERSION))
+    if version != str(FORMAT_VERSION):
+        raise InputError(
+            f"{path} has format_version {version!r}, but this lens_steer reads format_version "
+            f"{FORMAT_VERSION} only: re-create the file with SteeringVectors.save, or use the "
+            "lens_steer version that wrote it"
+        )
+    try:
+        meta = json.loads(header[_META_KEY])
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: corrupt metadata JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise InputError(
+            f"{path}: the lens_steer metadata is a JSON {type(meta).__name__}, not an object; "
+            "the file was not written by SteeringVectors.save (re-create it)"
+        )
+    return meta

@@ -121,3 +121,29 @@ def test_text_already_starting_with_bos_gets_no_second_bos():
     plain = encode_text(tok, "hi there")
     assert plain[0] == tok.bos_token_id and plain.count(tok.bos_token_id) == 1
     assert encode_text(tok, tok.bos_token + "hi there") == plain
+
+
+def test_cancelling_pairs_give_an_error_not_a_zero_vector():
+    """(a, b) and (b, a): the mean difference is exactly zero at every layer."""
+    a, b = PAIRS[0]
+    c, d = PAIRS[1]
+    pairs = [(a, b), (b, a), (c, d), (d, c)]
+    with pytest.raises(ValueError, match=r"mean-diff direction is zero at layers \[0, 1, 2\]"):
+        ls.extract(tiny_model("llama"), pairs, method="mean-diff", progress=False)
+
+
+def test_identical_activations_name_the_layers(monkeypatch):
+    import importlib
+
+    ex = importlib.import_module("lens_steer.extract")  # ls.extract is the function
+
+    real = ex.last_token_activations
+
+    def same_at_layer_1(model, texts, layers, *args):
+        acts = real(model, texts, layers, *args)
+        acts[:, 1] = 1.0  # layer 1 cannot tell positive from negative
+        return acts
+
+    monkeypatch.setattr(ex, "last_token_activations", same_at_layer_1)
+    with pytest.raises(ValueError, match=r"identical last-token activations at layers \[1\]"):
+        ls.extract(tiny_model("llama"), PAIRS, progress=False)

@@ -1,5 +1,6 @@
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -184,8 +185,8 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="vector width 48 ≠ model d_model 32"):
         with ls.steer(model, ls.SteeringVectors(unit(1, 48), (0,))):
             pass
-    vecs = ls.SteeringVectors(unit(2, 32), (0, 7))
-    with pytest.raises(ValueError, match=r"layers \[7\] do not exist"):
+    vecs = ls.SteeringVectors(unit(2, 32), (0, 999))
+    with pytest.raises(ValueError, match=r"layers \[999\] do not exist in .* has 3 layers"):
         with ls.steer(model, vecs):
             pass
     vecs = ls.SteeringVectors(unit(2, 32), (0, 1))
@@ -199,3 +200,18 @@ def test_bad_inputs():
             with ls.steer(model, vecs, **kwargs):
                 pass
     assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("lam", ["123", b"12", True, [1.0, True], ["1", "2"], {0: 1.0}])
+def test_lambda_of_the_wrong_type_is_refused(lam):
+    """A string is a sequence: "123" used to steer with the per-layer λ [1, 2, 3]."""
+    model = tiny_model("llama")
+    vecs = ls.SteeringVectors(unit(2, 32), (0, 1))
+    with pytest.raises(TypeError, match="lam must be a number"):
+        with ls.steer(model, vecs, lam=lam):
+            pass
+    with pytest.raises(TypeError, match="lam must be a number"):
+        ls.steering_ratio(model, vecs, lam)
+    assert hook_count(model) == 0
+    with ls.steer(model, vecs, lam=np.array([0.5, 1.0])) as state:  # arrays still work
+        assert state.coefficients[:, 0].tolist() == [0.5, 1.0]

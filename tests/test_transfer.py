@@ -155,3 +155,13 @@ def test_transferred_vectors_roundtrip_with_provenance(tmp_path, vecs, parent, c
     back = ls.SteeringVectors.load(out.save(tmp_path / "child.safetensors"))
     assert back.meta["width_r2"] == out.meta["width_r2"]
     assert back.meta["kind"] == "transferred"
+
+
+def test_layer_beyond_the_parent_is_an_error_not_dropped(parent, child):
+    """Greedy n→n used to drop layer 999 without a word: it does not exist in the parent."""
+    d = torch.nn.functional.normalize(torch.randn(2, 48), dim=-1)
+    stray = ls.SteeringVectors(d, (0, 999), meta={"source_model": "p"})
+    with pytest.raises(ValueError, match=r"vector layers \[999\] do not exist .* 4 layers"):
+        ls.transfer(stray, child, source_model=parent, width="truncate")
+    with pytest.raises(ValueError, match=r"layer indices \[999\] do not exist"):
+        ls.SteeringVectors(d, (0, 999), meta={"model_n_layers": 4})

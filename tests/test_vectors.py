@@ -118,3 +118,48 @@ def test_failed_save_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         make().save(tmp_path / "v.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+def _raw(path, directions, layers, meta="{}", **header):
+    save_file(
+        {"directions": directions, "layers": torch.tensor(layers)},
+        path,
+        metadata={"lens_steer": meta, **header},
+    )
+    return path
+
+
+def test_load_names_what_is_wrong_with_a_file(tmp_path):
+    from lens_steer.errors import InputError
+
+    ok = torch.nn.functional.normalize(torch.randn(2, 4), dim=-1)
+    cases = [
+        (_raw(tmp_path / "list.safetensors", ok, [0, 1], meta="[1, 2]"), "is a JSON list"),
+        (
+            _raw(tmp_path / "v99.safetensors", ok, [0, 1], format_version="99"),
+            "format_version '99'.*reads format_version 1 only",
+        ),
+        (
+            _raw(tmp_path / "zero.safetensors", torch.cat([ok[:1], torch.zeros(1, 4)]), [3, 5]),
+            r"layers \[5\] are all zero",
+        ),
+        (
+            _raw(tmp_path / "deep.safetensors", ok, [0, 999], meta='{"model_n_layers": 30}'),
+            r"layer indices \[999\] do not exist.*model_n_layers=30",
+        ),
+    ]
+    for path, message in cases:
+        with pytest.raises(InputError, match=message) as err:
+            SteeringVectors.load(path)
+        assert str(path) in str(err.value)  # every message names the file
+
+
+def test_constructor_names_non_finite_layers_and_checks_depth():
+    d = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    d[1, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"layers \[6\] contain NaN or inf"):
+        SteeringVectors(d, (4, 6, 8))
+    with pytest.raises(ValueError, match=r"layer indices \[999\] do not exist"):
+        SteeringVectors(d[:1].abs(), (999,), meta={"model_n_layers": 18})
+    with pytest.raises(ValueError, match="meta must be a mapping"):
+        SteeringVectors(d[:1].abs(), (0,), meta=[1, 2])
