@@ -96,6 +96,25 @@ def test_bad_json_names_file_and_line(tmp_path: Path) -> None:
         get_task("gsm8k", data_dir=d).load("test")
 
 
+def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
+    from lens_steer.tasks.loading import read_jsonl, read_lines
+
+    d = _copy(tmp_path, "gsm8k")
+    lines = (d / "test.jsonl").read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1][:10] + b"\xff\xfe" + lines[1][10:]
+    (d / "test.jsonl").write_bytes(b"".join(lines))
+    with pytest.raises(
+        DataError, match=r"test\.jsonl:2: not valid UTF-8 \(byte 0xff at column 11\)"
+    ):
+        get_task("gsm8k", data_dir=d).load("test")
+    with pytest.raises(DataError, match=r"test\.jsonl:2: not valid UTF-8"):
+        read_jsonl(d / "test.jsonl")
+    paths = tmp_path / "paths.txt"
+    paths.write_bytes(b"a/1.json\n\nb/\xc3(.json\n")
+    with pytest.raises(DataError, match=r"paths\.txt:3: not valid UTF-8"):
+        read_lines(paths)
+
+
 @pytest.mark.parametrize(
     "name,file,row,pattern",
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from .arc import ARC, ARCChallenge, ARCEasy, parse_arc
 from .base import DataError, Example, Splits, Task, check_disjoint
 from .choices import ChoiceScores, score_choices
@@ -75,7 +76,7 @@ def get_task(
     key = str(name).strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in TASKS:
-        raise ValueError(f"unknown task {name!r}: choose one of {sorted(TASKS)}")
+        raise InputError(f"unknown task {name!r}: choose one of {sorted(TASKS)}")
     try:
         return TASKS[key](data_dir, prompts=prompts, **kwargs)
     except TypeError as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +30,40 @@ __all__ = [
 Converter = Callable[[dict[str, Any], int, str], Example]
 
 
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every line, decoded one line at a time.
+
+    Decoding the whole file at once would report invalid UTF-8 as a byte offset deep inside
+    the file; per line, the error can name the line (and column) a person can open.
+    """
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                    f"{err.start + 1}); re-save the file as UTF-8"
+                ) from None
+
+
 def read_jsonl(path: str | Path) -> list[tuple[dict[str, Any], str]]:
     """``[(row, "path:line"), ...]`` for every non-blank line; bad JSON names the line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
     rows: list[tuple[dict[str, Any], str]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"{where}: not valid JSON ({err.msg} at column {err.colno})"
-                ) from None
-            if not isinstance(row, dict):
-                raise DataError(
-                    f"{where}: expected a JSON object per line, got {type(row).__name__}"
-                )
-            rows.append((row, where))
+    for lineno, line in _text_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object per line, got {type(row).__name__}")
+        rows.append((row, where))
     if not rows:
         raise DataError(f"{path} has no rows: the split is empty, so no accuracy can be computed")
     return rows
@@ -59,8 +71,10 @@ def read_jsonl(path: str | Path) -> list[tuple[dict[str, Any], str]]:
 
 def read_lines(path: str | Path) -> list[str]:
     """Non-blank lines of a text file (e.g. MATH's ``train_paths.txt``)."""
-    with Path(path).open(encoding="utf-8") as fh:
-        return [line.strip() for line in fh if line.strip()]
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    return [line.strip() for _, line in _text_lines(path) if line.strip()]
 
 
 def load_hub_rows(hub_id: str, config: str | None, split: str) -> list[tuple[dict[str, Any], str]]:

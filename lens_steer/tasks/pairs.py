@@ -19,6 +19,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import InputError
 from .base import Example, Task
 
 __all__ = ["ContrastivePair", "contrastive_pairs", "STRATEGIES"]
@@ -46,7 +47,7 @@ def _check_sources(task: Task, examples: Sequence[Example]) -> None:
     ]
     if bad:
         kind = bad[0].role or f"official {bad[0].source} split"
-        raise ValueError(
+        raise InputError(
             f"{len(bad)} of the {len(examples)} examples are held out (e.g. {bad[0].id!r} from "
             f"{kind}); contrastive pairs must come from training data: pass "
             "task.splits(seed=...).train"
@@ -67,15 +68,15 @@ def contrastive_pairs(
     """
     strategy = strategy.replace("_", "-").lower()
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown pair strategy {strategy!r}: choose one of {STRATEGIES}")
+        raise InputError(f"unknown pair strategy {strategy!r}: choose one of {STRATEGIES}")
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+        raise InputError(f"n must be a positive int, got {n!r}")
     examples = list(examples)
     if not examples:
-        raise ValueError("no examples given: pass task.splits(seed=...).train")
+        raise InputError("no examples given: pass task.splits(seed=...).train")
     _check_sources(task, examples)
     if strategy == "mismatched" and len(examples) < 2:
-        raise ValueError("the 'mismatched' strategy needs at least 2 examples")
+        raise InputError("the 'mismatched' strategy needs at least 2 examples")
 
     rng = random.Random(seed)
     order = rng.sample(range(len(examples)), len(examples))
@@ -113,7 +114,7 @@ def contrastive_pairs(
             )
         pairs.append(ContrastivePair(pair[0], pair[1], pair[2], strategy))
     if len(pairs) < n:
-        raise ValueError(
+        raise InputError(
             f"asked for n={n} {strategy!r} pairs but only {len(pairs)} could be built from "
             f"{len(examples)} examples: pass more examples or a smaller n"
         )
