@@ -32,9 +32,12 @@ def _read_json(path: Path, hint: str) -> Any:
     if not path.is_file():
         raise NotARunError(f"{path} is missing: {hint}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise NotARunError(f"{path} is not valid JSON ({err}): {hint}") from None
+    if not isinstance(data, dict):
+        raise NotARunError(f"{path} holds a JSON {type(data).__name__}, not an object: {hint}")
+    return data
 
 
 def model_label(spec: str) -> str:
