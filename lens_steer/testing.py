@@ -167,5 +167,8 @@ def pathological_answers(n: int = 200_000) -> dict[str, str]:
         "calculation": "The answer is " + "1 + " * (n // 4),
         "hedges": "The answer is " + "1 or " * (n // 5),
         "letters": "C" * n,
+        "answer-words": "the answer is xyz " * (n // 18),
+        "nested-boxes": "\\boxed{" * (n // 8) + "1" + "}" * (n // 8),
+        "zero-denominators": "1/0 " * (n // 4) + ".",
     }
     return floods

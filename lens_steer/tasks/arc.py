@@ -22,7 +22,7 @@ from typing import Any
 
 from .arc_fewshot import FEWSHOT_IDS, RATIONALES
 from .base import DataError, Example, Task
-from .grading import MAX_ANSWER_CHARS, Reader, Statement, last_statements, own_turn
+from .grading import MAX_ANSWER_CHARS, Reader, Statement, last_statements, or_between, own_turn
 from .loading import convert_rows, get_field, load_hub_rows, read_jsonl, resolve_data_dir
 
 __all__ = ["ARC", "ARCChallenge", "ARCEasy", "parse_arc", "answer_line"]
@@ -49,25 +49,28 @@ _IS_BEST = re.compile(
 _REVIEW = re.compile(
     rf"\((?P<label>{_L})\)[^\n()]{{0,200}}? is (?:the )?(?:correct|right|best)\b", re.IGNORECASE
 )
-_CHOOSE = re.compile(
-    r"\b(?:I (?:choose|select|pick|go with|would choose|will choose)|my (?:answer|choice) is)"
-    r" (?:option |choice )?\(?(?P<label>[A-E])\)?(?![\w])",
-    re.IGNORECASE,
+_CHOOSE = re.compile(  # the label upper-case: "I choose a rock" is not option A
+    r"\b(?i:I (?:choose|select|pick|go with|would choose|will choose)|my (?:answer|choice) is)"
+    r" (?i:option |choice )?\(?(?P<label>[A-E])\)?(?![\w])"
 )
 _START = re.compile(
     rf"^[*_ ]{{0,4}}(?:\((?P<a>{_L})\)|(?P<b>[A-E])(?:[).:*]|(?=\n|$))|(?P<c>[1-5])[).]?(?=\n|$))"
 )
 _LINE_LABEL = re.compile(r"(?m)^[*_ ]{0,4}\(?(?P<label>[A-E1-5])\)?[*_ .]{0,4}$")
 _PAREN = re.compile(r"\(([A-E])\)")
-_HEDGE_AFTER = re.compile(
+_HEDGE_AFTER = re.compile(  # "C or D", "(A) and (C)"; not "B, and A is wrong because"
     r"\)? ?\**,? ?(?i:or|and|/|and/or) ?(?i:possibly |maybe |perhaps |even )?"
     r"(?i:option |choice )?(?:\((?i:[A-E1-5])\)|[A-E1-5](?![\w]))"
+    r"(?! ?(?i:is|was|isn't|seems|would|does|can)\b)"
 )
+_OPTION_LINE = re.compile(r"(?m)^[*_ ]{0,4}\(?[A-E1-5][).:] ")
 _CORRECTION = re.compile(
     r"\b(?i:it is|it's|it must be|it should be|instead|make that|change (?:my answer )?to)"
     r" (?i:option |choice )?(?P<open>\()?(?P<label>[A-E1-5])(?(open)\)|(?![\w]))"
 )
-_HEDGE_BEFORE = re.compile(r"\b(?:either|between|both)\W{0,3}$", re.IGNORECASE)
+_HEDGE_BEFORE = re.compile(  # "either C", "Option C or D is correct"
+    r"(?:\b(?i:either|between|both)|(?<![\w])\(?[A-E1-5]\)?,? (?i:or|and|/|and/or))\W{0,3}$"
+)
 
 
 def answer_line(label: str) -> str:
@@ -115,6 +118,8 @@ class _Item:
 
     def __init__(self, labels: Sequence[str] | None, choices: Sequence[str] | None):
         self.labels, self.choices = labels, choices
+        # how far after "the answer is" an option's text can reach: bounds the work per phrase
+        self.reach = min(MAX_ANSWER_CHARS, max((len(c) for c in choices or ()), default=0) + 40)
 
     def label(self, raw: str) -> str | None:
         return _to_label(raw, self.labels)
@@ -124,24 +129,25 @@ def _statement(text: str, start: int, m: re.Match[str] | None, item: _Item) -> S
     if m is None or item.label(m.group("label")) is None:
         return None
     hedged = bool(_HEDGE_AFTER.match(text, m.end(), m.end() + 40))
-    hedged = hedged or bool(_HEDGE_BEFORE.search(text[max(0, m.start() - 12) : m.start("label")]))
+    before = text[max(0, m.start("label") - 16) : m.start("label")]
+    hedged = hedged or bool(_HEDGE_BEFORE.search(before))
     return Statement(start, m.end(), item.label(m.group("label")), hedged=hedged)
 
 
 def _phrase_statement(text: str, m: re.Match[str], item: _Item) -> Statement | None:
     if _NEGATED.match(text, m.end()):
         return None
-    v = _PHRASE_VALUE.match(text, m.end())
-    if v is not None and _phrase_ok(v, text):
-        return _statement(text, m.start(), v, item)
-    rest = text[m.end() :].strip(" *(:[")
-    if not rest:
+    rest = text[m.end() : m.end() + item.reach + 8].strip(" *(:[")
+    if not rest and m.end() + item.reach + 8 >= len(text):
         return Statement(m.start(), len(text), None, cut=True)
-    if item.labels and item.choices:  # "the answer is <the text of one option>"
+    if item.labels and item.choices:  # "the answer is <the text of one option>", even "A rock"
         line = re.split(r"\n|[.!?](?= |$)", rest, maxsplit=1)[0]
         lab = _option_by_text(line, item.choices, item.labels)
         if lab is not None:
             return Statement(m.start(), m.end() + len(line), lab)
+    v = _PHRASE_VALUE.match(text, m.end())
+    if v is not None and _phrase_ok(v, text):
+        return _statement(text, m.start(), v, item)
     return None
 
 
@@ -157,11 +163,13 @@ def _candidates(text: str, item: _Item) -> list[tuple[int, Reader]]:
         for m in pattern.finditer(text):
             cands.append((m.start(), partial(_statement, text, m.start(), m, item)))
     start = _START.match(text)
-    if start is not None:
+    listed = len(_OPTION_LINE.findall(text, 0, 4 * MAX_ANSWER_CHARS)) >= 2  # an echoed list
+    if start is not None and not listed:
         raw = start.group("a") or start.group("b") or start.group("c")
         if (lab := item.label(raw)) is not None or (raw.isdigit() and not item.labels):
-            value = lab or raw
-            cands.append((0, lambda value=value: Statement(0, start.end(), value)))
+            hedged = bool(_HEDGE_AFTER.match(text, start.end(), start.end() + 40))
+            st = Statement(0, start.end(), lab or raw, hedged=hedged)
+            cands.append((0, lambda st=st: st))
     return cands
 
 
@@ -175,9 +183,11 @@ def parse_arc(
     """
     turn = own_turn(text)
     item = _Item(labels, choices)
-    found = last_statements(_candidates(turn, item))
+    found = last_statements(_candidates(turn, item), n=2)
     if found:
         last = found[0]
+        if len(found) == 2 and or_between(turn, found[1], last):
+            return None  # "\\boxed{C} or \\boxed{D}"
         return None if last.hedged or last.cut else last.value
     parens = {p for p in _PAREN.findall(turn) if item.label(p) is not None}
     if len(parens) == 1:

@@ -292,6 +292,19 @@ class Task:
         return f"{instruction}\n\n{body}" if instruction else body
 
     # ---- scoring ----------------------------------------------------------------------------
+    def truncate(self, text: str) -> str:
+        """Cut ``text`` at the first of the task's generation stop sequences.
+
+        Grading cuts more than this (every marker of a hallucinated turn, see
+        :func:`lens_steer.tasks.grading.own_turn`); this is what generation stops at.
+        """
+        cut = len(text)
+        for stop in self.stop_sequences:
+            i = text.find(stop)
+            if i != -1:
+                cut = min(cut, i)
+        return text[:cut]
+
     def parse(self, text: str, example: Example | None = None) -> str | None:
         """The canonical answer stated in ``text``, or None when nothing parses.
 

@@ -28,6 +28,7 @@ __all__ = [
     "ends_finished",
     "Box",
     "boxes",
+    "or_between",
 ]
 
 MAX_ANSWER_CHARS = 1000
@@ -55,8 +56,8 @@ TURN_MARKERS = (
 )
 """The documented markers of a new turn (``N`` is a number); case-sensitive."""
 
-_WORD_MARKER = re.compile(
-    r"(?<![\w])(?:(?:Question|Problem|Exercise)(?: ?#?\d{1,4})?|Q|Human|User)\**:"
+_WORD_MARKER = re.compile(  # not after a lower-case word: "restate the Problem:" is prose
+    r"(?<![\w])(?<![a-z,;] )(?:(?:Question|Problem|Exercise)(?: ?#?\d{1,4})?|Q|Human|User)\**:"
 )
 _TOKEN_MARKER = re.compile("|".join(re.escape(m) for m in TURN_MARKERS if m.startswith("<")))
 _SPACE_RUN = re.compile(r"\s+")
@@ -174,11 +175,21 @@ def _is_symbol(ch: str) -> bool:
 
 
 class Box(NamedTuple):
-    """A ``\\boxed``/``\\fbox``: its span and content; ``content`` None when it never closes."""
+    """A ``\\boxed``/``\\fbox``: its span, and where its content lies in ``text``.
+
+    The content is sliced only when asked for (:attr:`content`), so a thousand nested boxes do
+    not make a thousand copies of the text.
+    """
 
     start: int
     end: int
-    content: str | None
+    lo: int
+    hi: int  # -1: the box never closes
+    text: str
+
+    @property
+    def content(self) -> str | None:
+        return None if self.hi < 0 else self.text[self.lo : self.hi]
 
 
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
@@ -220,11 +231,23 @@ def boxes(text: str) -> list[Box]:
         if i < len(text) and text[i] == "{":
             close = closing.get(i)
             if close is None:
-                out.append(Box(m.start(), len(text), None))
+                out.append(Box(m.start(), len(text), i + 1, -1, text))
             else:
-                out.append(Box(m.start(), close + 1, text[i + 1 : close]))
+                out.append(Box(m.start(), close + 1, i + 1, close, text))
         elif i == len(text):
-            out.append(Box(m.start(), i, None))
+            out.append(Box(m.start(), i, i, -1, text))
         elif tok := _BARE_BOX.match(text, i):
-            out.append(Box(m.start(), tok.end(), tok.group(0).rstrip(".,")))
+            content = tok.group(0).rstrip(".,")
+            out.append(Box(m.start(), tok.end(), i, i + len(content), text))
     return out
+
+
+_OR_GAP = re.compile(r"[ $.,)*]{0,6}(?:or|and/or|\\text\{ ?or ?\}|/)[ $(*]{0,6}", re.IGNORECASE)
+
+
+def or_between(text: str, earlier: Statement, later: Statement) -> bool:
+    """Whether two statements are alternatives joined by "or" ("$\\boxed{2}$ or $\\boxed{3}$")."""
+    if not 0 <= later.start - earlier.end <= 20:
+        return False
+    m = _OR_GAP.fullmatch(text, earlier.end, later.start)
+    return m is not None

@@ -21,17 +21,26 @@ from typing import Any
 
 from .base import DataError, Example, Task
 from .grading import (
+    MAX_ANSWER_CHARS,
     Box,
     Reader,
     Statement,
     boxes,
     ends_finished,
     last_statements,
+    or_between,
     own_turn,
     sentence_end,
 )
 from .loading import convert_rows, get_field, load_hub_rows, read_jsonl, resolve_data_dir
-from .numbers import NUM_RE, canonical_number, find_numbers, format_fraction, read_value
+from .numbers import (
+    NUM_RE,
+    canonical_number,
+    find_numbers,
+    format_fraction,
+    number_of,
+    read_value,
+)
 
 __all__ = ["GSM8K", "canonical_number", "find_numbers", "parse_gsm8k", "FINAL_LINE"]
 
@@ -51,11 +60,17 @@ _SKIP_RE = re.compile(
     re.IGNORECASE,
 )
 _NEGATED_RE = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
+# Right after a value: "or"/"to" and a second number ("260 or 263", "$10 to $12", "6 or it could
+# be 16", "50 \\text{ or } 25"), or "and" a second number of another thing ("6 apples and 2
+# oranges"); not a later clause ("5, which adds up to 20", "18 apples and 2 are left").
 _HEDGE_AFTER_RE = re.compile(
-    r"[^.\n]{0,40}?\b(?:or|to)\b[ }{]{0,3}(?:it (?:could|might|may) be |maybe |perhaps |possibly |even )?"
-    r"(?:[-−$] ?)?\d|[^.\n]{0,20}?\band\b ?\$?\d",
+    r"(?: ?[A-Za-z%]+){0,2}?[ }{(]{0,3},? ?(?:\\text\{ ?)?\b(?:or|to)\b[ }{]{0,3}"
+    r"(?:it (?:could|might|may) be |maybe |perhaps |possibly |even )?(?:[-−$] ?)?\d"
+    r"|(?: ?[A-Za-z]+)? and \$?\d[\d,.]* "
+    r"(?!(?:are|is|was|were|remain|remaining|left|more|less|of|times|per|each)\b)[A-Za-z]",
     re.IGNORECASE,
 )
+_FRAC_RE = re.compile(r"\\[dt]?frac\{ ?(-?[\d.,]+) ?\}\{ ?(-?[\d.,]+) ?\}")
 _RETRACTION_RE = re.compile(
     r"\b(?:no,? wait|wait,? (?:no|that)|that(?:'s| is) (?:wrong|not right|incorrect)|"
     r"I made a mistake|let me (?:recompute|redo|correct)|correction:)",
@@ -102,13 +117,16 @@ def _hash_statement(text: str, start: int, pos: int) -> Statement | None:
 
 
 def _box_statement(box: Box) -> Statement:
-    if box.content is None:
+    content = box.content
+    if content is None:
         return Statement(box.start, box.end, None, cut=True)
-    value, stop = read_value(box.content, 0, len(box.content))
+    if len(content) > MAX_ANSWER_CHARS:
+        return Statement(box.start, box.end, None)
+    content = _FRAC_RE.sub(r"\1/\2", content)  # \frac{36}{2} is 36/2, not 36
+    value, stop = read_value(content, 0, len(content))
     if stop == 0:
-        value = canonical_number(box.content)
-    hedged = bool(_HEDGE_AFTER_RE.match(box.content, stop))
-    return Statement(box.start, box.end, value, hedged=hedged)
+        value = canonical_number(content)
+    return Statement(box.start, box.end, value, hedged=bool(_HEDGE_AFTER_RE.match(content, stop)))
 
 
 def _last_statement(text: str) -> Statement | None:
@@ -119,7 +137,9 @@ def _last_statement(text: str) -> Statement | None:
         cands.append((m.start(), partial(_hash_statement, text, m.start(), m.end())))
     for box in boxes(text):
         cands.append((box.start, partial(_box_statement, box)))
-    found = last_statements(cands)
+    found = last_statements(cands, n=2)
+    if len(found) == 2 and or_between(text, found[1], found[0]):
+        return found[0]._replace(hedged=True)  # "$\\boxed{18}$ or $\\boxed{20}$"
     return found[0] if found else None
 
 
@@ -127,7 +147,8 @@ def parse_gsm8k(text: str) -> str | None:
     """The final numeric answer stated in ``text`` (see the module docstring), or None."""
     turn = own_turn(text)
     last = _last_statement(turn)
-    if last is not None and _RETRACTION_RE.search(turn, last.end):
+    retracted = _RETRACTION_RE.search(turn, last.end) if last is not None else None
+    if retracted and NUM_RE.search(turn, retracted.end()):
         turn, last = turn[last.end :], None  # "The answer is 20. No wait, …": read what follows
     if last is not None:
         return None if last.hedged or last.cut else last.value
@@ -143,7 +164,7 @@ def _last_number(text: str) -> str | None:
         lo = max(0, len(text) - width)
         start = text.rfind(" ", 0, lo) + 1 if lo else 0  # never split a number in two
         for m in reversed(list(NUM_RE.finditer(text, start))):
-            if (value := canonical_number(m.group(0))) is not None:
+            if (value := number_of(m)) is not None:
                 return value
         width *= 4
     return None

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from .base import DataError, Example, Task, UnusableRow, question_key
-from .grading import MAX_ANSWER_CHARS, Box, Reader, Statement, boxes, last_statements, own_turn
+from .grading import (
+    MAX_ANSWER_CHARS,
+    Box,
+    Reader,
+    Statement,
+    boxes,
+    last_statements,
+    or_between,
+    own_turn,
+)
 from .loading import (
     convert_rows,
     get_field,
@@ -61,7 +70,13 @@ _HEDGE_RE = re.compile(r"\bor\b|\\text\{ ?or ?\}|\\(?:quad|qquad) ?\\text\{or", 
 _HEDGE_TAIL_RE = re.compile(
     r" ?,? ?(?:or|and/or) ?(?:maybe |possibly |perhaps )?(?:\$|\\\(|\d)", re.I
 )
-_OR_GAP_RE = re.compile(r"^[ $.,)]*(?:or|\\text\{ ?or ?\})[ $(]*$", re.IGNORECASE)
+# A plain (no $) value that is a verdict on the answer, not an answer: "this answer is correct".
+_NOT_A_VALUE_RE = re.compile(
+    r"(?:correct|right|wrong|incorrect|reasonable|clear|obvious|shown|given|above|below|as|that|"
+    r"this|the|a|an|in|on|not|yes|no|true|false|simple|easy|straightforward|consistent|"
+    r"valid|confirmed|verified|checked|found|at|to|indeed)\b",
+    re.IGNORECASE,
+)
 
 
 def _phrase_statement(text: str, start: int, pos: int) -> Statement | None:
@@ -83,16 +98,42 @@ def _phrase_statement(text: str, start: int, pos: int) -> Statement | None:
             value = text[at + len(opener) : close]
             tail = _HEDGE_TAIL_RE.match(text, close + len(_MATH_OPEN[opener]))
             return Statement(start, close, value, hedged=bool(_HEDGE_RE.search(value) or tail))
-    stop = _PLAIN_STOP_RE.search(text, at, at + MAX_ANSWER_CHARS)
-    end = stop.start() if stop else min(len(text), at + MAX_ANSWER_CHARS)
+    if _NOT_A_VALUE_RE.match(text, at):
+        return None
+    end = _plain_end(text, at)
     value = text[at:end].strip(" *")
     if not value:
         return None
     return Statement(start, end, value, hedged=bool(_HEDGE_RE.search(value)))
 
 
+def _plain_end(text: str, at: int) -> int:
+    """End of a plain-text value: the first sentence end, comma or "because" outside brackets,
+    so that "The answer is (1, 2)." keeps its pair. One pass over at most MAX_ANSWER_CHARS."""
+    window = text[at : at + MAX_ANSWER_CHARS]
+    depth, last = 0, 0
+    for stop in _PLAIN_STOP_RE.finditer(window):
+        chunk = window[last : stop.start()]
+        depth += sum(chunk.count(c) for c in "([{") - sum(chunk.count(c) for c in ")]}")
+        last = stop.start()
+        if depth <= 0:
+            return at + stop.start()
+    return at + len(window)
+
+
 def _box_reader(box: Box) -> Reader:
-    return lambda: Statement(box.start, box.end, box.content, cut=box.content is None)
+    def read() -> Statement:
+        content = box.content
+        hedged = content is not None and len(content) <= MAX_ANSWER_CHARS
+        return Statement(
+            box.start,
+            box.end,
+            content,
+            cut=content is None,
+            hedged=hedged and bool(_HEDGE_RE.search(content or "")),
+        )
+
+    return read
 
 
 def _last_statement(text: str) -> Statement | None:
@@ -105,11 +146,9 @@ def _last_statement(text: str) -> Statement | None:
     found = last_statements(cands, n=2)
     if not found:
         return None
-    last = found[0]
-    if len(found) == 2 and 0 <= last.start - found[1].end <= 40:
-        if _OR_GAP_RE.match(text[found[1].end : last.start]):
-            return last._replace(hedged=True)
-    return last
+    if len(found) == 2 and or_between(text, found[1], found[0]):
+        return found[0]._replace(hedged=True)  # "$\\boxed{2}$ or $\\boxed{3}$"
+    return found[0]
 
 
 def final_answer(text: str) -> str | None:

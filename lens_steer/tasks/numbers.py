@@ -12,7 +12,14 @@ import re
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-__all__ = ["find_numbers", "canonical_number", "format_fraction", "read_value", "NUM_RE"]
+__all__ = [
+    "find_numbers",
+    "canonical_number",
+    "format_fraction",
+    "number_of",
+    "read_value",
+    "NUM_RE",
+]
 
 # A number not glued to a word: optional sign (only when it is not a binary minus), optional $,
 # digits with optional thousands separators and decimals, optional simple fraction.
@@ -64,16 +71,20 @@ def format_fraction(value: Fraction) -> str:
 
 
 def _match_value(m: re.Match[str]) -> Fraction | None:
+    den = int(m.group("den")) if m.group("den") else 1
+    if den == 0:
+        return None
     try:
-        value = Fraction(re.sub(r"[, \u2009\u202f]", "", m.group("num")))
-        if m.group("den"):
-            den = int(m.group("den"))
-            if den == 0:
-                return None
-            value /= den
+        value = Fraction(re.sub(r"[, \u2009\u202f]", "", m.group("num"))) / den
     except (ValueError, ZeroDivisionError):
         return None
     return -value if m.group("sign") else value
+
+
+def number_of(m: re.Match[str]) -> str | None:
+    """The canonical number of a :data:`NUM_RE` match (None for a zero denominator)."""
+    value = _match_value(m)
+    return None if value is None else format_fraction(value)
 
 
 def find_numbers(text: str) -> list[str]:
