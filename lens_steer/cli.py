@@ -239,8 +239,19 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from .tasks.base import DataError
 
     # FileNotFoundError: a missing config, data or model file (also NotARunError);
-    # ModuleNotFoundError: an offline alias whose weight package is not installed
-    return (LensSteerError, DataError, FileNotFoundError, ModuleNotFoundError)
+    # NotADirectoryError/IsADirectoryError/FileExistsError/PermissionError: an output path that
+    # is a file, a folder, or not writable; ModuleNotFoundError: an offline alias whose weight
+    # package is not installed
+    return (
+        LensSteerError,
+        DataError,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        FileExistsError,
+        PermissionError,
+        ModuleNotFoundError,
+    )
 
 
 def _one_line(err: BaseException) -> str:

@@ -25,8 +25,8 @@ __all__ = [
     "DEVICES",
 ]
 
-DEVICES = "cpu, cuda, cuda:N, mps, auto"
-_DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
+DEVICES = "cpu, cuda, cuda:N, mps, xpu, auto"
+_DEVICE_NAME = re.compile(r"(auto|cpu|mps|(cuda|xpu)(:\d+)?)")
 
 _DTYPES = {
     "float32": torch.float32,

@@ -84,6 +84,13 @@ def test_unsafe_run_name_writes_nothing(config, tmp_path, capsys, name):
     assert not Path("/tmp/abs-run").exists()
 
 
+def test_output_dir_that_is_a_file_is_one_line(config, tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    _fails(capsys, ["run", config(), "--output-dir", str(blocker)], "afile")
+    assert blocker.read_text() == "not a folder"
+
+
 @pytest.mark.parametrize(
     "patch, needles",
     [
@@ -98,7 +105,10 @@ def test_unsafe_run_name_writes_nothing(config, tmp_path, capsys, name):
                 "a local directory or a .gguf file",
             ],
         ),
-        ({"device": "bogus"}, ["device: unknown device 'bogus'", "cpu, cuda, cuda:N, mps, auto"]),
+        (
+            {"device": "bogus"},
+            ["device: unknown device 'bogus'", "cpu, cuda, cuda:N, mps, xpu, auto"],
+        ),
     ],
 )
 def test_bad_model_or_device_claims_no_run_directory(config, tmp_path, capsys, patch, needles):
@@ -241,6 +251,6 @@ def test_subprocess_error_is_one_line_on_stderr(config, tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "lens-steer: error: device: unknown device 'bogus': use one of cpu, cuda, cuda:N, mps, auto"
+        "lens-steer: error: device: unknown device 'bogus': use one of cpu, cuda, cuda:N, mps, xpu, auto"
     ]
     assert _files(tmp_path) == ["run.yaml"]

@@ -70,7 +70,7 @@ def test_run_names_that_are_one_component_pass():
 @pytest.mark.parametrize("device", ["bogus", "gpu0", "cuda:", "CUDA:0 "])
 def test_unknown_device_is_a_config_error(device):
     with pytest.raises(
-        ConfigError, match=r"^device: unknown device .*cpu, cuda, cuda:N, mps, auto"
+        ConfigError, match=r"^device: unknown device .*cpu, cuda, cuda:N, mps, xpu, auto"
     ):
         validate_config({**base(), "device": device})
     for ok in ("cpu", "cuda", "cuda:3", "mps", "auto"):

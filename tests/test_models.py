@@ -337,7 +337,7 @@ def test_hub_id_offline_and_missing_paths(tmp_path) -> None:
 def test_unknown_device_lists_the_allowed_ones(device) -> None:
     from lens_steer.models import resolve_device
 
-    with pytest.raises(ValueError, match=r"unknown device .*cpu, cuda, cuda:N, mps, auto"):
+    with pytest.raises(ValueError, match=r"unknown device .*cpu, cuda, cuda:N, mps, xpu, auto"):
         resolve_device(device)
     with pytest.raises(ValueError, match="unknown device"):
         load_model("no-such-alias-either", device=device)  # the device is checked first
