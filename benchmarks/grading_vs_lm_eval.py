@@ -217,14 +217,19 @@ def grade_lens_steer(task: str, rows: list[dict[str, Any]]) -> list[bool]:
     ]
 
 
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+
+
 def load_corpus(corpus_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Each task's rows, plus its rows of ``holdout.jsonl`` (the blind hold-out set) if present."""
     corpus = {}
+    held = Path(corpus_dir) / "holdout.jsonl"
+    held_rows = _read_jsonl(held) if held.exists() else []
     for task in TASKS:
         path = Path(corpus_dir) / f"{task}.jsonl"
         if path.exists():
-            corpus[task] = [
-                json.loads(line) for line in path.open(encoding="utf-8") if line.strip()
-            ]
+            corpus[task] = _read_jsonl(path) + [r for r in held_rows if r["task"] == task]
     if not corpus:
         raise FileNotFoundError(f"no {{gsm8k,math,arc}}.jsonl in {corpus_dir}")
     return corpus

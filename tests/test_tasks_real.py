@@ -59,12 +59,17 @@ def test_official_sizes_and_disjoint_roles(name: str) -> None:
     assert len(task.skipped) == (2 if name.startswith("math") else 0)  # empty \boxed{} upstream
 
 
+# Gold solutions that, read as a model's answer, break a grading rule on purpose: this one answers
+# sub-questions under "Question 6:" lines, which the grader cuts as a hallucinated next turn.
+GOLD_READ_AS_NEW_TURN = {"test/prealgebra/1465.json"}
+
+
 @pytest.mark.parametrize("name", list(OFFICIAL))
 def test_gold_solutions_grade_correct_and_corruptions_wrong(name: str) -> None:
     task, sp = _task(name), _splits(name)
     for ex in sp.test:
         text = task.format_solution(ex) if ex.solution or not name.startswith("math") else ""
-        assert task.is_correct(text, ex), ex.id
+        assert task.is_correct(text, ex) is (ex.id not in GOLD_READ_AS_NEW_TURN), ex.id
     pairs = contrastive_pairs(task, sp.train, strategy="corrupted-answer", n=64, seed=0)
     by_id = {e.id: e for e in sp.train}
     prefix = f"\n{task.prompts.answer_prefix} "

@@ -140,12 +140,14 @@ def _phrase_statement(text: str, m: re.Match[str], item: _Item) -> Statement | N
     rest = text[m.end() : m.end() + item.reach + 8].strip(" *(:[")
     if not rest and m.end() + item.reach + 8 >= len(text):
         return Statement(m.start(), len(text), None, cut=True)
+    v = _PHRASE_VALUE.match(text, m.end())
+    if v is not None and v.group("open") and v.group("close"):  # "(C)" is a label, even when
+        return _statement(text, m.start(), v, item)  # an option's text is "C"
     if item.labels and item.choices:  # "the answer is <the text of one option>", even "A rock"
         line = re.split(r"\n|[.!?](?= |$)", rest, maxsplit=1)[0]
         lab = _option_by_text(line, item.choices, item.labels)
         if lab is not None:
             return Statement(m.start(), m.end() + len(line), lab)
-    v = _PHRASE_VALUE.match(text, m.end())
     if v is not None and _phrase_ok(v, text):
         return _statement(text, m.start(), v, item)
     return None

@@ -25,6 +25,7 @@ __all__ = [
     "own_turn",
     "last_statements",
     "sentence_end",
+    "checks_answer",
     "ends_finished",
     "Box",
     "boxes",
@@ -98,6 +99,16 @@ def own_turn(text: str) -> str:
             cut = min(cut, m.start())
             break
     return text[:cut].rstrip()
+
+
+_CHECKING = re.compile(
+    r"(?i:check|checking|verify|verifying|confirm|confirming|test) (?i:our|the|my|this) $"
+)
+
+
+def checks_answer(text: str, phrase_start: int) -> bool:
+    """Whether an "answer:" phrase is a check of the answer ("We may check our answer: …")."""
+    return _CHECKING.search(text, max(0, phrase_start - 24), phrase_start) is not None
 
 
 def sentence_end(text: str, pos: int) -> int:

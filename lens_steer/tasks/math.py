@@ -25,6 +25,7 @@ from .grading import (
     Reader,
     Statement,
     boxes,
+    checks_answer,
     last_statements,
     or_between,
     own_turn,
@@ -65,6 +66,7 @@ _PHRASE_RE = re.compile(
 _NEGATED_RE = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
 _LEAD_RE = re.compile(r"[ *]{0,8}")
 _MATH_OPEN = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+_MATHLIKE_RE = re.compile(r"[\d\\^_=+/<>]")
 _PLAIN_STOP_RE = re.compile(r",? (?:because|since|which|as|so|where|when)\b|, |[.!?](?= |$)|\n")
 _HEDGE_RE = re.compile(r"\bor\b|\\text\{ ?or ?\}|\\(?:quad|qquad) ?\\text\{or", re.IGNORECASE)
 _HEDGE_TAIL_RE = re.compile(
@@ -79,10 +81,11 @@ _NOT_A_VALUE_RE = re.compile(
 )
 
 
-def _phrase_statement(text: str, start: int, pos: int) -> Statement | None:
+def _phrase_statement(text: str, start: int, pos: int, has_box: bool) -> Statement | None:
     """The value after "the (final) answer is": ``$…$``, ``\\(…\\)``, or plain text to the
-    end of the sentence. A ``\\boxed`` right after the phrase is read as a box instead."""
-    if _NEGATED_RE.match(text, pos):
+    end of the sentence. A ``\\boxed`` right after the phrase is read as a box instead; with a
+    box in the turn (``has_box``), plain words without mathematics are a remark, not a value."""
+    if _NEGATED_RE.match(text, pos) or checks_answer(text, start):
         return None
     at = _LEAD_RE.match(text, pos).end()
     if at == len(text):
@@ -102,8 +105,8 @@ def _phrase_statement(text: str, start: int, pos: int) -> Statement | None:
         return None
     end = _plain_end(text, at)
     value = text[at:end].strip(" *")
-    if not value:
-        return None
+    if not value or (has_box and not _MATHLIKE_RE.search(value)):
+        return None  # "The final answer is positive, because …" after a \boxed{} is a remark
     return Statement(start, end, value, hedged=bool(_HEDGE_RE.search(value)))
 
 
@@ -136,31 +139,48 @@ def _box_reader(box: Box) -> Reader:
     return read
 
 
-def _last_statement(text: str) -> Statement | None:
-    """The deciding statement; a box right after "… or" a previous box makes it hedged."""
+def _last_statement(text: str, or_boxes_ok: bool = False) -> Statement | None:
+    """The deciding statement; a box right after "… or" a previous box makes it hedged, unless
+    ``or_boxes_ok`` (the item's own solution gives its answer that way)."""
     cands: list[tuple[int, Reader]] = [(b.start, _box_reader(b)) for b in boxes(text)]
     cands += [
-        (m.start(), partial(_phrase_statement, text, m.start(), m.end()))
+        (m.start(), partial(_phrase_statement, text, m.start(), m.end(), bool(cands)))
         for m in _PHRASE_RE.finditer(text)
     ]
     found = last_statements(cands, n=2)
     if not found:
         return None
-    if len(found) == 2 and or_between(text, found[1], found[0]):
-        return found[0]._replace(hedged=True)  # "$\\boxed{2}$ or $\\boxed{3}$"
+    both_boxes = all(text.startswith(("\\boxed", "\\fbox"), st.start) for st in found)
+    if len(found) == 2 and both_boxes and not or_boxes_ok and or_between(text, found[1], found[0]):
+        return found[0]._replace(hedged=True)  # "$\\boxed{2}$ or $\\boxed{3}$", not
+        # "our answer is $\\sqrt[8]{8}$, or $\\boxed{C}$" (one answer in two forms)
     return found[0]
 
 
-def final_answer(text: str) -> str | None:
+def final_answer(text: str, or_boxes_ok: bool = False) -> str | None:
     """The final answer of a MATH solution (see the module docstring), or None.
 
     None also for a hedged answer, one the text ends inside, and one over
-    :data:`~lens_steer.tasks.grading.MAX_ANSWER_CHARS` characters.
+    :data:`~lens_steer.tasks.grading.MAX_ANSWER_CHARS` characters. ``or_boxes_ok``: "\\boxed{3}
+    or \\boxed{2/5}" is the item's own answer form (a few MATH solutions list every root so, and
+    their gold is the last box), so it is not a hedge there.
     """
-    last = _last_statement(own_turn(text))
+    last = _last_statement(own_turn(text), or_boxes_ok)
     if last is None or last.hedged or last.cut or not last.value or not last.value.strip():
         return None
     return None if len(last.value) > MAX_ANSWER_CHARS else last.value
+
+
+@lru_cache(maxsize=4096)
+def _answers_with_or_boxes(solution: str | None) -> bool:
+    """Whether a gold solution ends "\\boxed{A} or \\boxed{B}" (4 of MATH's 5,000 test items)."""
+    if not solution:
+        return False
+    found = boxes(solution)[-2:]
+    if len(found) < 2:
+        return False
+    earlier, later = (Statement(b.start, b.end, None) for b in found)
+    return or_between(solution, earlier, later)
 
 
 def last_boxed(text: str) -> str | None:
@@ -332,7 +352,7 @@ class MATH(Task):
         return None if answer is None else canonical_latex(answer)
 
     def is_correct(self, text: str, example: Example) -> bool:
-        pred = final_answer(text)
+        pred = final_answer(text, or_boxes_ok=_answers_with_or_boxes(example.solution))
         return pred is not None and math_equal(example.answer, pred)
 
     def corrupt(self, ex: Example, rng: random.Random) -> str | None:
