@@ -78,6 +78,10 @@ def answer_line(label: str) -> str:
     return f"The answer is ({label})"
 
 
+_WORD_CHAR = re.compile(r"\w")
+_ALONE = re.compile(r" ?(?:$|[.,;:!?*\n])")
+
+
 def _phrase_ok(m: re.Match[str], text: str) -> bool:
     """Reject "the answer is a rock": a lower-case letter must stand alone."""
     label = m.group("label")
@@ -85,8 +89,8 @@ def _phrase_ok(m: re.Match[str], text: str) -> bool:
         return True
     rest = text[m.end() if m.group("close") else m.end("label") : m.end() + 3]
     if label.isdigit() or label.isupper():
-        return not re.match(r"\w", rest)  # "A" in "Answer: AB" is not a label
-    return re.match(r" ?(?:$|[.,;:!?*\n])", rest) is not None
+        return not _WORD_CHAR.match(rest)  # "A" in "Answer: AB" is not a label
+    return _ALONE.match(rest) is not None
 
 
 def _to_label(raw: str, labels: Sequence[str] | None) -> str | None:
@@ -102,27 +106,35 @@ def _to_label(raw: str, labels: Sequence[str] | None) -> str | None:
     return None
 
 
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_LINE_END = re.compile(r"\n|[.!?](?= |$)")
+
+
 def _norm(s: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
-
-
-def _option_by_text(text: str, choices: Sequence[str], labels: Sequence[str]) -> str | None:
-    """The label of the option whose whole text ``text`` states (ignoring case and punctuation)."""
-    said = _norm(text[:MAX_ANSWER_CHARS])
-    hits = [lab for c, lab in zip(choices, labels, strict=True) if _norm(c) and _norm(c) == said]
-    return hits[0] if len(hits) == 1 else None
+    return _NON_WORD.sub(" ", s.lower()).strip()
 
 
 class _Item:
-    """The item's labels and options, and the label a raw statement value maps to."""
+    """The item's labels and options, and the label a raw statement value or an option's whole
+    text maps to (options normalised once, not once per phrase)."""
 
     def __init__(self, labels: Sequence[str] | None, choices: Sequence[str] | None):
         self.labels, self.choices = labels, choices
         # how far after "the answer is" an option's text can reach: bounds the work per phrase
         self.reach = min(MAX_ANSWER_CHARS, max((len(c) for c in choices or ()), default=0) + 40)
+        by_text: dict[str, str | None] = {}
+        for c, lab in zip(choices or (), labels or (), strict=False):
+            key = _norm(c)
+            if key:
+                by_text[key] = None if key in by_text else lab  # two equal options: no answer
+        self.by_text = by_text
 
     def label(self, raw: str) -> str | None:
         return _to_label(raw, self.labels)
+
+    def option_by_text(self, text: str) -> str | None:
+        """The label of the option whose whole text ``text`` states (case, punctuation aside)."""
+        return self.by_text.get(_norm(text[:MAX_ANSWER_CHARS])) if self.by_text else None
 
 
 def _statement(text: str, start: int, m: re.Match[str] | None, item: _Item) -> Statement | None:
@@ -144,8 +156,8 @@ def _phrase_statement(text: str, m: re.Match[str], item: _Item) -> Statement | N
     if v is not None and v.group("open") and v.group("close"):  # "(C)" is a label, even when
         return _statement(text, m.start(), v, item)  # an option's text is "C"
     if item.labels and item.choices:  # "the answer is <the text of one option>", even "A rock"
-        line = re.split(r"\n|[.!?](?= |$)", rest, maxsplit=1)[0]
-        lab = _option_by_text(line, item.choices, item.labels)
+        line = _LINE_END.split(rest, maxsplit=1)[0]
+        lab = item.option_by_text(line)
         if lab is not None:
             return Statement(m.start(), m.end() + len(line), lab)
     if v is not None and _phrase_ok(v, text):
@@ -195,7 +207,7 @@ def parse_arc(
     if len(parens) == 1:
         return item.label(parens.pop())
     if labels and choices:
-        return _option_by_text(turn.rstrip(" .!*"), choices, labels)
+        return item.option_by_text(turn.rstrip(" .!*"))
     return None
 
 

@@ -207,6 +207,9 @@ _BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BARE_BOX = re.compile(r"[^\s$]{1,100}")
 
 
+_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)
+
+
 def _closing_braces(text: str) -> dict[int, int]:
     """For every ``{`` that closes, the index of its ``}``: one pass with a stack.
 
@@ -214,17 +217,12 @@ def _closing_braces(text: str) -> dict[int, int]:
     """
     stack: list[int] = []
     out: dict[int, int] = {}
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
+    for m in _BRACE_TOKEN.finditer(text):
+        ch = m.group(0)
         if ch == "{":
-            stack.append(i)
+            stack.append(m.start())
         elif ch == "}" and stack:
-            out[stack.pop()] = i
-        i += 1
+            out[stack.pop()] = m.start()
     return out
 
 
