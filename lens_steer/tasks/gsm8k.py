@@ -135,7 +135,7 @@ def _last_statement(text: str) -> Statement | None:
         cands.append((m.start(), partial(_number_statement, text, m.start(), m.end())))
     for m in _HASHES_RE.finditer(text):
         cands.append((m.start(), partial(_hash_statement, text, m.start(), m.end())))
-    for box in boxes(text):
+    for box in boxes(text, last=2):  # only the last two can decide
         cands.append((box.start, partial(_box_statement, box)))
     found = last_statements(cands, n=2)
     if len(found) == 2 and or_between(text, found[1], found[0]):

@@ -142,7 +142,7 @@ def _box_reader(box: Box) -> Reader:
 def _last_statement(text: str, or_boxes_ok: bool = False) -> Statement | None:
     """The deciding statement; a box right after "… or" a previous box makes it hedged, unless
     ``or_boxes_ok`` (the item's own solution gives its answer that way)."""
-    cands: list[tuple[int, Reader]] = [(b.start, _box_reader(b)) for b in boxes(text)]
+    cands: list[tuple[int, Reader]] = [(b.start, _box_reader(b)) for b in boxes(text, last=2)]
     cands += [
         (m.start(), partial(_phrase_statement, text, m.start(), m.end(), bool(cands)))
         for m in _PHRASE_RE.finditer(text)
@@ -176,7 +176,7 @@ def _answers_with_or_boxes(solution: str | None) -> bool:
     """Whether a gold solution ends "\\boxed{A} or \\boxed{B}" (4 of MATH's 5,000 test items)."""
     if not solution:
         return False
-    found = boxes(solution)[-2:]
+    found = boxes(solution, last=2)
     if len(found) < 2:
         return False
     earlier, later = (Statement(b.start, b.end, None) for b in found)
