@@ -179,7 +179,7 @@ def main() -> None:
 
     if not args.skip_its:
         its_prompts = prompts[: args.its_prompts]
-        from lens_steer._sweep import PAPER_LAMBDA_GRID
+        from lens_steer import PAPER_LAMBDA_GRID
 
         grid = list(PAPER_LAMBDA_GRID)
         n_paper = min(args.its_paper_prompts or len(its_prompts), len(its_prompts))

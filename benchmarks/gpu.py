@@ -198,7 +198,7 @@ def run_arch(name: str, args: argparse.Namespace, table: Table, notes: list[str]
     import transformers
 
     import lens_steer as ls
-    from lens_steer._sweep import PAPER_LAMBDA_GRID
+    from lens_steer import PAPER_LAMBDA_GRID
     from lens_steer.models import resolve_dtype
 
     cls_name, kw = ARCHS[name]

@@ -30,7 +30,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     import lens_steer as ls
-    from lens_steer._sweep import PAPER_LAMBDA_GRID
+    from lens_steer import PAPER_LAMBDA_GRID
 
     model = ls.load_model("smollm2-135m-instruct", device="cpu", cache_dir=args.cache_dir)
     task = ls.get_task("arc_challenge", data_dir=args.data_dir)

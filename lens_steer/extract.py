@@ -34,7 +34,7 @@ METHODS = ("pca", "svd", "mean-diff")
 Method = Literal["pca", "svd", "mean-diff"]
 
 
-def _as_texts(pairs: Sequence[Any]) -> tuple[list[str], list[str], str]:
+def pair_texts(pairs: Sequence[Any]) -> tuple[list[str], list[str], str]:
     """Accept ``ContrastivePair``-like objects or ``(positive, negative)`` tuples."""
     if not pairs:
         raise InputError("no contrastive pairs given: extraction needs at least two")
@@ -130,7 +130,7 @@ def extract(
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}: choose one of {METHODS}")
-    pos, neg, strategy = _as_texts(pairs)
+    pos, neg, strategy = pair_texts(pairs)
     layer_list = list(range(int(model.cfg.n_layers))) if layers is None else list(layers)
     acts = last_token_activations(model, pos + neg, layer_list, batch_size, progress)
     diffs = acts[: len(pos)] - acts[len(pos) :]

@@ -39,7 +39,7 @@ __all__ = ["generate", "decoder_stats", "free_decoder_memory", "ENGINES"]
 ENGINES = ("auto", "graph", "plain", "hooks")
 
 
-def _has_hooks(model: Any) -> bool:
+def has_hooks(model: Any) -> bool:
     """Whether a ``steer`` block is open on ``model`` or any hook point carries a hook.
 
     Only ``HookPoint``s count: the bridge itself keeps internal pre-hooks on some HF modules.
@@ -64,7 +64,12 @@ def _eos_ids(model: Any) -> tuple[int, ...]:
     return () if eos is None else (int(eos),)
 
 
-def _pick_engine(model: Any, engine: str) -> str:
+def pick_engine(model: Any, engine: str) -> str:
+    """The decoder to use for ``engine`` on ``model`` (``"auto"`` resolved; shared with loglik).
+
+    Hooks on the model force the hook engine, since the plain and graph decoders would bypass
+    them; a processed (fold-ln) bridge has no raw HF modules to run, so it takes hooks too.
+    """
     from ._lean import supports_plain
 
     if engine not in ENGINES:
@@ -74,7 +79,7 @@ def _pick_engine(model: Any, engine: str) -> str:
             "generate needs a TransformerBridge (ls.load_model) with its HF model; "
             f"got {type(model).__name__}"
         )
-    hooked = _has_hooks(model)
+    hooked = has_hooks(model)
     if engine in ("plain", "graph") and hooked:
         raise ValueError(f"engine={engine!r} would bypass the hooks on this model; use 'hooks'")
     if engine in ("plain", "graph") and not supports_plain(model):
@@ -167,12 +172,12 @@ def generate(
     col_lams: list[float | None] = (
         _check_lams(lams) if vectors is not None and lams is not None else [None]
     )
-    engine = _pick_engine(model, engine)
+    engine = pick_engine(model, engine)
     if not prompts:
         return []
     if isinstance(cache, (str, Path)):
         cache = GenerationCache(cache)
-    if cache is not None and _has_hooks(model):
+    if cache is not None and has_hooks(model):
         warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=2)
         cache = None
 
@@ -218,7 +223,7 @@ def generate(
     if todo:
         spec = None
         if steered:
-            spec = _steer_spec(model, vectors, positions, relative, reference_norms, norm_texts)
+            spec = steer_spec(model, vectors, positions, relative, reference_norms, norm_texts)
         job = _Job(prompts, columns, settings, seed, spec, batch_size)
         _run(model, job, todo, outs, engine, cache, progress)
     return [[str(x) for x in row] for row in outs]
@@ -288,7 +293,16 @@ def steering_key_fields(
     )
 
 
-def _steer_spec(model, vectors, positions, relative, reference_norms, norm_texts):
+def steer_spec(
+    model: Any,
+    vectors: SteeringVectors,
+    positions: str,
+    relative: bool,
+    reference_norms: Tensor | None,
+    norm_texts: Sequence[str] | None,
+) -> _decode.SteerSpec:
+    """What the decoders add per layer: the directions, where, and (``relative``) the mean
+    residual norms that turn λ into a fraction of ‖h‖ (measured on ``norm_texts`` if not given)."""
     norms = None
     if relative:
         if reference_norms is None:

@@ -82,7 +82,7 @@ def score_choices_lams(
     ``relative=True`` scales λ by the model's mean residual norm per layer, as ``steer`` does.
     The context is the zero-shot one of :func:`lens_steer.tasks.choice_context`.
     """
-    from .generate import _has_hooks, _pick_engine, _steer_spec, steering_key_fields
+    from .generate import has_hooks, pick_engine, steer_spec, steering_key_fields
 
     examples = check_options(target, length_normalize, batch_size, examples)
     lams = [float(x) for x in lams]
@@ -91,8 +91,8 @@ def score_choices_lams(
     tok = getattr(model, "tokenizer", None)
     if tok is None:
         raise ValueError("score_choices_lams needs a model with a tokenizer (ls.load_model)")
-    engine = _pick_engine(model, engine)
-    if cache is not None and _has_hooks(model):
+    engine = pick_engine(model, engine)
+    if cache is not None and has_hooks(model):
         cache = None  # hooks from outside change the scores in ways the key cannot see
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
     steered = vectors is not None and any(lams)
@@ -117,7 +117,7 @@ def score_choices_lams(
 
     if not todo:  # all cached: no model work at all, not even the relative norms
         return [finalise(examples, rows, s, length_normalize, target) for s in sums]
-    spec = _steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
+    spec = steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
     backend = _decode.make_backend(model, engine)
     device, pad = model_device(model), pad_id(model)
     dtype = next(model.parameters()).dtype

@@ -236,21 +236,21 @@ def test_bad_arguments():
 def test_engine_choice(monkeypatch):
     import sys
 
-    from lens_steer.generate import _pick_engine
+    from lens_steer.generate import pick_engine
 
     model, _ = pair("llama")
-    assert _pick_engine(model, "auto") == "plain"  # CPU: no graphs to capture
+    assert pick_engine(model, "auto") == "plain"  # CPU: no graphs to capture
     module = sys.modules["lens_steer.generate"]
     with monkeypatch.context() as m:
         m.setattr(module, "model_device", lambda _: torch.device("cuda"))
-        assert _pick_engine(model, "auto") == "graph"
+        assert pick_engine(model, "auto") == "graph"
     with ls.steer(model, ls.SteeringVectors(unit(1, 32), (0,)), lam=1.0):
-        assert _pick_engine(model, "auto") == "hooks"
-    assert _pick_engine(model, "auto") == "plain"
+        assert pick_engine(model, "auto") == "hooks"
+    assert pick_engine(model, "auto") == "plain"
     processed = ls.testing.tiny_model("llama", processed=True)  # folded weights: HF modules differ
-    assert _pick_engine(processed, "auto") == "hooks"
+    assert pick_engine(processed, "auto") == "hooks"
     with pytest.raises(ValueError, match="raw-coordinate"):
-        _pick_engine(processed, "graph")
+        pick_engine(processed, "graph")
     assert len(generate(processed, PROMPTS[:2], max_new_tokens=4, progress=False)) == 2
     with pytest.raises(TypeError, match="TransformerBridge"):
         generate(torch.nn.Linear(2, 2), PROMPTS)

@@ -328,8 +328,8 @@ def test_a_run_logs_what_the_graph_engine_held(tmp_path, monkeypatch):
     from lens_steer.run import run_pipeline
 
     module = sys.modules["lens_steer.generate"]
-    real = module._pick_engine
-    monkeypatch.setattr(module, "_pick_engine", lambda m, e: "graph" if e == "auto" else real(m, e))
+    real = module.pick_engine
+    monkeypatch.setattr(module, "pick_engine", lambda m, e: "graph" if e == "auto" else real(m, e))
     run_dir = run_pipeline(validate_config(run_config(tmp_path, "cpu")), progress=False)
     log = (run_dir / "run.log").read_text()
     assert "lens_steer.run graph engine: eager steps" in log

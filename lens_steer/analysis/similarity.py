@@ -31,7 +31,7 @@ from plotly.subplots import make_subplots
 from torch import Tensor
 
 from ..activations import last_token_activations
-from ..extract import _as_texts, directions_from_differences, extract
+from ..extract import directions_from_differences, extract, pair_texts
 from ..layer_maps import cka_matrix
 from ..vectors import SteeringVectors
 from .plots import heatmap, style
@@ -152,7 +152,7 @@ def pair_differences(
     progress: bool = False,
 ) -> Float[Tensor, "n_pairs n_layers d_model"]:
     """h(s⁺) − h(s⁻) at the last token of each pair, per layer (what Algorithm 1 starts from)."""
-    pos, neg, _ = _as_texts(pairs)
+    pos, neg, _ = pair_texts(pairs)
     acts = last_token_activations(model, pos + neg, layers, batch_size, progress)
     return acts[: len(pos)] - acts[len(pos) :]
 
