@@ -18,6 +18,7 @@ Under ``scoring="loglik"`` each condition's options are scored under ``steer`` i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -32,15 +33,14 @@ from ._sweep import (
     choice_columns,
     default_generate,
     entry_json,
-    entry_str,
     generate_columns,
     make_prompts,
     normalize_entry,
     normalize_grid,
     prompt_hash,
 )
-from .eval_report import ConditionResult, EvalReport, Prediction, condition_result
-from .its import ascending_order, vote
+from .conditions import Condition, Source, Table, plan_conditions, score_conditions
+from .eval_report import EvalReport
 from .tasks.base import Example, Task
 from .vectors import SteeringVectors
 
@@ -75,44 +75,177 @@ def _check_controls(controls: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-class _Rows:
-    """Predictions for the single-output and voting conditions of one set of columns."""
+@dataclass(frozen=True)
+class _Settings:
+    """How :func:`evaluate` runs and records its conditions, kept exactly as passed: the engines
+    and the config record each convert what they need, so that conversion stays in one place."""
 
-    def __init__(self, task: Task, exs: list[Example], hashes: list[str | None]):
-        self.task, self.exs, self.hashes = task, exs, hashes
+    scoring: str
+    fewshot: Sequence[Example] | None
+    zero_shot: bool
+    positions: str
+    relative: bool
+    max_new_tokens: int
+    batch_size: int
+    cache: Any
+    seed: int
+    temperature: float
+    generate_fn: GenerateFn | None
+    progress: bool
+    choice_options: dict[str, Any] | None
 
-    def single(
-        self, outs: list[list[str]], k: int, ok: list[list[bool]] | None = None
-    ) -> list[Prediction]:
-        preds = []
-        for i, ex in enumerate(self.exs):
-            text = outs[i][k]
-            if ok is None:  # generated text: parse and grade it
-                answer, correct = self.task.parse(text, ex), self.task.is_correct(text, ex)
-            else:  # a log-likelihood pick: the label is the answer
-                answer, correct = text, ok[i][k]
-            preds.append(Prediction(ex.id, self.hashes[i], (text,), (answer,), answer, correct))
-        return preds
 
-    def voted(self, outs: list[list[str]], cols: Sequence[int], parse: bool) -> list[Prediction]:
-        preds = []
-        for i, ex in enumerate(self.exs):
-            texts = [outs[i][k] for k in cols]
-            answers = [self.task.parse(t, ex) if parse else t for t in texts]
-            v = vote(self.task, answers, ex)
-            preds.append(
-                Prediction(
-                    ex.id,
-                    self.hashes[i],
-                    tuple(texts),
-                    tuple(answers),
-                    v.answer,
-                    v.correct,
-                    v.votes,
-                    v.n_votes,
-                )
-            )
-        return preds
+@dataclass(frozen=True)
+class _Spec:
+    """What :func:`evaluate` runs, after :func:`_validate`: λ* and the grid normalised, the
+    controls deduplicated, the number of self-consistency votes settled."""
+
+    exs: list[Example]
+    vectors: SteeringVectors | None
+    lam: GridEntry | None
+    its: bool
+    grid: tuple[GridEntry, ...] | None  # None unless ITS or self-consistency reads it
+    controls: tuple[str, ...]
+    n_sc: int
+    settings: _Settings
+
+    @property
+    def its_grid(self) -> tuple[GridEntry, ...] | None:
+        """The grid ITS votes over; None when ITS does not run."""
+        return self.grid if self.its else None
+
+
+def _validate(
+    examples: Sequence[Example],
+    vectors: SteeringVectors | None,
+    lam: Any,
+    its: bool,
+    grid: Sequence[Any],
+    controls: Sequence[str],
+    n_self_consistency: int | None,
+    settings: _Settings,
+) -> _Spec:
+    """Check every argument before anything runs, so a bad call fails before the first generation;
+    the checks run in a fixed order, so a call with several faults always names the same one."""
+    from .tune import TuneResult
+
+    if isinstance(lam, TuneResult):
+        lam = lam.best
+    exs = check_examples(examples)
+    check_scoring(settings.scoring, exs, settings.positions)
+    ctrl = _check_controls(controls)
+    n_layers = len(vectors) if vectors is not None else None
+    if vectors is None and (lam is not None or its):
+        raise ValueError(
+            f"{'its=True' if its else 'lam'} needs steering vectors: pass vectors= "
+            "(without vectors only the baseline and self-consistency can run)"
+        )
+    if lam is None and its is False and vectors is not None:
+        raise ValueError("vectors given but neither lam nor its=True: nothing would be steered")
+    lam_entry = normalize_entry(lam, n_layers, "lam") if lam is not None else None
+    use_grid = its or "self-consistency" in ctrl
+    entries = normalize_grid(grid, n_layers) if use_grid else ()
+    if "random-direction" in ctrl and vectors is None:
+        raise ValueError("the random-direction control needs vectors (and lam or its=True)")
+    n_sc = len(entries) if n_self_consistency is None else int(n_self_consistency)
+    if "self-consistency" in ctrl:
+        _check_self_consistency(settings, n_sc)
+    grid_used = entries if use_grid else None
+    return _Spec(exs, vectors, lam_entry, its, grid_used, ctrl, n_sc, settings)
+
+
+def _check_self_consistency(settings: _Settings, n_sc: int) -> None:
+    if settings.scoring == "loglik":
+        raise ValueError(
+            "the self-consistency control samples generations; it has no meaning under "
+            "scoring='loglik'"
+        )
+    if n_sc < 1:
+        raise ValueError(f"n_self_consistency must be >= 1, got {n_sc}")
+    if not settings.temperature > 0:
+        raise ValueError(
+            f"self-consistency samples: temperature must be > 0, got {settings.temperature}"
+        )
+
+
+def _run(
+    model: Any, task: Task, spec: _Spec, steer: Sequence[GridEntry]
+) -> tuple[dict[Source, Table], list[str | None]]:
+    """Every table the conditions read, and each example's prompt hash (None under loglik, which
+    scores the task's default context rather than a prompt built here)."""
+    rand = None
+    if "random-direction" in spec.controls:
+        rand = random_directions(spec.vectors, spec.settings.seed)  # type: ignore[arg-type]
+    if spec.settings.scoring == "loglik":
+        return _run_loglik(model, task, spec, steer, rand), [None] * len(spec.exs)
+    return _run_generate(model, task, spec, steer, rand)
+
+
+def _run_loglik(
+    model: Any,
+    task: Task,
+    spec: _Spec,
+    steer: Sequence[GridEntry],
+    rand: SteeringVectors | None,
+) -> dict[Source, Table]:
+    s = spec.settings
+
+    def columns(vecs: SteeringVectors | None, ents: Sequence[GridEntry | None]) -> Table:
+        return choice_columns(
+            model,
+            task,
+            spec.exs,
+            vecs,
+            ents,
+            relative=s.relative,
+            batch_size=s.batch_size,
+            choice_options=s.choice_options,
+            cache=s.cache,
+            progress=s.progress,
+        )
+
+    tables: dict[Source, Table] = {"real": columns(spec.vectors, [None, *steer])}
+    if rand is not None:
+        tables["random"] = columns(rand, steer)
+    return tables
+
+
+def _run_generate(
+    model: Any,
+    task: Task,
+    spec: _Spec,
+    steer: Sequence[GridEntry],
+    rand: SteeringVectors | None,
+) -> tuple[dict[Source, Table], list[str | None]]:
+    """Three calls at most, in this order: the real vectors (λ = 0 and the steered entries in one
+    λ-batch), the random directions, then the self-consistency samples."""
+    s, n = spec.settings, len(spec.exs)
+    gen = s.generate_fn or default_generate()
+    prompts = make_prompts(task, model, spec.exs, s.fewshot, s.zero_shot)
+    kw = dict(
+        positions=s.positions,
+        relative=s.relative,
+        max_new_tokens=s.max_new_tokens,
+        batch_size=s.batch_size,
+        stop_sequences=tuple(task.stop_sequences),
+        cache=s.cache,
+        progress=s.progress,
+    )
+    if spec.vectors is None:
+        outs = gen(model, prompts, **kw)
+        check_shape(outs, n, 1)
+    else:
+        outs = generate_columns(gen, model, prompts, spec.vectors, [0.0, *steer], kw)
+    tables: dict[Source, Table] = {"real": (outs, None)}
+    if rand is not None:
+        tables["random"] = (generate_columns(gen, model, prompts, rand, steer, kw), None)
+    if "self-consistency" in spec.controls:
+        samples = gen(
+            model, prompts, **kw, temperature=s.temperature, n_samples=spec.n_sc, seed=s.seed
+        )
+        check_shape(samples, n, spec.n_sc)
+        tables["samples"] = (samples, None)
+    return tables, [prompt_hash(p) for p in prompts]
 
 
 def _prompting(loglik: bool, zero_shot: bool, fewshot: Sequence[Example] | None) -> Any:
@@ -121,6 +254,53 @@ def _prompting(loglik: bool, zero_shot: bool, fewshot: Sequence[Example] | None)
     if zero_shot:
         return "zero-shot"
     return "task few-shot" if fewshot is None else [ex.id for ex in fewshot]
+
+
+def _config(spec: _Spec) -> dict[str, Any]:
+    """The report's config: every setting that shapes the numbers, as JSON, with None for those
+    that had no effect (max_new_tokens under loglik, temperature without self-consistency)."""
+    s, vectors = spec.settings, spec.vectors
+    loglik, sc = s.scoring == "loglik", "self-consistency" in spec.controls
+    return {
+        "lam": entry_json(spec.lam),
+        "its": bool(spec.its),
+        "grid": None if spec.grid is None else [entry_json(e) for e in spec.grid],
+        "controls": list(spec.controls),
+        "scoring": s.scoring,
+        "positions": s.positions,
+        "relative": bool(s.relative),
+        "max_new_tokens": None if loglik else int(s.max_new_tokens),
+        "prompting": _prompting(loglik, s.zero_shot, s.fewshot),
+        "temperature": float(s.temperature) if sc else None,
+        "n_self_consistency": spec.n_sc if sc else None,
+        "seed": int(s.seed),
+        "choice_options": dict(sorted((s.choice_options or {}).items())) if loglik else None,
+        "vectors": None
+        if vectors is None
+        else {
+            "layers": list(vectors.layers),
+            "d_model": vectors.d_model,
+            "meta": {k: vectors.meta[k] for k in sorted(vectors.meta)},
+        },
+    }
+
+
+def _report(
+    task: Task,
+    spec: _Spec,
+    conds: Sequence[Condition],
+    tables: dict[Source, Table],
+    hashes: list[str | None],
+) -> EvalReport:
+    """Score the conditions (paired against the baseline) and record the config beside them."""
+    return EvalReport(
+        task=task.name,
+        scoring=spec.settings.scoring,
+        n=len(spec.exs),
+        example_ids=tuple(ex.id for ex in spec.exs),
+        conditions=score_conditions(task, spec.exs, hashes, conds, tables, spec.settings.seed),
+        config=_config(spec),
+    )
 
 
 def evaluate(
@@ -150,158 +330,51 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate ``examples`` under every requested condition (see the module docstring).
 
-    ``lam`` may also be a :class:`~lens_steer.tune.TuneResult` (its ``best`` is used). ``seed``
-    seeds the random directions, the self-consistency sampling and the paired bootstrap.
-    ``choice_options`` go to ``score_choices`` under ``scoring="loglik"``.
+    Args:
+        model: the model (a TransformerLens HookedTransformer or TransformerBridge).
+        task: the task that builds the prompts and parses and grades the answers.
+        examples: the test items; every condition answers all of them, in this order.
+        vectors: steering vectors; every steered condition and the random directions need them.
+        lam: λ*, a float or a per-layer sequence, or a TuneResult (its ``best`` is used).
+        its: also run ITS, the majority vote over every λ of ``grid``.
+        grid: ITS's λ grid; its length is also self-consistency's default number of votes.
+        controls: any of :data:`CONTROLS`.
+        scoring: "generate" parses generated text; "loglik" picks the likeliest option.
+        fewshot: the few-shot exemplars; None for the task's own.
+        zero_shot: prompt without exemplars.
+        positions: where steering acts while generating ("all", "generated", "last_prompt").
+        relative: read λ as a fraction of each layer's mean residual norm.
+        max_new_tokens: generation budget per answer.
+        batch_size: prompts (or options) per forward pass.
+        cache: a generation cache (or its path) for the engines; None for none.
+        seed: seeds the random directions, the self-consistency sampling and the paired bootstrap.
+        n_self_consistency: self-consistency votes; None for as many as ITS gets (``len(grid)``).
+        temperature: self-consistency's sampling temperature.
+        generate_fn: the generation engine; None for :func:`lens_steer.generate.generate`.
+        progress: show progress bars.
+        choice_options: ``length_normalize`` / ``target`` for ``score_choices`` under "loglik".
+
+    Returns:
+        An :class:`EvalReport` with one :class:`ConditionResult` per condition, baseline first.
     """
-    from .tune import TuneResult
-
-    if isinstance(lam, TuneResult):
-        lam = lam.best
-    exs = check_examples(examples)
-    check_scoring(scoring, exs, positions)
-    ctrl = _check_controls(controls)
-    n_layers = len(vectors) if vectors is not None else None
-    if vectors is None and (lam is not None or its):
-        raise ValueError(
-            f"{'its=True' if its else 'lam'} needs steering vectors: pass vectors= "
-            "(without vectors only the baseline and self-consistency can run)"
-        )
-    if lam is None and its is False and vectors is not None:
-        raise ValueError("vectors given but neither lam nor its=True: nothing would be steered")
-    lam_entry = normalize_entry(lam, n_layers, "lam") if lam is not None else None
-    use_grid = its or "self-consistency" in ctrl
-    entries = normalize_grid(grid, n_layers) if use_grid else ()
-    if "random-direction" in ctrl and vectors is None:
-        raise ValueError("the random-direction control needs vectors (and lam or its=True)")
-    n_sc = len(entries) if n_self_consistency is None else int(n_self_consistency)
-    if "self-consistency" in ctrl:
-        if scoring == "loglik":
-            raise ValueError(
-                "the self-consistency control samples generations; it has no meaning under "
-                "scoring='loglik'"
-            )
-        if n_sc < 1:
-            raise ValueError(f"n_self_consistency must be >= 1, got {n_sc}")
-        if not temperature > 0:
-            raise ValueError(
-                f"self-consistency samples: temperature must be > 0, got {temperature}"
-            )
-
-    steer_entries: list[GridEntry] = []  # λ* then the ITS grid, for the real and random vectors
-    if lam_entry is not None:
-        steer_entries.append(lam_entry)
-    grid_cols = list(range(len(steer_entries), len(steer_entries) + (len(entries) if its else 0)))
-    if its:
-        steer_entries.extend(entries)
-    its_order = [grid_cols[k] for k in ascending_order(entries)] if its else []
-    loglik = scoring == "loglik"
-    rand = random_directions(vectors, seed) if "random-direction" in ctrl else None  # type: ignore[arg-type]
-
-    if loglik:
-        hashes: list[str | None] = [None] * len(exs)
-        rows = _Rows(task, exs, hashes)
-
-        def columns(vecs: SteeringVectors | None, ents: Sequence[GridEntry | None]) -> Any:
-            return choice_columns(
-                model,
-                task,
-                exs,
-                vecs,
-                ents,
-                relative=relative,
-                batch_size=batch_size,
-                choice_options=choice_options,
-                cache=cache,
-                progress=progress,
-            )
-
-        outs, ok = columns(vectors, [None, *steer_entries])
-        routs, rok = columns(rand, steer_entries) if rand is not None else (None, None)
-    else:
-        gen = generate_fn or default_generate()
-        prompts = make_prompts(task, model, exs, fewshot, zero_shot)
-        rows = _Rows(task, exs, [prompt_hash(p) for p in prompts])
-        kw = dict(
-            positions=positions,
-            relative=relative,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            stop_sequences=tuple(task.stop_sequences),
-            cache=cache,
-            progress=progress,
-        )
-        if vectors is None:
-            outs = gen(model, prompts, **kw)
-            check_shape(outs, len(exs), 1)
-        else:
-            outs = generate_columns(gen, model, prompts, vectors, [0.0, *steer_entries], kw)
-        ok = rok = None
-        routs = (
-            generate_columns(gen, model, prompts, rand, steer_entries, kw)
-            if rand is not None
-            else None
-        )
-    shift = 1  # column 0 is the baseline in ``outs``
-
-    conds: list[tuple[str, str, Any, list[Prediction], int | None]] = [
-        ("baseline", "unsteered model", None, rows.single(outs, 0, ok), None)
-    ]
-    if lam_entry is not None:
-        desc = f"steered at λ*={entry_str(lam_entry)}"
-        conds.append(("steered", desc, lam_entry, rows.single(outs, shift, ok), None))
-    if its:
-        desc = f"ITS: mode over {len(entries)} λ"
-        preds = rows.voted(outs, [c + shift for c in its_order], parse=not loglik)
-        conds.append(("its", desc, entries, preds, len(entries)))
-    if routs is not None:
-        if lam_entry is not None:
-            desc = f"random unit directions (seed {seed}) at λ*={entry_str(lam_entry)}"
-            conds.append(("random-direction", desc, lam_entry, rows.single(routs, 0, rok), None))
-        if its:
-            desc = f"ITS over {len(entries)} λ with random unit directions (seed {seed})"
-            preds = rows.voted(routs, its_order, parse=not loglik)
-            conds.append(("random-direction-its", desc, entries, preds, len(entries)))
-    if "self-consistency" in ctrl:
-        samples = gen(model, prompts, **kw, temperature=temperature, n_samples=n_sc, seed=seed)
-        check_shape(samples, len(exs), n_sc)
-        desc = f"unsteered, {n_sc} samples at T={temperature:g}, majority vote"
-        preds = rows.voted(samples, list(range(n_sc)), parse=True)
-        conds.append(("self-consistency", desc, None, preds, n_sc))
-
-    base = [p.correct for p in conds[0][3]]
-    results: dict[str, ConditionResult] = {}
-    for name, desc, lam_value, preds, n_votes in conds:
-        ref = None if name == "baseline" else base
-        results[name] = condition_result(name, desc, lam_value, preds, ref, n_votes, seed)
-
-    config = {
-        "lam": entry_json(lam_entry),
-        "its": bool(its),
-        "grid": [entry_json(e) for e in entries] if use_grid else None,
-        "controls": list(ctrl),
-        "scoring": scoring,
-        "positions": positions,
-        "relative": bool(relative),
-        "max_new_tokens": None if loglik else int(max_new_tokens),
-        "prompting": _prompting(loglik, zero_shot, fewshot),
-        "temperature": float(temperature) if "self-consistency" in ctrl else None,
-        "n_self_consistency": n_sc if "self-consistency" in ctrl else None,
-        "seed": int(seed),
-        "choice_options": dict(sorted((choice_options or {}).items())) if loglik else None,
-        "vectors": None
-        if vectors is None
-        else {
-            "layers": list(vectors.layers),
-            "d_model": vectors.d_model,
-            "meta": {k: vectors.meta[k] for k in sorted(vectors.meta)},
-        },
-    }
-    return EvalReport(
-        task=task.name,
+    settings = _Settings(
         scoring=scoring,
-        n=len(exs),
-        example_ids=tuple(ex.id for ex in exs),
-        conditions=results,
-        config=config,
+        fewshot=fewshot,
+        zero_shot=zero_shot,
+        positions=positions,
+        relative=relative,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        cache=cache,
+        seed=seed,
+        temperature=temperature,
+        generate_fn=generate_fn,
+        progress=progress,
+        choice_options=choice_options,
     )
+    spec = _validate(examples, vectors, lam, its, grid, controls, n_self_consistency, settings)
+    steer, conds = plan_conditions(
+        spec.lam, spec.its_grid, spec.controls, seed=seed, n_sc=spec.n_sc, temperature=temperature
+    )
+    tables, hashes = _run(model, task, spec, steer)
+    return _report(task, spec, conds, tables, hashes)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lens_steer import stats
+from lens_steer.conditions import plan_conditions
 from lens_steer.evaluate import CONTROLS, evaluate, random_directions
 from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
@@ -231,6 +232,65 @@ def test_per_layer_lam_gets_its_own_call(task) -> None:
         0.2,
         0.3,
     ]
+
+
+def test_its_without_lam_reads_shifted_columns(task) -> None:
+    # no λ*: the grid starts right after the baseline column, and the random directions' call
+    # holds the grid alone; self-consistency takes an explicit vote count instead of len(grid)
+    rep, gen = _run(task, lam=None, controls=CONTROLS, n_self_consistency=5, seed=2)
+    assert [c["lams"] for c in gen.calls[:2]] == [[0.0, 0.1, 0.01, 0.05], [0.1, 0.01, 0.05]]
+    assert gen.calls[2]["n_samples"] == 5 and gen.calls[2]["seed"] == 2
+    assert list(rep.conditions) == [
+        "baseline",
+        "its",
+        "random-direction-its",
+        "self-consistency",
+    ]
+    assert [p.answer for p in rep["its"].predictions] == ITS_ANSWERS
+    assert rep["its"].predictions[4].answers == (None, "7", "2")  # ascending λ
+    assert [p.answer for p in rep["random-direction-its"].predictions] == ["7"] + ["1"] * 7
+    sc = rep["self-consistency"]
+    assert sc.n_votes == 5 and [p.votes for p in sc.predictions] == [3] * N
+    assert {name: c.description for name, c in rep.conditions.items()} == {
+        "baseline": "unsteered model",
+        "its": "ITS: mode over 3 λ",
+        "random-direction-its": "ITS over 3 λ with random unit directions (seed 2)",
+        "self-consistency": "unsteered, 5 samples at T=0.7, majority vote",
+    }
+    assert rep.to_dict()["config"] == {
+        "lam": None,
+        "its": True,
+        "grid": [0.1, 0.01, 0.05],
+        "controls": list(CONTROLS),
+        "scoring": "generate",
+        "positions": "all",
+        "relative": False,
+        "max_new_tokens": 256,
+        "prompting": "zero-shot",
+        "temperature": 0.7,
+        "n_self_consistency": 5,
+        "seed": 2,
+        "choice_options": None,
+        "vectors": {"layers": [0, 1, 2], "d_model": 8, "meta": {"source_model": "fake"}},
+    }
+
+
+def test_plan_conditions_columns() -> None:
+    steer, conds = plan_conditions(
+        0.05, (0.1, 0.01, 0.05), CONTROLS, seed=0, n_sc=2, temperature=0.5
+    )
+    assert steer == [0.05, 0.1, 0.01, 0.05]  # λ*, then the grid as given
+    # the real table has the baseline in column 0; ITS reads the grid in ascending λ
+    assert [(c.name, c.source, c.columns, c.n_votes) for c in conds] == [
+        ("baseline", "real", (0,), None),
+        ("steered", "real", (1,), None),
+        ("its", "real", (3, 4, 2), 3),
+        ("random-direction", "random", (0,), None),
+        ("random-direction-its", "random", (2, 3, 1), 3),
+        ("self-consistency", "samples", (0, 1), 2),
+    ]
+    steer, conds = plan_conditions(None, None, (), seed=0, n_sc=0, temperature=0.5)
+    assert steer == [] and [c.name for c in conds] == ["baseline"]
 
 
 def test_random_directions() -> None:
