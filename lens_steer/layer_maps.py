@@ -6,11 +6,17 @@
 - ``cka`` — every child layer gets the parent layer whose last-token activations on shared texts
   have the highest linear CKA with its own (width-free, so it works across families).
 A map is a tuple of ``(child_layer, parent_layer)`` pairs, sorted by child layer.
+
+:data:`LAYER_MAPS` is the registry :func:`lens_steer.transfer` reads: name → :class:`LayerMapSpec`.
+Adding a map is one function taking :class:`LayerMapInputs` plus one entry there; the spec says
+whether the map reads activations, so callers know whether the source model must be loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from jaxtyping import Float
@@ -20,15 +26,17 @@ from .errors import InputError
 
 __all__ = [
     "LAYER_MAPS",
+    "LayerMapInputs",
+    "LayerMapSpec",
     "greedy_map",
     "proportional_map",
     "explicit_map",
     "linear_cka",
     "cka_matrix",
     "cka_map",
+    "explicit_spec",
 ]
 
-LAYER_MAPS = ("greedy", "proportional", "cka")
 LayerMap = tuple[tuple[int, int], ...]
 
 
@@ -92,3 +100,67 @@ def explicit_map(
         if p not in parent_layers:
             raise InputError(f"parent layer {p} has no vector; available: {sorted(parent_layers)}")
     return pairs
+
+
+@dataclass(frozen=True)
+class LayerMapInputs:
+    """Everything a registered layer map may use; activations are None when no map asked for them."""
+
+    parent_layers: tuple[int, ...]  # the layers that have a vector, in the vectors' order
+    n_child_layers: int
+    source_n_layers: int | None  # the source model's depth, when it was passed
+    vector_meta: Mapping[str, Any]  # the vectors' metadata
+    h_parent: Float[Tensor, "n n_vec d_parent"] | None = None  # rows follow parent_layers
+    h_child: Float[Tensor, "n n_child d_child"] | None = None
+
+    @property
+    def n_parent_layers(self) -> int:
+        """The parent's depth: the source model's, else the vectors' meta, else deepest layer + 1.
+
+        A property so that maps which never ask for it never fail on an odd meta value.
+        """
+        if self.source_n_layers is not None:
+            return self.source_n_layers
+        return int(self.vector_meta.get("model_n_layers", max(self.parent_layers) + 1))
+
+
+# A map returns its pairs and any extra metadata worth recording next to them.
+LayerMapFn = Callable[[LayerMapInputs], tuple[LayerMap, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class LayerMapSpec:
+    fn: LayerMapFn
+    needs_activations: bool  # True: the caller must read both models on anchor texts first
+
+
+def _greedy(inp: LayerMapInputs) -> tuple[LayerMap, dict[str, Any]]:
+    return greedy_map(inp.parent_layers, inp.n_child_layers), {}
+
+
+def _proportional(inp: LayerMapInputs) -> tuple[LayerMap, dict[str, Any]]:
+    return proportional_map(inp.parent_layers, inp.n_parent_layers, inp.n_child_layers), {}
+
+
+def _cka(inp: LayerMapInputs) -> tuple[LayerMap, dict[str, Any]]:
+    """CKA over parent-layer indices; layers without a vector score NaN and can never win."""
+    assert inp.h_parent is not None and inp.h_child is not None
+    full = torch.full((inp.n_child_layers, max(inp.parent_layers) + 1), float("nan"))
+    full[:, list(inp.parent_layers)] = cka_matrix(inp.h_child, inp.h_parent)
+    pairs = cka_map(full.nan_to_num(float("-inf")), inp.parent_layers)
+    return pairs, {"cka": [round(float(full[c, p]), 6) for c, p in pairs]}
+
+
+def explicit_spec(mapping: Mapping[int, int]) -> LayerMapSpec:
+    """A user's ``{child_layer: parent_layer}`` dict as a spec, so it runs like a named map."""
+    return LayerMapSpec(
+        lambda inp: (explicit_map(mapping, inp.parent_layers, inp.n_child_layers), {}),
+        needs_activations=False,
+    )
+
+
+LAYER_MAPS: dict[str, LayerMapSpec] = {
+    "greedy": LayerMapSpec(_greedy, needs_activations=False),
+    "proportional": LayerMapSpec(_proportional, needs_activations=False),
+    "cka": LayerMapSpec(_cka, needs_activations=True),
+}

@@ -80,7 +80,7 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
     from .evaluate import evaluate
     from .extract import extract
     from .tasks import contrastive_pairs, get_task
-    from .transfer import transfer
+    from .transfer import needs_source_activations, transfer
     from .tune import PAPER_LAMBDA_GRID, tune_lambda
 
     seed = cfg["seed"]
@@ -109,7 +109,7 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
     def make_child():
         tr = cfg["transfer"]
         anchors = [ex.question for ex in sp.train[: tr["n_anchor"]]]
-        needs_parent = tr["width"] in ("ridge", "procrustes") or tr["layer_map"] == "cka"
+        needs_parent = needs_source_activations(tr["layer_map"], tr["width"])
         return transfer(
             parent_vecs,
             child,

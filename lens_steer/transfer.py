@@ -1,8 +1,9 @@
 """Carry parent-space steering vectors into a child model of another width and depth.
 
 Two independent choices: which parent layer feeds each child layer (:mod:`.layer_maps`), and how
-a d_parent vector becomes a d_child one (:mod:`.width_maps`). Both are recorded in the result's
-``meta`` so a transferred vector can always say how it got there.
+a d_parent vector becomes a d_child one (:mod:`.width_maps`). Both are registries of small
+functions, each knowing whether it reads activations of both models; this module only looks the
+names up, reads activations when some map asks, and records in ``meta`` how the vectors got here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from . import layer_maps as lm
 from . import width_maps as wm
@@ -22,25 +24,54 @@ from .errors import InputError
 from .models import model_name
 from .vectors import SteeringVectors
 
-__all__ = ["transfer"]
+__all__ = ["transfer", "needs_source_activations"]
 
 
-def _validate(vectors, child, source_model, layer_map, width) -> tuple[int, int]:
+def _width_spec(width: str | None) -> wm.WidthMapSpec | None:
+    if width is None:
+        return None
+    if not isinstance(width, str) or width not in wm.WIDTH_MAPS:
+        raise InputError(f"unknown width method {width!r}: choose one of {tuple(wm.WIDTH_MAPS)}")
+    return wm.WIDTH_MAPS[width]
+
+
+def _layer_spec(layer_map: str | Mapping[int, int]) -> lm.LayerMapSpec:
+    if isinstance(layer_map, Mapping):
+        return lm.explicit_spec(layer_map)
+    if not isinstance(layer_map, str) or layer_map not in lm.LAYER_MAPS:
+        raise InputError(
+            f"unknown layer_map {layer_map!r}: choose one of {tuple(lm.LAYER_MAPS)} "
+            "or pass a {child_layer: parent_layer} dict"
+        )
+    return lm.LAYER_MAPS[layer_map]
+
+
+def needs_source_activations(layer_map: str | Mapping[int, int], width: str | None) -> bool:
+    """Whether :func:`transfer` with these maps must read the source (parent) model.
+
+    The answer lives on the registered maps, so a caller (e.g. the pipeline deciding whether to
+    load the parent) never repeats the list of fitted maps. Unknown names raise ``InputError``.
+    """
+    width_spec = _width_spec(width)  # width first: its error is the one users saw first
+    layer_spec = _layer_spec(layer_map)
+    return layer_spec.needs_activations or (width_spec is not None and width_spec.needs_activations)
+
+
+def _validate(
+    vectors: SteeringVectors,
+    child: Any,
+    source_model: Any,
+    layer_map: str | Mapping[int, int],
+    width: str | None,
+) -> None:
+    """Every argument error before any model is run, in the order users have always seen them."""
     d_parent, d_child = vectors.d_model, int(child.cfg.d_model)
     if width is None and d_parent != d_child:
         raise InputError(
             f"vector width {d_parent} ≠ child d_model {d_child}: pass width='ridge', "
             "'procrustes', 'truncate' or 'random'"
         )
-    if width is not None and width not in wm.WIDTH_METHODS:
-        raise InputError(f"unknown width method {width!r}: choose one of {wm.WIDTH_METHODS}")
-    if not isinstance(layer_map, Mapping) and layer_map not in lm.LAYER_MAPS:
-        raise InputError(
-            f"unknown layer_map {layer_map!r}: choose one of {lm.LAYER_MAPS} "
-            "or pass a {child_layer: parent_layer} dict"
-        )
-    needs_parent = width in ("ridge", "procrustes") or layer_map == "cka"
-    if needs_parent and source_model is None:
+    if needs_source_activations(layer_map, width) and source_model is None:
         raise InputError(
             f"width={width!r} / layer_map={layer_map!r} fit on activations of both models: "
             "pass source_model=<the parent model the vectors came from>"
@@ -59,13 +90,91 @@ def _validate(vectors, child, source_model, layer_map, width) -> tuple[int, int]
                 f"which has {depth} layers (0..{depth - 1}): is it the model these vectors were "
                 "extracted from?"
             )
-    return d_parent, d_child
 
 
-def _parent_depth(vectors: SteeringVectors, source_model: Any) -> int:
-    if source_model is not None:
-        return int(source_model.cfg.n_layers)
-    return int(vectors.meta.get("model_n_layers", max(vectors.layers) + 1))
+def _anchor_activations(
+    vectors: SteeringVectors, child: Any, source_model: Any, texts: list[str], batch: int, bar: bool
+) -> tuple[Tensor, Tensor]:
+    """Last-token activations of both models on the same texts: what fitted maps learn from."""
+    if len(texts) < 8:
+        raise InputError(f"need at least 8 anchor texts to fit maps, got {len(texts)}")
+    h_parent = last_token_activations(source_model, texts, vectors.layers, batch, bar)
+    h_child = last_token_activations(child, texts, None, batch, bar)
+    return h_parent, h_child
+
+
+def _map_rows(
+    vectors: SteeringVectors,
+    pairs: lm.LayerMap,
+    width: str | None,
+    d_child: int,
+    seed: int,
+    acts: tuple[Tensor, Tensor] | None,
+    normalize: bool,
+) -> tuple[list[Tensor], list[wm.WidthFit | None]]:
+    """Each pair's parent vector through its own width map (None: identity, no fit)."""
+    spec = _width_spec(width)
+    row_of = {layer: i for i, layer in enumerate(vectors.layers)}
+    rows, fits = [], []
+    for c, p in pairs:
+        v = vectors.directions[row_of[p]].double()
+        fit = None
+        if spec is not None:
+            h = (acts[0][:, row_of[p]], acts[1][:, c]) if acts is not None else (None, None)
+            fit = spec.fn(wm.WidthMapInputs(vectors.d_model, d_child, c, seed, *h))
+        mapped = v if fit is None else v @ fit.matrix.double()
+        norm = float(mapped.norm())
+        if norm < 1e-8:
+            raise InputError(
+                f"the {width} map sends parent layer {p}'s vector to zero at child layer {c}; "
+                "try another width method"
+            )
+        rows.append(mapped / norm if normalize else mapped)
+        fits.append(fit)
+    return rows, fits
+
+
+def _reported(values: list[Any]) -> list[Any] | None:
+    """A per-layer list for meta, or None when the map reports no such value (as before)."""
+    return values if any(v is not None for v in values) else None
+
+
+def _meta(
+    vectors: SteeringVectors,
+    child: Any,
+    layer_map: str | Mapping[int, int],
+    width: str | None,
+    pairs: lm.LayerMap,
+    extra: dict[str, Any],
+    fits: list[wm.WidthFit | None],
+    anchors: list[str] | None,
+    normalize: bool,
+    seed: int,
+) -> dict[str, Any]:
+    """Provenance: enough to tell how each transferred vector got here (and to redo it)."""
+    return {
+        "layer_map_method": layer_map if isinstance(layer_map, str) else "explicit",
+        **extra,  # what the layer map chose to record, e.g. the CKA of each chosen pair
+        "kind": "transferred",
+        "parent": dict(vectors.meta),
+        "source_model": vectors.meta.get("source_model", "?"),
+        "method": vectors.meta.get("method"),
+        "target_model": model_name(child),
+        "model_d_model": int(child.cfg.d_model),
+        "model_n_layers": int(child.cfg.n_layers),
+        "hook_point": "hook_resid_post",
+        "coordinates": vectors.meta.get("coordinates", "raw"),
+        "layer_map": [[c, p] for c, p in pairs],
+        "width": width or "identity",
+        "width_r2": _reported([None if f is None else f.r2 for f in fits]),
+        "ridge_alpha": _reported([None if f is None else f.ridge_alpha for f in fits]),
+        "normalized": normalize,
+        "n_anchor_texts": len(anchors) if anchors is not None else 0,
+        "anchor_hash": hashlib.sha256(json.dumps(anchors).encode()).hexdigest()[:16]
+        if anchors is not None
+        else None,
+        "seed": seed,
+    }
 
 
 def transfer(
@@ -83,91 +192,38 @@ def transfer(
 ) -> SteeringVectors:
     """Map ``vectors`` (parent space) onto ``child``'s layers and width.
 
-    ``width=None`` is only allowed when the widths already agree. ``ridge``, ``procrustes`` and
-    ``layer_map="cka"`` read both models on ``anchor_texts`` (default: a small built-in set; the
-    pipeline passes the task's train questions). The mapped vectors are re-normalised to unit
-    norm unless ``normalize=False``.
+    ``width=None`` is only allowed when the widths already agree. Maps that fit on activations
+    (see :func:`needs_source_activations`: ``ridge``, ``procrustes``, ``layer_map="cka"``) read
+    both models on ``anchor_texts`` (default: a small built-in set; the pipeline passes the
+    task's train questions). The mapped vectors are re-normalised to unit norm unless
+    ``normalize=False``.
     """
-    d_parent, d_child = _validate(vectors, child, source_model, layer_map, width)
-    n_child = int(child.cfg.n_layers)
+    _validate(vectors, child, source_model, layer_map, width)
+    d_child, n_child = int(child.cfg.d_model), int(child.cfg.n_layers)
     texts = list(anchor_texts) if anchor_texts is not None else list(ANCHOR_TEXTS)
-    needs_acts = width in ("ridge", "procrustes") or layer_map == "cka"
-    if needs_acts:
-        if len(texts) < 8:
-            raise InputError(f"need at least 8 anchor texts to fit maps, got {len(texts)}")
-        h_parent = last_token_activations(source_model, texts, vectors.layers, batch_size, progress)
-        h_child = last_token_activations(child, texts, None, batch_size, progress)
-
-    meta: dict[str, Any] = {
-        "layer_map_method": layer_map if isinstance(layer_map, str) else "explicit"
-    }
-    if isinstance(layer_map, Mapping):
-        pairs = lm.explicit_map(layer_map, vectors.layers, n_child)
-    elif layer_map == "greedy":
-        pairs = lm.greedy_map(vectors.layers, n_child)
-    elif layer_map == "proportional":
-        pairs = lm.proportional_map(vectors.layers, _parent_depth(vectors, source_model), n_child)
-    else:
-        full = torch.full((n_child, max(vectors.layers) + 1), float("nan"))
-        full[:, list(vectors.layers)] = lm.cka_matrix(h_child, h_parent)
-        pairs = lm.cka_map(full.nan_to_num(float("-inf")), vectors.layers)
-        meta["cka"] = [round(float(full[c, p]), 6) for c, p in pairs]
+    needs_acts = needs_source_activations(layer_map, width)
+    acts = (
+        _anchor_activations(vectors, child, source_model, texts, batch_size, progress)
+        if needs_acts
+        else None
+    )
+    h_parent, h_child = acts if acts is not None else (None, None)
+    source_depth = None if source_model is None else int(source_model.cfg.n_layers)
+    layer_in = lm.LayerMapInputs(
+        tuple(vectors.layers), n_child, source_depth, vectors.meta, h_parent, h_child
+    )
+    pairs, extra = _layer_spec(layer_map).fn(layer_in)
     if not pairs:
         raise InputError(f"layer map {layer_map!r} maps no parent layer onto the child")
-
-    rows, r2s, alphas = [], [], []
+    rows, fits = _map_rows(vectors, pairs, width, d_child, seed, acts, normalize)
     row_of = {layer: i for i, layer in enumerate(vectors.layers)}
-    for c, p in pairs:
-        v = vectors.directions[row_of[p]].double()
-        r2 = alpha = None
-        if width is None:
-            mapped = v
-        elif width == "truncate":
-            mapped = v @ wm.truncate_map(d_parent, d_child).double()
-        elif width == "random":
-            mapped = v @ wm.random_map(d_parent, d_child, seed * 100_003 + c).double()
-        elif width == "ridge":
-            m, r2, alpha = wm.ridge_map(h_parent[:, row_of[p]], h_child[:, c], seed)
-            mapped = v @ m.double()
-        else:
-            m, r2 = wm.procrustes_map(h_parent[:, row_of[p]], h_child[:, c], seed)
-            mapped = v @ m.double()
-        norm = float(mapped.norm())
-        if norm < 1e-8:
-            raise InputError(
-                f"the {width} map sends parent layer {p}'s vector to zero at child layer {c}; "
-                "try another width method"
-            )
-        rows.append(mapped / norm if normalize else mapped)
-        r2s.append(r2)
-        alphas.append(alpha)
-
     pick = torch.tensor([row_of[p] for _, p in pairs])
 
     def carried(t):
         return None if t is None else t[pick]
 
-    meta.update(
-        kind="transferred",
-        parent=dict(vectors.meta),
-        source_model=vectors.meta.get("source_model", "?"),
-        method=vectors.meta.get("method"),
-        target_model=model_name(child),
-        model_d_model=d_child,
-        model_n_layers=n_child,
-        hook_point="hook_resid_post",
-        coordinates=vectors.meta.get("coordinates", "raw"),
-        layer_map=[[c, p] for c, p in pairs],
-        width=width or "identity",
-        width_r2=r2s if width in ("ridge", "procrustes") else None,
-        ridge_alpha=alphas if width == "ridge" else None,
-        normalized=normalize,
-        n_anchor_texts=len(texts) if needs_acts else 0,
-        anchor_hash=hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]
-        if needs_acts
-        else None,
-        seed=seed,
-    )
+    anchors = texts if needs_acts else None
+    meta = _meta(vectors, child, layer_map, width, pairs, extra, fits, anchors, normalize, seed)
     return SteeringVectors(
         torch.stack(rows).float(),
         tuple(c for c, _ in pairs),

@@ -9,17 +9,33 @@ The paper does not say how a d_parent vector enters a d_child model; these are t
   the orthogonal map between them (a rotation: it cannot stretch the concept direction).
 - ``random`` — a random semi-orthogonal map, the control.
 Each returns ``M`` [d_parent, d_child] (a row vector maps as ``v @ M``) and an R² or None.
+
+:data:`WIDTH_MAPS` is the registry :func:`lens_steer.transfer` reads: name → :class:`WidthMapSpec`.
+Adding a method is one function taking :class:`WidthMapInputs` (one layer pair) plus one entry
+there; the spec says whether it fits on activations, so callers know to load the source model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-__all__ = ["WIDTH_METHODS", "truncate_map", "random_map", "ridge_map", "procrustes_map"]
+__all__ = [
+    "WIDTH_MAPS",
+    "WIDTH_METHODS",
+    "WidthFit",
+    "WidthMapInputs",
+    "WidthMapSpec",
+    "truncate_map",
+    "random_map",
+    "ridge_map",
+    "procrustes_map",
+]
 
-WIDTH_METHODS = ("truncate", "ridge", "procrustes", "random")
 _ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 _FOLDS = 5
 
@@ -114,3 +130,60 @@ def procrustes_map(
     r2 = _cv_r2(x, y, seed, _procrustes_fit)
     m, _, _, _ = _procrustes_parts(x, y)
     return m.float(), r2
+
+
+@dataclass(frozen=True)
+class WidthMapInputs:
+    """One (child, parent) layer pair; activations are None when no map asked for them."""
+
+    d_parent: int
+    d_child: int
+    child_layer: int  # lets seeded maps differ per layer
+    seed: int
+    h_parent: Float[Tensor, "n d_parent"] | None = None
+    h_child: Float[Tensor, "n d_child"] | None = None
+
+
+@dataclass(frozen=True)
+class WidthFit:
+    """The map and, for fitted maps, how well it fits (recorded in the transferred vectors' meta)."""
+
+    matrix: Float[Tensor, "d_parent d_child"]
+    r2: float | None = None
+    ridge_alpha: float | None = None
+
+
+@dataclass(frozen=True)
+class WidthMapSpec:
+    fn: Callable[[WidthMapInputs], WidthFit]
+    needs_activations: bool  # True: the caller must read both models on anchor texts first
+
+
+def _truncate(inp: WidthMapInputs) -> WidthFit:
+    return WidthFit(truncate_map(inp.d_parent, inp.d_child))
+
+
+def _random(inp: WidthMapInputs) -> WidthFit:
+    return WidthFit(random_map(inp.d_parent, inp.d_child, inp.seed * 100_003 + inp.child_layer))
+
+
+def _ridge(inp: WidthMapInputs) -> WidthFit:
+    assert inp.h_parent is not None and inp.h_child is not None
+    m, r2, alpha = ridge_map(inp.h_parent, inp.h_child, inp.seed)
+    return WidthFit(m, r2, alpha)
+
+
+def _procrustes(inp: WidthMapInputs) -> WidthFit:
+    assert inp.h_parent is not None and inp.h_child is not None
+    m, r2 = procrustes_map(inp.h_parent, inp.h_child, inp.seed)
+    return WidthFit(m, r2)
+
+
+WIDTH_MAPS: dict[str, WidthMapSpec] = {
+    "truncate": WidthMapSpec(_truncate, needs_activations=False),
+    "ridge": WidthMapSpec(_ridge, needs_activations=True),
+    "procrustes": WidthMapSpec(_procrustes, needs_activations=True),
+    "random": WidthMapSpec(_random, needs_activations=False),
+}
+# The built-in names as a tuple, for argparse/config ``choices`` (a snapshot of the registry).
+WIDTH_METHODS = tuple(WIDTH_MAPS)
