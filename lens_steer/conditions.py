@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ._sweep import GridEntry, entry_str
 from .eval_report import ConditionResult, Prediction, condition_result
 from .its import ascending_order, vote
+from .lambda_sweep import GridEntry, entry_str
 from .tasks.base import Example, Task
 
 __all__ = ["Condition", "Source", "Table", "plan_conditions", "score_conditions"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import stats
-from ._sweep import GridEntry, entry_json, entry_str, rnd
+from .lambda_sweep import GridEntry, entry_json, entry_str, rnd
 
 __all__ = ["Prediction", "ConditionResult", "EvalReport", "condition_result"]
 

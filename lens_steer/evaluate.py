@@ -23,7 +23,9 @@ from typing import Any, Literal
 
 import torch
 
-from ._sweep import (
+from .conditions import Condition, Source, Table, plan_conditions, score_conditions
+from .eval_report import EvalReport
+from .lambda_sweep import (
     PAPER_LAMBDA_GRID,
     GenerateFn,
     GridEntry,
@@ -39,8 +41,6 @@ from ._sweep import (
     normalize_grid,
     prompt_hash,
 )
-from .conditions import Condition, Source, Table, plan_conditions, score_conditions
-from .eval_report import EvalReport
 from .tasks.base import Example, Task
 from .vectors import SteeringVectors
 

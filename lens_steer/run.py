@@ -58,7 +58,7 @@ def _steering_ratio(child: Any, vecs: Any, best: Any, relative: bool) -> dict[st
 
     A relative λ is already a fraction of the mean norm, so its ratio is |λ|·‖v‖ exactly.
     """
-    from ._sweep import entry_json
+    from .lambda_sweep import entry_json
     from .steer import steering_ratio
 
     if relative:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import stats
-from ._sweep import (
+from .lambda_sweep import (
     PAPER_LAMBDA_GRID,
     GenerateFn,
     GridEntry,

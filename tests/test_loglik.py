@@ -12,8 +12,8 @@ import torch
 
 import lens_steer.loglik as loglik_mod
 from lens_steer import SteeringVectors, steer
-from lens_steer._sweep import choice_columns
 from lens_steer.cache import GenerationCache
+from lens_steer.lambda_sweep import choice_columns
 from lens_steer.loglik import score_choices_lams
 from lens_steer.tasks import get_task, score_choices
 from lens_steer.testing import tiny_model

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from .. import stats
-from .._sweep import entry_str
 from ..its import answer_matches, ascending_order
+from ..lambda_sweep import entry_str
 from .rundir import Run
 
 __all__ = ["CurvePoint", "LambdaCurves", "lambda_curves", "per_lambda_correct"]
