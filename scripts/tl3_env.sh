@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A second virtual environment, .venv-tl3, with TransformerLens 3.x (``HookedTransformer``) for
-# tests_tl3/: lens_steer only needs the TransformerLens hook interface, and this checks that a TL 3
+# tests/tl3/: lens_steer only needs the TransformerLens hook interface, and this checks that a TL 3
 # model really works with it. Idempotent: an up-to-date .venv-tl3 is reused in about a second.
 #
-#   bash scripts/tl3_env.sh && .venv-tl3/bin/python -m pytest tests_tl3
+#   bash scripts/tl3_env.sh && LENS_STEER_TL3=1 .venv-tl3/bin/python -m pytest tests/tl3
 #
 # Environment knobs:
 #   PYTHON           interpreter for the venv (default python3; needs ≥ 3.11 for tomllib)

@@ -9,6 +9,10 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# tests/tl3 runs in its own TransformerLens 3.9 environment (scripts/tl3_env.sh), which sets
+# LENS_STEER_TL3=1; the default run leaves it out.
+collect_ignore = [] if os.environ.get("LENS_STEER_TL3") else ["tl3"]
+
 SMOLLM2 = "smollm2-135m-instruct"
 GEMMA = "gemma-3-270m"
 

@@ -1,4 +1,4 @@
-"""Small random TransformerLens 3.x ``HookedTransformer``s and helpers shared by tests_tl3.
+"""Small random TransformerLens 3.x ``HookedTransformer``s and helpers shared by tests/tl3.
 
 A rotary Llama-like model (RMSNorm, gated SiLU MLP, grouped-query attention) and a GPT-2-like one
 (learned absolute positions, LayerNorm), built once per shape.

@@ -1,6 +1,7 @@
 """Core lens_steer tests on TransformerLens 3.x ``HookedTransformer`` models (see scripts/tl3_env.sh).
 
-Run with the TL 3 venv: ``bash scripts/tl3_env.sh && .venv-tl3/bin/python -m pytest tests_tl3``.
+Run with the TL 3 venv: ``bash scripts/tl3_env.sh && LENS_STEER_TL3=1 .venv-tl3/bin/python -m pytest tests/tl3``
+(the default ``pytest`` run leaves this folder out: see tests/conftest.py).
 """
 
 import os
