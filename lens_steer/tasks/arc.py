@@ -22,7 +22,15 @@ from typing import Any
 
 from .arc_fewshot import FEWSHOT_IDS, RATIONALES
 from .base import DataError, Example, Task
-from .grading import MAX_ANSWER_CHARS, Reader, Statement, last_statements, or_between, own_turn
+from .grading import (
+    MAX_ANSWER_CHARS,
+    Reader,
+    Statement,
+    last_statements,
+    negated,
+    or_between,
+    own_turn,
+)
 from .loading import convert_rows, get_field, load_hub_rows, read_jsonl, resolve_data_dir
 
 __all__ = ["ARC", "ARCChallenge", "ARCEasy", "parse_arc", "answer_line"]
@@ -40,7 +48,6 @@ _PHRASE_VALUE = re.compile(
     rf"(?P<label>{_L}) ?(?P<close>[)\]])?",
     re.IGNORECASE,
 )
-_NEGATED = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
 _IS_BEST = re.compile(
     r"(?<![\w(])(?:(?i:option|choice) )?(?P<open>\()?(?P<label>[A-E1-5])\)?\**"
     r" (?i:is|would be|seems to be) (?i:the )?"
@@ -147,7 +154,7 @@ def _statement(text: str, start: int, m: re.Match[str] | None, item: _Item) -> S
 
 
 def _phrase_statement(text: str, m: re.Match[str], item: _Item) -> Statement | None:
-    if _NEGATED.match(text, m.end()):
+    if negated(text, m.end()):
         return None
     rest = text[m.end() : m.end() + item.reach + 8].strip(" *(:[")
     if not rest and m.end() + item.reach + 8 >= len(text):

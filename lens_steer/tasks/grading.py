@@ -26,6 +26,7 @@ __all__ = [
     "last_statements",
     "sentence_end",
     "checks_answer",
+    "negated",
     "ends_finished",
     "Box",
     "boxes",
@@ -99,6 +100,14 @@ def own_turn(text: str) -> str:
             cut = min(cut, m.start())
             break
     return text[:cut].rstrip()
+
+
+_NEGATION = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
+
+
+def negated(text: str, pos: int) -> bool:
+    """Whether an answer phrase ending at ``pos`` is negated ("the answer is not 23")."""
+    return _NEGATION.match(text, pos) is not None
 
 
 _CHECKING = re.compile(

@@ -28,6 +28,7 @@ from .grading import (
     boxes,
     ends_finished,
     last_statements,
+    negated,
     or_between,
     own_turn,
     sentence_end,
@@ -59,7 +60,6 @@ _SKIP_RE = re.compile(
     r"(?:approximately|about|exactly|roughly|either|just|only|simply)\b){0,12}",
     re.IGNORECASE,
 )
-_NEGATED_RE = re.compile(r" ?(?:not|n't|never)\b", re.IGNORECASE)
 # Right after a value: "or"/"to" and a second number ("260 or 263", "$10 to $12", "6 or it could
 # be 16", "50 \\text{ or } 25"), or "and" a second number of another thing ("6 apples and 2
 # oranges"); not a later clause ("5, which adds up to 20", "18 apples and 2 are left").
@@ -83,7 +83,7 @@ _BETWEEN_RE = re.compile(r"\bbetween\b", re.IGNORECASE)
 def _number_statement(text: str, start: int, pos: int) -> Statement | None:
     """The statement whose value should begin at ``pos`` (after a phrase), or None."""
     end = sentence_end(text, pos)
-    if _NEGATED_RE.match(text, pos):
+    if negated(text, pos):
         return None
     skip = _SKIP_RE.match(text, pos, end)
     at = skip.end() if skip else pos
