@@ -26,6 +26,7 @@ def _model():
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     import lens_steer as ls
+    from lens_steer.testing import tiny_tokenizer
 
     cfg = LlamaConfig(
         vocab_size=49152,
@@ -39,7 +40,7 @@ def _model():
     )
     torch.manual_seed(0)
     hf = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
-    return ls.load_model(hf, tokenizer=ls.testing.tiny_tokenizer(), device="cpu")
+    return ls.load_model(hf, tokenizer=tiny_tokenizer(), device="cpu")
 
 
 def _pairs(length: int) -> list[tuple[str, str]]:

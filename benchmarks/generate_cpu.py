@@ -74,9 +74,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     import lens_steer as ls
-    from lens_steer import offline
     from lens_steer.activations import encode_text
-    from lens_steer.generate import generate
+    from lens_steer.engine.generate import generate
+    from lens_steer.models import offline
 
     t_load, bridge = _timed(
         lambda: ls.load_model("smollm2-135m-instruct", device="cpu", cache_dir=args.cache_dir)
@@ -143,14 +143,14 @@ def main() -> None:
                     )
 
         def no_share():
-            from lens_steer import _prefill
+            from lens_steer.engine import prefill as prefill_step
 
-            saved = _prefill.MIN_SHARED_PREFIX
-            _prefill.MIN_SHARED_PREFIX = 1 << 30
+            saved = prefill_step.MIN_SHARED_PREFIX
+            prefill_step.MIN_SHARED_PREFIX = 1 << 30
             try:
                 ours()()
             finally:
-                _prefill.MIN_SHARED_PREFIX = saved
+                prefill_step.MIN_SHARED_PREFIX = saved
 
         methods = {
             "transformers generate, plain HF model, unsteered": hf_run,

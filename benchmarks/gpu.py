@@ -180,10 +180,10 @@ class Table:
 
 def _steering_hooks(hf: Any, dirs: Any, lam: float) -> list[Any]:
     """The paper's way: a forward hook on every decoder layer adding λ·v to its output."""
-    from lens_steer._lean import _decoder_layers
+    from lens_steer.engine.plain import decoder_layers
 
     handles = []
-    for layer, d in zip(_decoder_layers(hf), dirs, strict=True):
+    for layer, d in zip(decoder_layers(hf), dirs, strict=True):
         delta = (lam * d).to(next(hf.parameters()).dtype).to(next(hf.parameters()).device)
 
         def hook(module, args, output, delta=delta):
@@ -199,6 +199,7 @@ def run_arch(name: str, args: argparse.Namespace, table: Table, notes: list[str]
 
     import lens_steer as ls
     from lens_steer import PAPER_LAMBDA_GRID
+    from lens_steer.engine import decoder_stats
     from lens_steer.models import resolve_dtype
 
     cls_name, kw = ARCHS[name]
@@ -301,7 +302,7 @@ def run_arch(name: str, args: argparse.Namespace, table: Table, notes: list[str]
 
             add(b, "TL Bridge generate in ls.steer", _best(tl, dev)[0])
     if "graph" in engines:
-        held = ls.decoder_stats(bridge)
+        held = decoder_stats(bridge)
         if not dev.startswith("cuda"):
             notes.append(f"{name}: no CUDA, so the graph engine ran its static steps eagerly")
         else:

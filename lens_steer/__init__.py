@@ -1,20 +1,28 @@
 """lens_steer: concept steering vectors from a parent LLM, transferred to a smaller child model.
 
-The method follows arXiv 2512.19069: extract (Algorithm 1, ``extract``) → ``transfer`` → ``steer``
-→ tune λ (Algorithm 2, ``tune``) → test with λ* and inference-time scaling (Algorithm 3, ``its``,
+The method follows arXiv 2512.19069: ``extract`` (Algorithm 1) → ``transfer`` → ``steer`` → tune λ
+(Algorithm 2, ``tune_lambda``) → test with λ* and inference-time scaling (Algorithm 3,
 ``evaluate``), with explicit choices for what the paper leaves open (layer maps, width bridging,
-positions, λ scaling).
+positions, λ scaling). The subpackages, one concern each: ``models`` (loading), ``transfer`` (layer
+and width maps), ``engine`` (decoding and scoring), ``experiment`` (tuning, ITS, evaluation,
+statistics), ``pipeline`` (configs, runs, CLI), ``tasks`` and ``analysis``.
 """
 
-from . import its, layer_maps, stats, testing, tune, width_maps
 from .activations import last_token_activations, residual_norms
-from .cache import GenerationCache
-from .eval_report import ConditionResult, EvalReport
-from .evaluate import CONTROLS, evaluate, random_directions
-from .extract import directions_from_differences, extract
-from .generate import decoder_stats, free_decoder_memory, generate
-from .its import its_predictions, majority_vote
-from .loglik import score_choices_lams
+from .engine import GenerationCache, generate, score_choices_lams
+from .experiment import (
+    PAPER_LAMBDA_GRID,
+    ConditionResult,
+    EvalReport,
+    TuneResult,
+    evaluate,
+    its_predictions,
+    majority_vote,
+    random_directions,
+    stats,
+    tune_lambda,
+)
+from .extract import extract
 from .models import load_model
 from .steer import Steering, steer, steering_ratio
 from .tasks import (
@@ -27,48 +35,42 @@ from .tasks import (
     score_choices,
 )
 from .transfer import transfer
-from .tune import PAPER_LAMBDA_GRID, TuneResult, tune_lambda
 from .vectors import SteeringVectors
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CONTROLS",
-    "ConditionResult",
-    "EvalReport",
-    "GenerationCache",
-    "PAPER_LAMBDA_GRID",
-    "TuneResult",
-    "decoder_stats",
-    "evaluate",
-    "free_decoder_memory",
-    "generate",
-    "its",
-    "its_predictions",
-    "majority_vote",
-    "random_directions",
-    "tune",
-    "tune_lambda",
-    "ContrastivePair",
-    "Example",
-    "PromptConfig",
-    "Splits",
-    "Steering",
-    "SteeringVectors",
-    "contrastive_pairs",
-    "directions_from_differences",
-    "extract",
-    "get_task",
-    "last_token_activations",
-    "layer_maps",
+    # models and data
     "load_model",
+    "get_task",
+    "Example",
+    "Splits",
+    "PromptConfig",
+    "ContrastivePair",
+    "contrastive_pairs",
+    # the method
+    "extract",
+    "SteeringVectors",
+    "transfer",
+    "steer",
+    "Steering",
+    "steering_ratio",
+    "last_token_activations",
     "residual_norms",
+    # the engine
+    "generate",
     "score_choices",
     "score_choices_lams",
+    "GenerationCache",
+    # the experiment
+    "PAPER_LAMBDA_GRID",
+    "tune_lambda",
+    "TuneResult",
+    "its_predictions",
+    "majority_vote",
+    "evaluate",
+    "EvalReport",
+    "ConditionResult",
+    "random_directions",
     "stats",
-    "steer",
-    "steering_ratio",
-    "testing",
-    "transfer",
-    "width_maps",
 ]

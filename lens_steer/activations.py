@@ -16,7 +16,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .models import hook_name
+from .models.load import hook_name
 
 __all__ = [
     "model_device",

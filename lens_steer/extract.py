@@ -25,7 +25,7 @@ from torch import Tensor
 
 from .activations import last_token_activations
 from .errors import InputError
-from .models import model_name
+from .models.load import model_name
 from .vectors import SteeringVectors, zero_layers
 
 __all__ = ["extract", "directions_from_differences", "METHODS"]

@@ -27,17 +27,17 @@ from torch import Tensor
 from .activations import model_device, residual_norms
 from .anchors import ANCHOR_TEXTS
 from .errors import InputError
-from .models import hook_name, model_name
+from .models.load import hook_name, model_name
 from .vectors import SteeringVectors
 
-__all__ = ["steer", "Steering", "steering_ratio", "active_steerings", "POSITIONS"]
+__all__ = ["steer", "Steering", "steering_ratio", "active_steerings", "check_fits", "POSITIONS"]
 
 POSITIONS = ("all", "generated", "last_prompt")
 Positions = Literal["all", "generated", "last_prompt"]
 Lambda = float | Sequence[float] | Tensor
 
 
-def _check_fits(model: Any, vectors: SteeringVectors) -> None:
+def check_fits(model: Any, vectors: SteeringVectors) -> None:
     d_model, n_layers = int(model.cfg.d_model), int(model.cfg.n_layers)
     if vectors.d_model != d_model:
         raise InputError(
@@ -153,7 +153,7 @@ def steer(
     the model's mean residual norm at each layer (``reference_norms``, else measured on
     ``norm_texts`` or a built-in set), so λ reads as a fraction of ‖h‖.
     """
-    _check_fits(model, vectors)
+    check_fits(model, vectors)
     if positions not in POSITIONS:
         raise InputError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
     coef, per_batch = _coefficients(lam, len(vectors))
@@ -221,7 +221,7 @@ def steering_ratio(
     batch_size: int = 8,
 ) -> Float[Tensor, " n_layers"]:
     """‖λ·v‖ / mean‖h‖ per steered layer: how big a nudge λ really is at each depth."""
-    _check_fits(model, vectors)
+    check_fits(model, vectors)
     coef, _ = _coefficients(lam, len(vectors))
     norms = residual_norms(model, list(texts or ANCHOR_TEXTS), vectors.layers, batch_size)
     return coef[:, 0].abs() * vectors.directions.float().norm(dim=-1).cpu() / norms

@@ -123,7 +123,7 @@ def tiny_model(
     processed: bool = False,
 ) -> Any:
     """A tiny random model of ``family`` booted through :func:`lens_steer.load_model`."""
-    from .models import load_model
+    from .models.load import load_model
 
     hf = tiny_hf_model(family, d_model, n_layers, seed)
     return load_model(hf, tokenizer=tiny_tokenizer(), device="cpu", processed=processed)

@@ -26,7 +26,7 @@ def lens_steer_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _load_alias(alias: str, cache: Path):
     from lens_steer.models import load_model
-    from lens_steer.offline import AliasNotInstalledError
+    from lens_steer.models.offline import AliasNotInstalledError
 
     start = time.perf_counter()
     try:

@@ -22,9 +22,9 @@ from lens_steer.analysis import (
     write_report,
 )
 from lens_steer.analysis.curves import per_lambda_correct
-from lens_steer.cli import main as cli
-from lens_steer.config import validate_config
-from lens_steer.run import run_pipeline
+from lens_steer.pipeline.cli import main as cli
+from lens_steer.pipeline.config import validate_config
+from lens_steer.pipeline.run import run_pipeline
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest

@@ -15,6 +15,7 @@ from lens_steer.analysis import (
     write_figure,
 )
 from lens_steer.analysis.similarity import projection_scores, score_correlation
+from lens_steer.extract import directions_from_differences
 from lens_steer.testing import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
@@ -62,7 +63,7 @@ def test_projection_correlation_finds_a_shared_concept_across_widths():
     diffs_c = _planted(other, 48, 4, seed=3)
     scores = []
     for diffs in (diffs_a, diffs_b, diffs_c):
-        dirs, _, _ = ls.directions_from_differences(diffs, "pca", seed=0)
+        dirs, _, _ = directions_from_differences(diffs, "pca", seed=0)
         scores.append(projection_scores(diffs, dirs))
     same = score_correlation(scores[0], scores[1])
     unrelated = score_correlation(scores[0], scores[2])

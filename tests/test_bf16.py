@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer.config import validate_config
-from lens_steer.run import run_pipeline
+from lens_steer.pipeline.config import validate_config
+from lens_steer.pipeline.run import run_pipeline
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest

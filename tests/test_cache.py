@@ -6,14 +6,14 @@ import sqlite3
 import pytest
 
 import lens_steer as ls
-from lens_steer import _decode
-from lens_steer.cache import (
+from lens_steer.engine import decode as decoder
+from lens_steer.engine.generate import generate
+from lens_steer.engine.store import (
     GenerationCache,
     content_key,
     model_fingerprint,
     vectors_fingerprint,
 )
-from lens_steer.generate import generate
 from lens_steer.testing import tiny_model
 from lens_steer.testing import unit_directions as unit
 
@@ -31,13 +31,13 @@ def model():
 def counted(monkeypatch):
     """Count the rows that reach the decoder."""
     seen = []
-    real = _decode.decode_batch
+    real = decoder.decode_batch
 
     def wrapper(backend, rows, *args, **kwargs):
         seen.append(len(rows))
         return real(backend, rows, *args, **kwargs)
 
-    monkeypatch.setattr(_decode, "decode_batch", wrapper)
+    monkeypatch.setattr(decoder, "decode_batch", wrapper)
     return seen
 
 
@@ -142,7 +142,7 @@ def test_keys_cover_the_settings(model, tmp_path, counted):
 
 def test_a_killed_run_keeps_its_finished_batches(model, tmp_path, monkeypatch):
     cache = GenerationCache(tmp_path / "gen.sqlite")
-    real, calls = _decode.decode_batch, []
+    real, calls = decoder.decode_batch, []
 
     def dies_on_second(*args, **kwargs):
         calls.append(1)
@@ -150,11 +150,11 @@ def test_a_killed_run_keeps_its_finished_batches(model, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_decode, "decode_batch", dies_on_second)
+    monkeypatch.setattr(decoder, "decode_batch", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         generate(model, PROMPTS, max_new_tokens=4, batch_size=2, cache=cache, progress=False)
     assert len(cache) == 2
-    monkeypatch.setattr(_decode, "decode_batch", real)
+    monkeypatch.setattr(decoder, "decode_batch", real)
     full = generate(model, PROMPTS, max_new_tokens=4, batch_size=2, cache=cache, progress=False)
     assert full == generate(model, PROMPTS, max_new_tokens=4, progress=False) and len(cache) == 5
 
@@ -170,7 +170,7 @@ def test_cache_is_bypassed_inside_steer(model, tmp_path, counted):
 
 
 def test_corrupt_store_names_the_file_and_the_remedy(tmp_path):
-    from lens_steer.cache import CacheError
+    from lens_steer.engine.store import CacheError
 
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all " * 200)

@@ -14,11 +14,11 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from lens_steer import cli
-from lens_steer.config import load_config
-from lens_steer.preflight import preflight
-from lens_steer.run import run_pipeline
-from lens_steer.run_dir import LockError
+from lens_steer.pipeline import cli
+from lens_steer.pipeline.config import load_config
+from lens_steer.pipeline.preflight import preflight
+from lens_steer.pipeline.run import run_pipeline
+from lens_steer.pipeline.run_dir import LockError
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -141,8 +141,8 @@ def test_per_layer_grid_of_the_wrong_length_fails_before_loading(config, tmp_pat
 def test_grid_length_without_metadata_is_checked_before_extraction(config, tmp_path, monkeypatch):
     """When the depth is not in any metadata it is read from the loaded models, still before
     extraction and before config.json claims the directory."""
-    from lens_steer.config import ConfigError
-    from lens_steer.model_specs import ResolvedSpec
+    from lens_steer.models.specs import ResolvedSpec
+    from lens_steer.pipeline.config import ConfigError
 
     monkeypatch.setattr(ResolvedSpec, "n_layers", lambda self: None)
     task = {"name": "gsm8k", "data_dir": str(DATA / "gsm8k"), "grid": [[0.1] * 3]}
@@ -188,7 +188,7 @@ def test_second_run_on_a_locked_directory_stops_at_once(config, tmp_path, capsys
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from lens_steer.run_dir import locked\n"
+            "import sys; from pathlib import Path; from lens_steer.pipeline.run_dir import locked\n"
             f"with locked(Path({str(run_dir)!r})):\n"
             "    print('held', flush=True); sys.stdin.read()",
         ],
@@ -243,7 +243,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 def test_subprocess_error_is_one_line_on_stderr(config, tmp_path):
     """The console entry point, not just main(): stderr is exactly one line, exit code 2."""
     done = subprocess.run(
-        [sys.executable, "-m", "lens_steer.cli", "run", config(device="bogus")],
+        [sys.executable, "-m", "lens_steer.pipeline.cli", "run", config(device="bogus")],
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         capture_output=True,
         text=True,

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from lens_steer.config import ConfigError, config_hash, load_config, validate_config
-from lens_steer.run import RunDirectoryError, _claim
+from lens_steer.pipeline.config import ConfigError, config_hash, load_config, validate_config
+from lens_steer.pipeline.run_dir import RunDirectoryError, claim
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -125,12 +125,12 @@ def test_yaml_file_and_relative_data_dir(tmp_path):
 def test_run_directory_of_another_config_is_refused(tmp_path):
     a = validate_config(base())
     b = validate_config(base(n_val=10))
-    _claim(tmp_path / "run", a)
-    _claim(tmp_path / "run", a)  # the same config may resume
+    claim(tmp_path / "run", a)
+    claim(tmp_path / "run", a)  # the same config may resume
     stamp = json.loads((tmp_path / "run" / "config.json").read_text())
     assert stamp["config_hash"] == config_hash(a)
     with pytest.raises(RunDirectoryError, match="differs in: tasks"):
-        _claim(tmp_path / "run", b)
+        claim(tmp_path / "run", b)
 
 
 def test_hash_ignores_output_dir_only():

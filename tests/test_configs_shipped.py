@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lens_steer.config import ConfigError, config_hash, load_config
-from lens_steer.demo import demo_config, find_data_root
+from lens_steer.pipeline.config import ConfigError, config_hash, load_config
+from lens_steer.pipeline.demo import demo_config, find_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -37,7 +37,7 @@ def test_demo_finds_data_or_says_how(tmp_path, monkeypatch) -> None:
     assert find_data_root() == DATA.resolve()
     monkeypatch.delenv("LENS_STEER_DATA")
     monkeypatch.chdir(tmp_path)
-    import lens_steer.demo as demo_mod
+    import lens_steer.pipeline.demo as demo_mod
 
     monkeypatch.setattr(demo_mod, "__file__", str(tmp_path / "x" / "demo.py"))
     with pytest.raises(ConfigError, match="--data-dir"):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lens_steer import stats
-from lens_steer.conditions import plan_conditions
-from lens_steer.evaluate import CONTROLS, evaluate, random_directions
+from lens_steer.experiment import stats
+from lens_steer.experiment.conditions import plan_conditions
+from lens_steer.experiment.evaluate import CONTROLS, evaluate, random_directions
 from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
 from lens_steer.vectors import SteeringVectors
@@ -396,7 +396,7 @@ def test_loglik_arc_on_tiny_model(tiny) -> None:
 
 
 def test_real_generate_engine(tiny) -> None:
-    from lens_steer.generate import generate as real_generate
+    from lens_steer.engine.generate import generate as real_generate
 
     task = get_task("gsm8k")
     exs = _examples(2)

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import lens_steer as ls
+from lens_steer.extract import directions_from_differences
 from lens_steer.testing import FAMILIES, tiny_model
 
 PAIRS = [
@@ -23,7 +24,7 @@ def planted(n_pairs=64, d=64, n_layers=3, noise=0.3, seed=0):
 @pytest.mark.parametrize("method", ["pca", "svd", "mean-diff"])
 def test_planted_direction_recovered_with_sign(method):
     diffs, u = planted()
-    dirs, evr, agree = ls.directions_from_differences(diffs, method=method, seed=1)
+    dirs, evr, agree = directions_from_differences(diffs, method=method, seed=1)
     cos = (dirs * u).sum(-1)
     assert (cos >= 0.99).all(), cos  # right direction and right sign
     assert (agree == 1.0).all()
@@ -35,7 +36,7 @@ def test_pca_with_sign_flips_keeps_the_mean_difference():
     diffs, u = planted(noise=1.0, d=32)
     x = torch.nn.functional.normalize(diffs[:, 0], dim=-1)
     plain = torch.linalg.svd(x - x.mean(0), full_matrices=False)[2][0]
-    dirs, _, _ = ls.directions_from_differences(diffs, method="pca")
+    dirs, _, _ = directions_from_differences(diffs, method="pca")
     assert abs(float(plain @ u[0])) < 0.9
     assert float(dirs[0] @ u[0]) > 0.98
 
@@ -43,7 +44,7 @@ def test_pca_with_sign_flips_keeps_the_mean_difference():
 def test_sign_follows_majority_of_pairs():
     diffs, u = planted(n_pairs=40)
     diffs[:10] *= -1  # a minority of pairs disagree
-    dirs, _, agree = ls.directions_from_differences(diffs, method="svd")
+    dirs, _, agree = directions_from_differences(diffs, method="svd")
     assert (dirs * u).sum(-1).min() > 0.95
     assert torch.allclose(agree, torch.full_like(agree, 0.75))
 
@@ -62,7 +63,7 @@ def test_extraction_matches_run_with_cache_by_hand(family):
                 torch.stack([cache[f"blocks.{i}.hook_resid_post"][0, -1] for i in range(3)])
             )
         rows.append(acts[0] - acts[1])
-    expected, _, _ = ls.directions_from_differences(torch.stack(rows), method="svd")
+    expected, _, _ = directions_from_differences(torch.stack(rows), method="svd")
     assert torch.allclose(vecs.directions, expected, atol=1e-5)
 
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import lens_steer as ls
+from lens_steer import testing
 from lens_steer.activations import encode_text
-from lens_steer.generate import generate
+from lens_steer.engine.generate import generate
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
 from lens_steer.testing import unit_directions as unit
 
@@ -59,18 +60,18 @@ def test_greedy_equals_transformers_generate(family):
 
 
 def test_shared_prefix_is_computed_once(monkeypatch):
-    from lens_steer import _prefill
+    from lens_steer.engine import prefill as prefill_step
 
     model, _ = pair("llama")
     seen = []
-    real = _prefill.prefill
+    real = prefill_step.prefill
 
     def spy(*args, **kwargs):
         out = real(*args, **kwargs)
         seen.append(out.shared)
         return out
 
-    monkeypatch.setattr(_prefill, "prefill", spy)
+    monkeypatch.setattr(prefill_step, "prefill", spy)
     monkeypatch.setattr(_decode_module(), "prefill", spy)
     generate(model, SHARED, max_new_tokens=3, progress=False)
     generate(model, PROMPTS, max_new_tokens=3, progress=False)
@@ -78,9 +79,9 @@ def test_shared_prefix_is_computed_once(monkeypatch):
 
 
 def _decode_module():
-    from lens_steer import _decode
+    from lens_steer.engine import decode as decoder
 
-    return _decode
+    return decoder
 
 
 def test_eos_ends_rows_and_finished_rows_leave_the_batch():
@@ -153,18 +154,18 @@ def test_fast_path_equals_hook_path(family):
 
 
 def test_fast_path_logits_equal_hook_path_per_step():
-    from lens_steer import _decode
+    from lens_steer.engine import decode as decoder
 
     model, _ = pair("mistral")
     vecs = ls.SteeringVectors(unit(3, 32, seed=2), (0, 1, 2))
-    spec = _decode.SteerSpec(vecs.directions, vecs.layers, None, "all")
+    spec = decoder.SteerSpec(vecs.directions, vecs.layers, None, "all")
     seqs = []
     for engine in ("plain", "hooks"):
-        backend = _decode.make_backend(model, engine, attn="eager")
+        backend = decoder.make_backend(model, engine, attn="eager")
         ids = torch.tensor([encode_text(model.tokenizer, PROMPTS[2])]).repeat(2, 1)
         mask = torch.ones_like(ids)
         pos = torch.arange(ids.shape[1]).repeat(2, 1)
-        adder = _decode.Adder(spec, [0.0, 3.0], torch.device("cpu"), torch.float32)
+        adder = decoder.Adder(spec, [0.0, 3.0], torch.device("cpu"), torch.float32)
         cache = backend.new_cache(ids.shape[1] + 4)
         with torch.no_grad(), backend.attach(adder):
             out = [backend.forward(ids, mask, pos, cache)]
@@ -236,18 +237,18 @@ def test_bad_arguments():
 def test_engine_choice(monkeypatch):
     import sys
 
-    from lens_steer.generate import pick_engine
+    from lens_steer.engine.generate import pick_engine
 
     model, _ = pair("llama")
     assert pick_engine(model, "auto") == "plain"  # CPU: no graphs to capture
-    module = sys.modules["lens_steer.generate"]
+    module = sys.modules["lens_steer.engine.generate"]
     with monkeypatch.context() as m:
         m.setattr(module, "model_device", lambda _: torch.device("cuda"))
         assert pick_engine(model, "auto") == "graph"
     with ls.steer(model, ls.SteeringVectors(unit(1, 32), (0,)), lam=1.0):
         assert pick_engine(model, "auto") == "hooks"
     assert pick_engine(model, "auto") == "plain"
-    processed = ls.testing.tiny_model("llama", processed=True)  # folded weights: HF modules differ
+    processed = testing.tiny_model("llama", processed=True)  # folded weights: HF modules differ
     assert pick_engine(processed, "auto") == "hooks"
     with pytest.raises(ValueError, match="raw-coordinate"):
         pick_engine(processed, "graph")

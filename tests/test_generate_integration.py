@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer import offline
 from lens_steer.activations import encode_text
-from lens_steer.generate import generate
+from lens_steer.engine.generate import generate
+from lens_steer.models import offline
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer import _decode, _graph
 from lens_steer.activations import encode_text
-from lens_steer.generate import generate
+from lens_steer.engine import decode as batch_decoder
+from lens_steer.engine import graph as graph_decoder
+from lens_steer.engine.generate import generate
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
 from lens_steer.testing import unit_directions as unit
 
@@ -57,7 +58,7 @@ def hf_greedy(reference, tok, prompts, n):
 
 
 def decoder(model):
-    return _graph.static_decoder(_decode.make_backend(model, "graph"))
+    return graph_decoder.static_decoder(batch_decoder.make_backend(model, "graph"))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -137,8 +138,8 @@ def run_config(tmp_path, device: str) -> dict:
 def test_the_whole_loop_runs_on_cuda_in_bf16(tmp_path):
     import json
 
-    from lens_steer.config import validate_config
-    from lens_steer.run import run_pipeline
+    from lens_steer.pipeline.config import validate_config
+    from lens_steer.pipeline.run import run_pipeline
 
     run_dir = run_pipeline(validate_config(run_config(tmp_path, "cuda")), progress=False)
     metrics = json.loads((run_dir / "metrics.json").read_text())

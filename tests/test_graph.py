@@ -11,9 +11,10 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer import _graph
 from lens_steer.activations import encode_text
-from lens_steer.generate import generate
+from lens_steer.engine import decoder_stats, free_decoder_memory
+from lens_steer.engine import graph as graph_decoder
+from lens_steer.engine.generate import generate
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 from lens_steer.testing import unit_directions as unit
 
@@ -50,10 +51,13 @@ def hf_greedy(reference, tok, prompts, n, **kw):
 
 
 def test_buckets():
-    assert [_graph.bucket(n) for n in (1, 2, 3, 4, 5, 7, 9, 13, 17, 33, 49, 64, 65)] == [
+    assert [graph_decoder.bucket(n) for n in (1, 2, 3, 4, 5, 7, 9, 13, 17, 33, 49, 64, 65)] == [
         1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 64, 64, 96,
     ]  # fmt: skip
-    assert all(_graph.bucket(n) >= n and _graph.bucket(n) <= 1.5 * n + 1 for n in range(1, 300))
+    assert all(
+        graph_decoder.bucket(n) >= n and graph_decoder.bucket(n) <= 1.5 * n + 1
+        for n in range(1, 300)
+    )
 
 
 def _eos_midway(model, reference, prompts, n, **steering):
@@ -73,9 +77,9 @@ def test_rows_ending_early_shrink_the_batch_and_keep_the_tokens(monkeypatch):
     expected = hf_greedy(reference, model.tokenizer, PROMPTS, 20)
     assert len({len(e) for e in expected}) > 2
     sizes = []
-    real = _graph.StaticDecoder.gather
+    real = graph_decoder.StaticDecoder.gather
     monkeypatch.setattr(
-        _graph.StaticDecoder,
+        graph_decoder.StaticDecoder,
         "gather",
         lambda self, rows: (sizes.append(len(rows)), real(self, rows)),
     )
@@ -130,7 +134,7 @@ def test_a_new_lambda_grid_or_new_vectors_reuse_the_buffers():
     model, _ = pair("llama")
     kw = dict(max_new_tokens=9, batch_size=8, progress=False, engine="graph")
     generate(model, PROMPTS, **kw)
-    decoder = _graph.static_decoder(_decode_backend(model))
+    decoder = graph_decoder.static_decoder(_decode_backend(model))
     keys = decoder.keys[0]
     for seed, lams in ((1, [1.0, -2.0]), (2, [0.3])):
         vecs = ls.SteeringVectors(unit(2, 32, seed=seed), (1, 2))
@@ -140,20 +144,20 @@ def test_a_new_lambda_grid_or_new_vectors_reuse_the_buffers():
         )
         assert decoder.keys[0] is keys  # same capacity, fewer rows: the same buffers
     generate(model, [p * 6 for p in PROMPTS], **kw)  # longer prompts: a larger capacity
-    assert decoder.keys[0] is not keys and decoder.capacity % _graph.CAPACITY_STEP == 0
-    assert ls.decoder_stats(model)["graphs"] is False  # CPU: eager steps, nothing captured
-    assert ls.free_decoder_memory(model) and not ls.free_decoder_memory(model)
-    assert ls.decoder_stats(model) == {
+    assert decoder.keys[0] is not keys and decoder.capacity % graph_decoder.CAPACITY_STEP == 0
+    assert decoder_stats(model)["graphs"] is False  # CPU: eager steps, nothing captured
+    assert free_decoder_memory(model) and not free_decoder_memory(model)
+    assert decoder_stats(model) == {
         "graphs": None, "captured": [], "capture_s": 0.0, "buffer_bytes": 0,
     }  # fmt: skip
-    assert _graph.static_decoder(_decode_backend(model)) is not decoder  # a fresh one
+    assert graph_decoder.static_decoder(_decode_backend(model)) is not decoder  # a fresh one
     assert generate(model, PROMPTS, **kw) == generate(model, PROMPTS, **{**kw, "engine": "plain"})
 
 
 def _decode_backend(model):
-    from lens_steer import _decode
+    from lens_steer.engine import decode as decoder
 
-    return _decode.make_backend(model, "graph")
+    return decoder.make_backend(model, "graph")
 
 
 class _FakeCuda:
@@ -190,7 +194,7 @@ class _FakeCuda:
             finally:
                 self.recording = None
 
-        real_step = _graph.StaticDecoder._step
+        real_step = graph_decoder.StaticDecoder._step
 
         def step(dec, b, greedy):
             if self.recording is not None:
@@ -205,7 +209,7 @@ class _FakeCuda:
             def wait_stream(self, other):
                 pass
 
-        monkeypatch.setattr(_graph.StaticDecoder, "_step", step)
+        monkeypatch.setattr(graph_decoder.StaticDecoder, "_step", step)
         monkeypatch.setattr(torch.cuda, "Stream", Stream)
         monkeypatch.setattr(torch.cuda, "current_stream", lambda *a: Stream())
         monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
@@ -214,7 +218,7 @@ class _FakeCuda:
 
 
 def _graph_run(model, **kw):
-    decoder = _graph.static_decoder(_decode_backend(model))
+    decoder = graph_decoder.static_decoder(_decode_backend(model))
     decoder.use_graphs = True
     return generate(model, PROMPTS, engine="graph", progress=False, **kw), decoder
 
@@ -230,7 +234,7 @@ def test_capture_restores_the_live_state_and_is_paid_once_per_shape(monkeypatch)
     assert outs == expected and decoder.use_graphs and fake.replays > 0
     assert len(fake.captures) == len(set(fake.captures)) > 1  # one capture per bucket
     assert decoder.capture_s > 0
-    held = ls.decoder_stats(model)
+    held = decoder_stats(model)
     assert held["graphs"] is True and held["capture_s"] == decoder.capture_s
     assert [b for b, _ in held["captured"]] == sorted(set(fake.captures))
     assert held["buffer_bytes"] > sum(k.numel() * 4 for k in decoder.keys)
@@ -256,7 +260,7 @@ def test_a_replay_that_loses_the_steering_falls_back_to_eager_steps(monkeypatch)
 def test_grouped_decode_attention_equals_repeated_kv_heads():
     from transformers.integrations.sdpa_attention import repeat_kv
 
-    from lens_steer import _attention
+    from lens_steer.engine import attention as gqa
 
     gen = torch.Generator().manual_seed(0)
     b, kv, groups, length, d = 3, 2, 4, 11, 8
@@ -266,7 +270,7 @@ def test_grouped_decode_attention_equals_repeated_kv_heads():
     mask[:, ..., -1] = True
     module = torch.nn.Module()
     module.num_key_value_groups = groups
-    out, _ = _attention.grouped_decode_sdpa(module, q, k, v, mask, scaling=0.5)
+    out, _ = gqa.grouped_decode_sdpa(module, q, k, v, mask, scaling=0.5)
     ref = torch.nn.functional.scaled_dot_product_attention(
         q, repeat_kv(k, groups), repeat_kv(v, groups), attn_mask=mask, scale=0.5
     )
@@ -275,7 +279,7 @@ def test_grouped_decode_attention_equals_repeated_kv_heads():
     # A prompt pass (several query tokens) goes to transformers' own sdpa.
     q5 = torch.randn(b, kv * groups, 5, d, generator=gen)
     mask5 = torch.ones(b, 1, 5, length, dtype=torch.bool)
-    out5, _ = _attention.grouped_decode_sdpa(module, q5, k, v, mask5, scaling=0.5)
+    out5, _ = gqa.grouped_decode_sdpa(module, q5, k, v, mask5, scaling=0.5)
     ref5 = torch.nn.functional.scaled_dot_product_attention(
         q5, repeat_kv(k, groups), repeat_kv(v, groups), attn_mask=mask5, scale=0.5
     )
@@ -292,8 +296,8 @@ def test_the_graph_engine_runs_grouped_attention_unless_soft_capping_needs_eager
 def test_pushing_tokens_in_chunks_ends_rows_where_one_at_a_time_does():
     import random
 
-    from lens_steer._decode import Settings
-    from lens_steer._finish import Finisher
+    from lens_steer.engine.decode import Settings
+    from lens_steer.engine.stopping import Finisher
 
     tok = tiny_tokenizer()
     stoppy = tok.convert_tokens_to_ids(list("ab Q:\n")) + [2]  # 2: EOS
@@ -324,10 +328,10 @@ def test_a_run_logs_what_the_graph_engine_held(tmp_path, monkeypatch):
 
     from test_gpu import run_config
 
-    from lens_steer.config import validate_config
-    from lens_steer.run import run_pipeline
+    from lens_steer.pipeline.config import validate_config
+    from lens_steer.pipeline.run import run_pipeline
 
-    module = sys.modules["lens_steer.generate"]
+    module = sys.modules["lens_steer.engine.generate"]
     real = module.pick_engine
     monkeypatch.setattr(module, "pick_engine", lambda m, e: "graph" if e == "auto" else real(m, e))
     run_dir = run_pipeline(validate_config(run_config(tmp_path, "cpu")), progress=False)
@@ -346,7 +350,7 @@ def test_state_left_by_one_call_never_reaches_the_next():
     assert len({len(o[0]) for o in plain}) > 2  # rows end at EOS at different steps
     generate(model, PROMPTS, engine="graph", min_new_tokens=12, **kw)  # suppressed to the end
     assert generate(model, PROMPTS, engine="graph", **kw) == plain
-    decoder = _graph.static_decoder(_decode_backend(model))
+    decoder = graph_decoder.static_decoder(_decode_backend(model))
     with torch.inference_mode():
         decoder.values[0][:, :, -1] = float("inf")  # a slot no later row reaches
     assert generate(model, PROMPTS, engine="graph", **kw) == plain
@@ -369,7 +373,7 @@ def test_the_decoder_goes_with_its_model():
     model, _ = pair("llama")
     generate(model, PROMPTS, max_new_tokens=4, progress=False, engine="graph")
     weight = weakref.ref(next(model.original_model.parameters()))
-    keys = weakref.ref(_graph.static_decoder(_decode_backend(model)).keys[0])
+    keys = weakref.ref(graph_decoder.static_decoder(_decode_backend(model)).keys[0])
     del model
     gc.collect()
     assert weight() is None and keys() is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lens_steer.its import ITSPrediction, answer_matches, its_predictions, majority_vote
+from lens_steer.experiment.its import ITSPrediction, answer_matches, its_predictions, majority_vote
 from lens_steer.tasks import Example, get_task
 
 

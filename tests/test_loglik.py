@@ -10,11 +10,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 import torch
 
-import lens_steer.loglik as loglik_mod
+import lens_steer.engine.loglik as loglik_mod
 from lens_steer import SteeringVectors, steer
-from lens_steer.cache import GenerationCache
-from lens_steer.lambda_sweep import choice_columns
-from lens_steer.loglik import score_choices_lams
+from lens_steer.engine.loglik import score_choices_lams
+from lens_steer.engine.store import GenerationCache
+from lens_steer.experiment.lambda_sweep import choice_columns
 from lens_steer.tasks import get_task, score_choices
 from lens_steer.testing import tiny_model
 
@@ -77,7 +77,7 @@ def test_steering_changes_scores(llama, task, examples) -> None:
 
 def test_shared_context_path_is_taken(llama, task, examples, monkeypatch) -> None:
     """One example per batch: the question is computed once per λ (a shared prefix)."""
-    import lens_steer._prefill as prefill_mod
+    import lens_steer.engine.prefill as prefill_mod
 
     seen = []
     real = prefill_mod.prefill

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from lens_steer import offline
-from lens_steer.models import load_model
-from lens_steer.offline import ALIASES, Alias, AliasNotInstalledError, ChecksumError, load_hf
+from lens_steer.models import load_model, offline
+from lens_steer.models.offline import ALIASES, Alias, AliasNotInstalledError, ChecksumError, load_hf
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
 
 IDS = torch.tensor([[1, 40, 41, 42, 43, 44, 45, 2]])
@@ -356,7 +355,7 @@ def test_missing_gpu_is_one_clear_error() -> None:
 
 def test_resolve_spec_reads_no_weights(tmp_path, tiny_gguf, monkeypatch) -> None:
     from lens_steer.errors import ModelSpecError
-    from lens_steer.model_specs import HubUnreachableError, resolve_spec
+    from lens_steer.models.specs import HubUnreachableError, resolve_spec
 
     tiny_hf_model("qwen2", n_layers=5).save_pretrained(tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage: weights are never read")

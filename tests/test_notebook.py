@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lens_steer.demo import find_data_root
+from lens_steer.pipeline.demo import find_data_root
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -57,7 +57,7 @@ def test_quickstart_notebook_runs(lens_steer_cache: Path, tmp_path: Path, monkey
     except ImportError as err:
         pytest.fail(f"{err}: install the dev extra (pip install -e '.[dev]'), which has nbclient")
 
-    from lens_steer.offline import ALIASES
+    from lens_steer.models.offline import ALIASES
 
     for alias in ("gemma-3-270m", "smollm2-135m-instruct"):
         if ALIASES[alias].missing():

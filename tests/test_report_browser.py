@@ -76,8 +76,8 @@ def _tiny_model(path: Path, family: str, d_model: int, n_layers: int, seed: int)
 
 def _tiny_run(root: Path) -> Path:
     """A complete run directory from tiny random models, as tests/test_run.py builds one."""
-    from lens_steer.config import validate_config
-    from lens_steer.run import run_pipeline
+    from lens_steer.pipeline.config import validate_config
+    from lens_steer.pipeline.run import run_pipeline
 
     # Zero-shot prompts, few tokens and one batch per sweep keep it to seconds of model time.
     common = {

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens_steer.config import validate_config
-from lens_steer.run import RunDirectoryError, run_pipeline
+from lens_steer.pipeline.config import validate_config
+from lens_steer.pipeline.run import RunDirectoryError, run_pipeline
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -96,7 +96,7 @@ def test_killed_run_resumes_to_identical_metrics(raw_config, tmp_path):
     )
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({**raw_config, "output_dir": str(tmp_path / "b")}))
-    cmd = [sys.executable, "-m", "lens_steer.cli", "run", str(path), "--quiet"]
+    cmd = [sys.executable, "-m", "lens_steer.pipeline.cli", "run", str(path), "--quiet"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = tmp_path / "b" / "tiny" / "generations.sqlite"

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens_steer import cli
 from lens_steer.analysis import write_report
-from lens_steer.config import validate_config
-from lens_steer.run import run_pipeline
+from lens_steer.pipeline import cli
+from lens_steer.pipeline.config import validate_config
+from lens_steer.pipeline.run import run_pipeline
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 from lens_steer.vectors import SteeringVectors
 
@@ -36,7 +36,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PAUSE_AFTER_FIRST_BATCH = """
 import signal, sys, time
 from pathlib import Path
-from lens_steer import cache, cli
+from lens_steer.engine import store as cache
+from lens_steer.pipeline import cli
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
 real = cache.GenerationCache.put_many
 def put_then_wait(self, items):
@@ -153,7 +154,7 @@ def _inject(run_dir: Path) -> None:
         vecs = SteeringVectors.load(path)
         vecs.replace(meta={"source_model": EVIL, "method": EVIL}).save(path)
     with open(run_dir / "run.log", "a") as log:
-        log.write(f"2025-01-01 INFO lens_steer.run {EVIL}\n")
+        log.write(f"2025-01-01 INFO lens_steer.pipeline.run {EVIL}\n")
 
 
 def test_report_escapes_config_data_and_log_strings(whole, tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from lens_steer import stats
+from lens_steer.experiment import stats
 
 
 def _paired(b_only: int, s_only: int, both: int, neither: int) -> tuple[list[bool], list[bool]]:

@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 
-from lens_steer import stats
+from lens_steer.experiment import stats
 from lens_steer.tasks import Task, contrastive_pairs, get_task
 from lens_steer.testing import tiny_tokenizer
 

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer import width_maps as wm
-from lens_steer.layer_maps import cka_map, greedy_map, linear_cka, proportional_map
 from lens_steer.testing import tiny_model
+from lens_steer.transfer import width_maps as wm
+from lens_steer.transfer.layer_maps import cka_map, greedy_map, linear_cka, proportional_map
 
 
 @pytest.fixture(scope="module")

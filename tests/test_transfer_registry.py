@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer import layer_maps as lm
-from lens_steer import width_maps as wm
 from lens_steer.testing import tiny_model
+from lens_steer.transfer import layer_maps as lm
 from lens_steer.transfer import needs_source_activations
+from lens_steer.transfer import width_maps as wm
 
 
 @pytest.fixture(scope="module")

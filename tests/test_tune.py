@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from lens_steer import stats
+from lens_steer.experiment import stats
+from lens_steer.experiment.tune import PAPER_LAMBDA_GRID, TuneResult, tune_lambda
 from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
-from lens_steer.tune import PAPER_LAMBDA_GRID, TuneResult, tune_lambda
 from lens_steer.vectors import SteeringVectors
 
 ARC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_challenge"
@@ -224,7 +224,7 @@ def test_tune_loglik_arc_on_tiny_model(tiny) -> None:
 
 
 def test_tune_real_generate_engine(tiny) -> None:
-    from lens_steer.generate import generate as real_generate
+    from lens_steer.engine.generate import generate as real_generate
 
     task = get_task("gsm8k")
     vecs = _tiny_vectors(tiny)

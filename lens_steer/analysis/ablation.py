@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from ..experiment.tune import TuneResult, TuneRow, tune_lambda
 from ..tasks.base import Example, Task
-from ..tune import TuneResult, TuneRow, tune_lambda
 from ..vectors import SteeringVectors
 from .plots import band, color, heatmap, style
 
@@ -206,8 +206,8 @@ def run_layer_ablation(
     ``lam`` defaults to the run's λ*; ``model`` to the run's child, loaded as the run loaded it.
     Generations go through the run's cache, so the baseline and repeated calls cost nothing.
     """
-    from ..cache import GenerationCache
-    from ..models import load_model
+    from ..engine.store import GenerationCache
+    from ..models.load import load_model
     from ..tasks import get_task
     from .rundir import load_run
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import stats
-from ..its import answer_matches, ascending_order
-from ..lambda_sweep import entry_str
+from ..experiment import stats
+from ..experiment.its import answer_matches, ascending_order
+from ..experiment.lambda_sweep import entry_str
 from .rundir import Run
 
 __all__ = ["CurvePoint", "LambdaCurves", "lambda_curves", "per_lambda_correct"]
@@ -81,7 +81,7 @@ def per_lambda_correct(
     """λ of each vote column and ``correct[i, k]`` of a voting condition's per-λ answers.
 
     A voting condition stores its answers in voting order — ascending λ for a scalar grid
-    (:func:`lens_steer.its.ascending_order`) — while its ``lam`` lists the grid as configured.
+    (:func:`lens_steer.experiment.its.ascending_order`) — while its ``lam`` lists the grid as configured.
     """
     entries = [_entry(e) for e in condition["lam"]]
     lams = [entries[k] for k in ascending_order(entries)]

@@ -16,7 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..lambda_sweep import entry_str
+from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
 from .plots import band, color, style
 from .rundir import Run, load_runs, task_names

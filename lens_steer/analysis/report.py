@@ -17,7 +17,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..lambda_sweep import entry_str
+from ..experiment.lambda_sweep import entry_str
 from .figures import GAIN_CONDITIONS, its_gains, lambda_curve, steering_ratio_figure, vectors_figure
 from .plots import FIGURE_CLASS, figure_div, figure_page, write_html
 from .rundir import Run, load_runs, task_names

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..activations import last_token_activations
 from ..extract import directions_from_differences, extract, pair_texts
-from ..layer_maps import cka_matrix
+from ..transfer.layer_maps import cka_matrix
 from ..vectors import SteeringVectors
 from .plots import heatmap, style
 

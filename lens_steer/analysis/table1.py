@@ -16,7 +16,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..lambda_sweep import entry_str
+from ..experiment.lambda_sweep import entry_str
 from .rundir import Run, load_runs
 
 __all__ = ["Cell", "Table1Row", "Table1", "table1"]

@@ -11,6 +11,7 @@ from tl3_models import PAIRS, L, hook_count, ids_of, model_of
 from transformer_lens import HookedTransformer
 
 import lens_steer as ls
+from lens_steer.extract import directions_from_differences
 
 
 def test_runs_on_transformer_lens_3():
@@ -71,7 +72,7 @@ def test_extract_pca_on_hand_differences_and_layer_subset(model):
     diffs = torch.stack(
         [by_hand_last_token(model, p) - by_hand_last_token(model, n) for p, n in PAIRS]
     )
-    expected, _, _ = ls.directions_from_differences(diffs[:, [2, 0]], method="pca", seed=3)
+    expected, _, _ = directions_from_differences(diffs[:, [2, 0]], method="pca", seed=3)
     assert vecs.layers == (2, 0)
     assert torch.allclose(vecs.directions, expected, atol=1e-4)
     assert torch.allclose(vecs.directions.norm(dim=-1), torch.ones(2), atol=1e-5)

@@ -11,7 +11,7 @@ with the ``[b, 1, 1, L]`` mask broadcast — the same sums, no copy. Everything 
 models without groups) goes to transformers' own sdpa function.
 
 The function is registered under :data:`NAME` for the graph engine's private model copy only
-(:func:`lens_steer._lean.plain_model` gives each kernel its own copy), with sdpa's mask builder.
+(:func:`lens_steer.engine.plain.plain_model` gives each kernel its own copy), with sdpa's mask builder.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._decode import Settings
+    from .decode import Settings
 
 __all__ = ["Result", "Finisher"]
 

@@ -1,4 +1,4 @@
-"""GGUF plumbing for :mod:`lens_steer.offline`: hashing, atomic assembly, and loading via transformers.
+"""GGUF plumbing for :mod:`lens_steer.models.offline`: hashing, atomic assembly, and loading via transformers.
 
 Kept apart from the alias table so the file-system rules (never leave a half-written file that
 looks valid, refuse a file whose sha256 is not the pinned one) live in one small place.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, ModelSpecError
+from ..errors import InputError, ModelSpecError
 
 __all__ = [
     "ChecksumError",

@@ -3,7 +3,7 @@
 A run checks both of its models here before it writes anything, so a typo'd alias, a missing
 file or a hub id that cannot be reached fails in one line and leaves no run directory behind
 (which a later, corrected run would otherwise be refused as "a different config"). The same
-rules then drive :func:`lens_steer.offline.load_hf`, so checking and loading never disagree.
+rules then drive :func:`lens_steer.models.offline.load_hf`, so checking and loading never disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from .errors import ModelSpecError
+from ..errors import ModelSpecError
 
 __all__ = ["ResolvedSpec", "HubUnreachableError", "resolve_spec", "hub_error", "gguf_block_count"]
 
@@ -119,18 +119,18 @@ def resolve_spec(spec: str | Path) -> ResolvedSpec:
     from the hub or the local hub cache). Raises :class:`ModelSpecError` (or
     ``FileNotFoundError`` / ``AliasNotInstalledError``) with what to use instead.
     """
-    from .offline import ALIASES, _alias, _require_installed
+    from .offline import ALIASES, find_alias, require_installed
 
     text = str(spec)
     if text.strip().lower() in ALIASES:
-        alias = _alias(text)
-        _require_installed(alias)
+        alias = find_alias(text)
+        require_installed(alias)
         return ResolvedSpec(text, "alias", alias.name)
     found = _resolve_path(text, Path(text).expanduser())
     if found is not None:
         return found
     if "/" not in text:
-        _alias(text)  # raises: a bare name is an (unknown) alias, hub ids are org/name
+        find_alias(text)  # raises: a bare name is an (unknown) alias, hub ids are org/name
     try:
         config = _read_config(text)
     except (OSError, ValueError) as err:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..tasks.base import Example, Task
+from ..vectors import SteeringVectors
 from . import stats
 from .lambda_sweep import (
     PAPER_LAMBDA_GRID,
@@ -30,8 +32,6 @@ from .lambda_sweep import (
     normalize_grid,
     rnd,
 )
-from .tasks.base import Example, Task
-from .vectors import SteeringVectors
 
 __all__ = ["PAPER_LAMBDA_GRID", "TuneRow", "TuneResult", "tune_lambda"]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from .tasks.base import Example, Task
-from .vectors import SteeringVectors
+from ..tasks.base import Example, Task
+from ..vectors import SteeringVectors
 
 GridEntry = float | tuple[float, ...]
 GenerateFn = Callable[..., list[list[str]]]
@@ -111,7 +111,7 @@ def prompt_hash(prompt: str) -> str:
 
 def default_generate() -> GenerateFn:
     try:
-        from .generate import generate
+        from ..engine.generate import generate
     except ImportError as err:  # pragma: no cover - generate.py ships with the package
         raise ImportError(
             "lens_steer.generate is not available; pass generate_fn= to use another engine"
@@ -213,11 +213,11 @@ def choice_columns(
     """Log-likelihood picks ``[i][k]`` and their verdicts, steered at each entry (None: unsteered).
 
     On a TransformerBridge the scalar entries share one λ-batched pass
-    (:func:`lens_steer.loglik.score_choices_lams`); other models get ``score_choices`` under
+    (:func:`lens_steer.engine.loglik.score_choices_lams`); other models get ``score_choices`` under
     ``steer`` once per entry.
     """
-    from .activations import residual_norms
-    from .anchors import ANCHOR_TEXTS
+    from ..activations import residual_norms
+    from ..anchors import ANCHOR_TEXTS
 
     opts = dict(choice_options or {})
     unknown = sorted(set(opts) - {"length_normalize", "target"})
@@ -237,7 +237,7 @@ def choice_columns(
 
 
 def _lam_batched(model, task, exs, vectors, entries, relative, norms, bs, opts, cache, progress):
-    from .loglik import score_choices_lams
+    from ..engine.loglik import score_choices_lams
 
     kw = dict(relative=relative, reference_norms=norms, batch_size=bs, cache=cache, **opts)
     kw["progress"] = progress
@@ -254,8 +254,8 @@ def _lam_batched(model, task, exs, vectors, entries, relative, norms, bs, opts, 
 
 
 def _per_entry(model, task, exs, vectors, entries, relative, norms, bs, opts, cache, progress):
-    from .steer import steer
-    from .tasks.choices import score_choices
+    from ..steer import steer
+    from ..tasks.choices import score_choices
 
     out: dict[Any, Any] = {}
     for entry in dict.fromkeys(entries):

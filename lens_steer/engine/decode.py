@@ -1,7 +1,7 @@
 """The batched decoding engine behind :func:`lens_steer.generate`.
 
 One batch: prefill the prompts into a KV cache (logits of the last position only; left-padded, or
-a prefix shared by the batch computed once and then the suffixes, see :mod:`lens_steer._prefill`),
+a prefix shared by the batch computed once and then the suffixes, see :mod:`lens_steer.engine.prefill`),
 then decode one token per step for the rows still running. A row ends at EOS, at a stop sequence or at
 ``max_new_tokens``; finished rows are dropped from the batch, the KV cache, the mask and the
 steering coefficients at once, so they cost nothing afterwards.
@@ -9,7 +9,7 @@ steering coefficients at once, so they cost nothing afterwards.
 Two backends run the forward passes:
 
 - ``plain`` (the fast path): the bridge's HF modules without bridge components
-  (:mod:`lens_steer._lean`), a pre-allocated KV cache, and steering added by one PyTorch forward
+  (:mod:`lens_steer.engine.plain`), a pre-allocated KV cache, and steering added by one PyTorch forward
   hook per steered decoder layer.
 - ``hooks``: the bridge's own forward, steering through ``blocks.{l}.hook_resid_post`` hook points,
   HF's ``DynamicCache``. Used whenever hooks are already on the model (e.g. inside
@@ -32,12 +32,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._finish import Finisher, Result
-from ._prefill import prefill
-from .models import hook_name
-from .steer import active_steerings
+from ..models.load import hook_name
+from ..steer import active_steerings
+from .prefill import prefill
+from .stopping import Finisher, Result
 
 __all__ = [
+    "choose",
     "Row",
     "Result",
     "Settings",
@@ -173,14 +174,14 @@ class _PlainBackend:
     shares_prefix = True
 
     def __init__(self, model: Any, attn: str = "sdpa"):
-        from ._lean import plain_model
+        from .plain import plain_model
 
         self.model = model
         self.hf, self.decoder_layers = plain_model(model, attn)
         self.config = self.hf.config
 
     def new_cache(self, capacity: int) -> Any:
-        from ._lean import make_kv_cache
+        from .plain import make_kv_cache
 
         return make_kv_cache(self.config, capacity)
 
@@ -269,13 +270,13 @@ def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
     those of the flagged positions among the last k, flattened row by row ([n_flagged, vocab]).
     """
     if engine == "graph" and attn == "sdpa":  # grouped KV heads without a per-step copy
-        from ._attention import register
+        from .attention import register
 
         attn = register()
     return _PlainBackend(model, attn) if engine in ("plain", "graph") else _HookBackend(model)
 
 
-def _choose(logits: Tensor, settings: Settings, step: int, gens: list[Any]) -> Tensor:
+def choose(logits: Tensor, settings: Settings, step: int, gens: list[Any]) -> Tensor:
     logits = logits.float()
     if step < settings.min_new_tokens and settings.eos_ids:
         logits[:, list(settings.eos_ids)] = -math.inf
@@ -326,7 +327,7 @@ def decode_batch(
         if adder is not None:
             adder.phase = "decode"
         for step in range(t_max):
-            tokens = _choose(logits, settings, step, [gens[r] for r in alive])
+            tokens = choose(logits, settings, step, [gens[r] for r in alive])
             keep, before = [], finisher.n_tokens
             for j, tid in enumerate(tokens.tolist()):
                 if not finisher.push(alive[j], tid):

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .activations import left_pad
+from ..activations import left_pad
 
 __all__ = ["Prefilled", "prefill", "common_prefix"]
 
@@ -74,7 +74,7 @@ def prefill(
     the flagged ones among the last k); ``tail``: the fewest tokens of every row left out of the shared prefix
     (set it to ``keep`` so every kept position is in the second pass).
     """
-    from ._lean import all_preallocated
+    from .plain import all_preallocated
 
     shared = min(common_prefix(seqs), min(len(s) for s in seqs) - max(tail, 1))
     padded = (backend, seqs, adder, pad, device, capacity, keep)

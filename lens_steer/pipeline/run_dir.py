@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..errors import LockError
 from .config import ConfigError, config_hash
-from .errors import LockError
 
 __all__ = ["RunDirectoryError", "LockError", "write_json", "read_stamp", "check_stamp", "claim"]
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .eval_report import ConditionResult, Prediction, condition_result
+from ..tasks.base import Example, Task
 from .its import ascending_order, vote
 from .lambda_sweep import GridEntry, entry_str
-from .tasks.base import Example, Task
+from .report import ConditionResult, Prediction, condition_result
 
 __all__ = ["Condition", "Source", "Table", "plan_conditions", "score_conditions"]
 

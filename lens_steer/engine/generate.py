@@ -11,7 +11,7 @@ the same model, and steered output equals ``with ls.steer(model, v, lam=λ): gen
 Inside an open ``ls.steer`` block (or with any other hook on the model) generation runs through the
 bridge's hook points, so those hooks apply; the persistent ``cache`` is then not used, since it
 cannot see what the hooks do. Otherwise the fast path runs the bridge's HF modules directly (see
-:mod:`lens_steer._decode`).
+:mod:`lens_steer.engine.decode`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from typing import Any
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import _decode, _graph
-from .activations import chunks, encode, model_device, pad_id, residual_norms
-from .anchors import ANCHOR_TEXTS
-from .cache import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
-from .steer import POSITIONS, _check_fits, active_steerings
-from .vectors import SteeringVectors
+from ..activations import chunks, encode, model_device, pad_id, residual_norms
+from ..anchors import ANCHOR_TEXTS
+from ..steer import POSITIONS, active_steerings, check_fits
+from ..vectors import SteeringVectors
+from . import decode as decoder
+from . import graph as graph_decoder
+from .store import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
 
 __all__ = ["generate", "decoder_stats", "free_decoder_memory", "ENGINES"]
 
@@ -70,7 +71,7 @@ def pick_engine(model: Any, engine: str) -> str:
     Hooks on the model force the hook engine, since the plain and graph decoders would bypass
     them; a processed (fold-ln) bridge has no raw HF modules to run, so it takes hooks too.
     """
-    from ._lean import supports_plain
+    from .plain import supports_plain
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {ENGINES}")
@@ -164,7 +165,7 @@ def generate(
     if lams is not None and vectors is None:
         raise ValueError("lams given without vectors: there is nothing to scale")
     if vectors is not None:
-        _check_fits(model, vectors)
+        check_fits(model, vectors)
         if lams is None:
             warnings.warn(
                 "vectors given without lams: generating one unsteered column", stacklevel=2
@@ -181,7 +182,7 @@ def generate(
         warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=2)
         cache = None
 
-    settings = _decode.Settings(
+    settings = decoder.Settings(
         max_new_tokens=int(max_new_tokens),
         min_new_tokens=int(min_new_tokens),
         stop_sequences=stops,
@@ -238,26 +239,26 @@ def free_decoder_memory(model: Any) -> bool:
     other memory-hungry work on the same GPU; ``torch.cuda.empty_cache()`` then returns the
     memory to the driver.
     """
-    from ._lean import plain_copies
+    from .plain import plain_copies
 
-    return any([_graph.release(hf) for hf in plain_copies(model)])
+    return any([graph_decoder.release(hf) for hf in plain_copies(model)])
 
 
 def decoder_stats(model: Any) -> dict[str, Any]:
     """What the graph engine holds for ``model``: ``graphs`` (True: CUDA graphs; False: eager
     steps — CPU, or a capture that failed; None: not used yet), ``captured`` (the (rows,
     capacity) shapes), ``capture_s`` (seconds spent capturing, all shapes) and ``buffer_bytes``."""
-    from ._lean import plain_copies
+    from .plain import plain_copies
 
     empty: dict[str, Any] = {"graphs": None, "captured": [], "capture_s": 0.0, "buffer_bytes": 0}
     for plain in plain_copies(model):
-        found = _graph.stats(plain)
+        found = graph_decoder.stats(plain)
         if found is not None:
             return found
     return empty
 
 
-def _base_fields(model: Any, settings: _decode.Settings, seed: int | None) -> dict[str, Any]:
+def _base_fields(model: Any, settings: decoder.Settings, seed: int | None) -> dict[str, Any]:
     param = next(model.parameters())
     return dict(
         model=model_fingerprint(model),
@@ -300,7 +301,7 @@ def steer_spec(
     relative: bool,
     reference_norms: Tensor | None,
     norm_texts: Sequence[str] | None,
-) -> _decode.SteerSpec:
+) -> decoder.SteerSpec:
     """What the decoders add per layer: the directions, where, and (``relative``) the mean
     residual norms that turn λ into a fraction of ‖h‖ (measured on ``norm_texts`` if not given)."""
     norms = None
@@ -311,16 +312,16 @@ def steer_spec(
         if tuple(reference_norms.shape) != (len(vectors),):
             raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
         norms = reference_norms.float()
-    return _decode.SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
+    return decoder.SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
 
 
 @dataclass(frozen=True)
 class _Job:
     prompts: list[str]
     columns: list[tuple[float | None, int]]  # (λ or None, sample index) per output column
-    settings: _decode.Settings
+    settings: decoder.Settings
     seed: int
-    spec: _decode.SteerSpec | None
+    spec: decoder.SteerSpec | None
     batch_size: int
 
 
@@ -328,7 +329,7 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
     """Decode the ``todo`` rows batch by batch, filling ``outs`` and the cache."""
     prompts, columns, settings, spec = job.prompts, job.columns, job.settings, job.spec
     device, tok = model_device(model), model.tokenizer
-    backend = _decode.make_backend(model, engine)
+    backend = decoder.make_backend(model, engine)
     needed = sorted({i for i, _, _ in todo})
     ids = dict(zip(needed, encode(model, [prompts[i] for i in needed]), strict=True))
     # Batches share as much as possible: rows of one λ together when positions="all" steers the
@@ -359,10 +360,10 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
         for i, k, key in batch:
             lam, s = columns[k]
             rseed = (
-                _decode.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
+                decoder.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
             )
-            rows.append(_decode.Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
-        decode = _graph.decode_batch_graph if engine == "graph" else _decode.decode_batch
+            rows.append(decoder.Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
+        decode = graph_decoder.decode_batch_graph if engine == "graph" else decoder.decode_batch
         results = decode(backend, rows, settings, tok, pad, device, spec, on_step)
         writes = {}
         for row, res in zip(rows, results, strict=True):

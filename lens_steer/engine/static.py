@@ -1,4 +1,4 @@
-"""The static decoder's state and its one decoding step (see :mod:`lens_steer._graph`).
+"""The static decoder's state and its one decoding step (see :mod:`lens_steer.engine.graph`).
 
 Per model copy: KV buffers ``[rows, kv_heads, capacity, d_head]`` per layer written at a slot
 tensor, a mask, the tokens, positions and a ``delta[layer, row]`` that every decoder layer adds to
@@ -19,11 +19,11 @@ import torch
 from torch import Tensor
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from ._decode import Adder
+from .decode import Adder
 
 __all__ = ["StaticDecoder"]
 
-log = logging.getLogger("lens_steer.generate")
+log = logging.getLogger("lens_steer.engine")
 
 
 class _SlotLayer(DynamicLayer):

@@ -23,14 +23,12 @@ __all__ = ["run_pipeline", "write_json", "RunDirectoryError"]
 
 log = logging.getLogger("lens_steer.run")
 
-_claim = claim  # the name tests and older callers use
-
 
 def _environment(model: Any) -> dict[str, Any]:
     import torch
     import transformers
 
-    from .activations import model_device
+    from ..activations import model_device
 
     device = model_device(model)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
@@ -43,7 +41,7 @@ def _environment(model: Any) -> dict[str, Any]:
 
 
 def _vectors(path: Path, make) -> Any:
-    from .vectors import SteeringVectors
+    from ..vectors import SteeringVectors
 
     if path.exists():
         log.info("reusing %s", path)
@@ -58,8 +56,8 @@ def _steering_ratio(child: Any, vecs: Any, best: Any, relative: bool) -> dict[st
 
     A relative λ is already a fraction of the mean norm, so its ratio is |λ|·‖v‖ exactly.
     """
-    from .lambda_sweep import entry_json
-    from .steer import steering_ratio
+    from ..experiment.lambda_sweep import entry_json
+    from ..steer import steering_ratio
 
     if relative:
         lam = [abs(x) for x in best] if isinstance(best, tuple) else [abs(best)] * len(vecs)
@@ -77,11 +75,11 @@ def _steering_ratio(child: Any, vecs: Any, best: Any, relative: bool) -> dict[st
 
 def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: bool):
     """One task: pairs → parent vectors → child vectors → λ* on val → test conditions."""
-    from .evaluate import evaluate
-    from .extract import extract
-    from .tasks import contrastive_pairs, get_task
-    from .transfer import needs_source_activations, transfer
-    from .tune import PAPER_LAMBDA_GRID, tune_lambda
+    from ..experiment.evaluate import evaluate
+    from ..experiment.tune import PAPER_LAMBDA_GRID, tune_lambda
+    from ..extract import extract
+    from ..tasks import contrastive_pairs, get_task
+    from ..transfer import needs_source_activations, transfer
 
     seed = cfg["seed"]
     task = get_task(tcfg["name"], data_dir=tcfg["data_dir"])
@@ -206,8 +204,8 @@ def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
 
 def _run_locked(cfg: Mapping[str, Any], run_dir: Path, checked: Preflight, progress: bool) -> Path:
     """The run itself, inside the lock: models, config stamp, every task, metrics.json."""
-    from .cache import GenerationCache
-    from .models import load_model
+    from ..engine.store import GenerationCache
+    from ..models.load import load_model
 
     cache = GenerationCache(run_dir / "generations.sqlite")  # unreadable: fail before loading
     try:
@@ -246,7 +244,7 @@ def _run_locked(cfg: Mapping[str, Any], run_dir: Path, checked: Preflight, progr
 
 def _log_decoder(child: Any) -> None:
     """What the graph engine held; timings go to the log so metrics.json stays reproducible."""
-    from .generate import decoder_stats
+    from ..engine.generate import decoder_stats
 
     held = decoder_stats(child)
     if held["graphs"] is not None:

@@ -3,9 +3,9 @@
 :func:`lens_steer.score_choices` scores every option at one steering strength (whatever hooks are
 on the model). A sweep over the paper's 19 λ would call it 19 times, each a full forward of every
 (example, option) with logits over the whole vocabulary at every position. :func:`score_choices_lams`
-instead holds one λ per batch row (the generation engine's per-row steering, :mod:`lens_steer._decode`),
+instead holds one λ per batch row (the generation engine's per-row steering, :mod:`lens_steer.engine.decode`),
 groups the rows of one example so the question context is computed once per λ and only the
-option tokens once per (option, λ) (:mod:`lens_steer._prefill`), and computes logits only at
+option tokens once per (option, λ) (:mod:`lens_steer.engine.prefill`), and computes logits only at
 the option positions. Scores are cached by content like generations, so a resumed run redoes
 nothing it already scored.
 
@@ -21,12 +21,12 @@ from typing import Any, Literal
 import torch
 from tqdm.auto import tqdm
 
-from . import _decode
-from .activations import model_device, pad_id
-from .cache import GenerationCache, content_key, model_fingerprint
-from .tasks.base import Example, Task
-from .tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
-from .vectors import SteeringVectors
+from ..activations import model_device, pad_id
+from ..tasks.base import Example, Task
+from ..tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
+from ..vectors import SteeringVectors
+from . import decode as decoder
+from .store import GenerationCache, content_key, model_fingerprint
 
 __all__ = ["score_choices_lams"]
 
@@ -118,7 +118,7 @@ def score_choices_lams(
     if not todo:  # all cached: no model work at all, not even the relative norms
         return [finalise(examples, rows, s, length_normalize, target) for s in sums]
     spec = steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
-    backend = _decode.make_backend(model, engine)
+    backend = decoder.make_backend(model, engine)
     device, pad = model_device(model), pad_id(model)
     dtype = next(model.parameters()).dtype
     bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
@@ -126,7 +126,7 @@ def score_choices_lams(
         for batch in _batches(todo, rows, batch_size):
             backend.before_batch()
             batch_lams = [lams[k] for _, k in batch]
-            adder = _decode.Adder(spec, batch_lams, device, dtype) if spec is not None else None
+            adder = decoder.Adder(spec, batch_lams, device, dtype) if spec is not None else None
             width = max(rows[r].n_cont for r, _ in batch) + 1
             flags = torch.zeros(len(batch), width, dtype=torch.bool)
             targets = []
@@ -155,7 +155,7 @@ def score_choices_lams(
 
 def _prefill(backend, seqs, lams, adder, pad, device, flags) -> torch.Tensor:
     """Logits at the flagged positions; rows of one λ compute their common context once."""
-    from ._prefill import prefill
+    from .prefill import prefill
 
     width = flags.shape[1]
     pre = prefill(backend, seqs, lams, adder, pad, device, capacity=0, keep=flags, tail=width)

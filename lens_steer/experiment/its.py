@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .tasks.base import Example, Task
+from ..tasks.base import Example, Task
 
 __all__ = ["majority_vote", "answer_matches", "its_predictions", "ITSPrediction"]
 
@@ -39,7 +39,7 @@ def answer_matches(task: Task, answer: str | None, example: Example) -> bool:
     """
     if answer is None:
         return False
-    from .tasks.math import MATH, math_equal
+    from ..tasks.math import MATH, math_equal
 
     if isinstance(task, MATH):
         return math_equal(example.answer, answer)

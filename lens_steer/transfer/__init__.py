@@ -16,13 +16,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..activations import last_token_activations
+from ..anchors import ANCHOR_TEXTS
+from ..errors import InputError
+from ..models.load import model_name
+from ..vectors import SteeringVectors
 from . import layer_maps as lm
 from . import width_maps as wm
-from .activations import last_token_activations
-from .anchors import ANCHOR_TEXTS
-from .errors import InputError
-from .models import model_name
-from .vectors import SteeringVectors
 
 __all__ = ["transfer", "needs_source_activations"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["ConfigError", "Field", "load_config", "validate_config", "config_hash", "SCHEMA"]
 
@@ -61,7 +61,7 @@ def run_name_problem(name: str) -> str | None:
 
 
 def _device(value: str) -> str | None:
-    from .models import device_problem
+    from ..models.load import device_problem
 
     return device_problem(value)
 
@@ -83,14 +83,14 @@ def _grid(value: Any) -> str | None:
 
 
 def _controls(value: Any) -> str | None:
-    from .evaluate import CONTROLS
+    from ..experiment.evaluate import CONTROLS
 
     bad = [c for c in value if c not in CONTROLS]
     return f"unknown controls {bad}: allowed {list(CONTROLS)}" if bad else None
 
 
 def _task_schema() -> dict[str, Any]:
-    from .tasks import STRATEGIES, TASKS
+    from ..tasks import STRATEGIES, TASKS
 
     return {
         "name": Field((str,), choices=tuple(TASKS)),
@@ -112,10 +112,10 @@ def _task_schema() -> dict[str, Any]:
 
 
 def schema() -> dict[str, Any]:
-    from .extract import METHODS
-    from .layer_maps import LAYER_MAPS
-    from .steer import POSITIONS
-    from .width_maps import WIDTH_METHODS
+    from ..extract import METHODS
+    from ..steer import POSITIONS
+    from ..transfer.layer_maps import LAYER_MAPS
+    from ..transfer.width_maps import WIDTH_METHODS
 
     return {
         "name": Field((str,), None, check=run_name_problem, nullable=True),
@@ -207,7 +207,7 @@ def _resolve(path: str, spec: Any, value: Any) -> Any:
 
 def _check_data(task: dict[str, Any], where: str) -> None:
     """Fail before loading models when a task's local data folder is missing or incomplete."""
-    from .tasks import get_task
+    from ..tasks import get_task
 
     if task["data_dir"] is None:
         return

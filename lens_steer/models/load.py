@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .errors import InputError, ModelSpecError
+from ..errors import InputError, ModelSpecError
 
 __all__ = [
     "load_model",
@@ -184,7 +184,7 @@ def load_model(
     """Load ``spec`` as a TransformerBridge.
 
     ``spec`` is an in-memory HF model (with ``tokenizer=``), an offline alias
-    (``lens_steer.offline.ALIASES``), a ``.gguf`` file, a local HF directory, or a hub id.
+    (``lens_steer.models.offline.ALIASES``), a ``.gguf`` file, a local HF directory, or a hub id.
     """
     if not isinstance(spec, (str, Path)):
         return boot_bridge(spec, tokenizer, device=device, dtype=dtype, processed=processed)

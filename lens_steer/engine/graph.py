@@ -12,7 +12,7 @@ shape is captured once and replayed; elsewhere the same step runs eagerly, which
 tests compare with transformers' ``generate`` token for token.
 
 Rows that end keep their slot until the running rows fit a smaller bucket; they are then gathered
-into its leading rows. The prefill is the plain engine's (:mod:`lens_steer._prefill`), copied into
+into its leading rows. The prefill is the plain engine's (:mod:`lens_steer.engine.prefill`), copied into
 the static cache. Tokens reach the host every ``CHECK_EVERY`` steps (greedy), so a step costs one
 graph replay and no synchronisation.
 """
@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from ._decode import Row, Settings, SteerSpec, _choose, start_batch
-from ._finish import Finisher, Result
-from ._prefill import prefill
-from ._static import StaticDecoder
+from .decode import Row, Settings, SteerSpec, choose, start_batch
+from .prefill import prefill
+from .static import StaticDecoder
+from .stopping import Finisher, Result
 
 __all__ = [
     "StaticDecoder",
@@ -96,7 +96,7 @@ def decode_batch_graph(
     steer_spec: SteerSpec | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> list[Result]:
-    """:func:`lens_steer._decode.decode_batch` with the static decoder; the same results."""
+    """:func:`lens_steer.engine.decode.decode_batch` with the static decoder; the same results."""
     n, t_max = len(rows), settings.max_new_tokens
     gens, adder, keys = start_batch(backend, rows, device, steer_spec)
     spare = torch.Generator().manual_seed(0)  # padding rows draw from it; their tokens are unused
@@ -108,7 +108,7 @@ def decode_batch_graph(
     with torch.inference_mode():
         with backend.attach(adder), label("ls.prefill"):
             pre = prefill(backend, [r.ids for r in rows], keys, adder, pad_id, device, 0)
-        first = _choose(pre.logits, settings, 0, gens)
+        first = choose(pre.logits, settings, 0, gens)
         for r, tid in enumerate(first.tolist()):
             finisher.push(r, tid)
         order: list[int | None] = list(range(n))  # original row of each bucket row (None: pad)
@@ -137,7 +137,7 @@ def decode_batch_graph(
                 dec.step(b, greedy)
             if not greedy:
                 picked = [spare if r is None or gens[r] is None else gens[r] for r in order]
-                tokens = _choose(dec.logits[:b], settings, step, picked)
+                tokens = choose(dec.logits[:b], settings, step, picked)
                 dec.tok[:b, 0] = tokens
                 dec.hist[:b, step] = tokens
             step += 1

@@ -22,7 +22,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "LAYER_MAPS",

@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._gguf import ChecksumError, assemble_with, concat, load_gguf, publish, staging_dir, verify
-from .errors import ModelSpecError
+from ..errors import ModelSpecError
+from .gguf import ChecksumError, assemble_with, concat, load_gguf, publish, staging_dir, verify
 
 __all__ = [
+    "find_alias",
+    "require_installed",
     "ALIASES",
     "Alias",
     "AliasNotInstalledError",
@@ -145,7 +147,7 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(root).expanduser()
 
 
-def _alias(name: str) -> Alias:
+def find_alias(name: str) -> Alias:
     try:
         return ALIASES[name.strip().lower()]
     except KeyError:
@@ -157,7 +159,7 @@ def _alias(name: str) -> Alias:
         ) from None
 
 
-def _require_installed(alias: Alias) -> None:
+def require_installed(alias: Alias) -> None:
     missing = alias.missing()
     if missing:
         raise AliasNotInstalledError(
@@ -176,8 +178,8 @@ def _package_file(rel: str) -> Path:
 
 def alias_gguf(name: str, cache_dir: str | Path | None = None) -> Path:
     """The verified GGUF file behind alias ``name``, assembling it into the cache if needed."""
-    alias = _alias(name)
-    _require_installed(alias)
+    alias = find_alias(name)
+    require_installed(alias)
     if alias.assembler is None and len(alias.parts) == 1:
         path = _package_file(alias.parts[0])  # a single file: verify and use it in place
         verify(path, alias.sha256)
@@ -246,13 +248,13 @@ def load_hf(
 
     ``spec``: an alias from ``ALIASES``, a ``.gguf`` file, a local HF directory (with
     ``config.json``), or a hub id (``org/name``). A given ``tokenizer`` replaces the model's own.
-    :func:`lens_steer.model_specs.resolve_spec` decides which, without reading weights.
+    :func:`lens_steer.models.specs.resolve_spec` decides which, without reading weights.
     """
-    from .model_specs import hub_error, resolve_spec
+    from .specs import hub_error, resolve_spec
 
     found = resolve_spec(spec)
     if found.kind == "alias":
-        return _load_alias(_alias(found.source), tokenizer, cache_dir)
+        return _load_alias(find_alias(found.source), tokenizer, cache_dir)
     if found.kind == "gguf":
         return load_gguf(Path(found.source), tokenizer)
     if found.kind == "directory":

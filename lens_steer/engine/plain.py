@@ -22,6 +22,7 @@ import torch
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
 __all__ = [
+    "decoder_layers",
     "plain_model",
     "plain_copies",
     "supports_plain",
@@ -85,7 +86,7 @@ def _copy_tree(module: Any, config: Any, memo: dict[int, Any]) -> Any:
     return new
 
 
-def _decoder_layers(hf: Any) -> list[Any]:
+def decoder_layers(hf: Any) -> list[Any]:
     for path in ("model.layers", "model.language_model.layers", "transformer.h", "layers"):
         obj = hf
         for part in path.split("."):
@@ -123,7 +124,7 @@ def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:
         plain.config = config
         for stale in [k for k in cached if k[1:] != key[1:]]:
             del cached[stale]
-        cached[key] = (plain, _decoder_layers(plain))
+        cached[key] = (plain, decoder_layers(plain))
     return cached[key]
 
 

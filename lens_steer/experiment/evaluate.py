@@ -4,7 +4,7 @@ Conditions (each with n, accuracy + Wilson 95 % CI, and paired Δ / McNemar vs t
 
 - ``baseline``: the unsteered model (λ = 0);
 - ``steered``: λ* (``lam``: a float or a per-layer sequence);
-- ``its``: the mode of the parsed answers over every λ of ``grid`` (see :mod:`lens_steer.its`);
+- ``its``: the mode of the parsed answers over every λ of ``grid`` (see :mod:`lens_steer.experiment.its`);
 - ``random-direction`` (control): a random unit vector per steered layer (seeded, same layers and
   λ*), and ``random-direction-its``: ITS over the same grid with those vectors;
 - ``self-consistency`` (control for ITS): unsteered sampling at ``temperature`` with as many votes
@@ -23,8 +23,9 @@ from typing import Any, Literal
 
 import torch
 
+from ..tasks.base import Example, Task
+from ..vectors import SteeringVectors
 from .conditions import Condition, Source, Table, plan_conditions, score_conditions
-from .eval_report import EvalReport
 from .lambda_sweep import (
     PAPER_LAMBDA_GRID,
     GenerateFn,
@@ -41,8 +42,7 @@ from .lambda_sweep import (
     normalize_grid,
     prompt_hash,
 )
-from .tasks.base import Example, Task
-from .vectors import SteeringVectors
+from .report import EvalReport
 
 __all__ = ["CONTROLS", "evaluate", "random_directions"]
 

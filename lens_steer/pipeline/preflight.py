@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..models.load import resolve_device
+from ..models.specs import ResolvedSpec, resolve_spec
 from .config import ConfigError
-from .model_specs import ResolvedSpec, resolve_spec
-from .models import resolve_device
 
 __all__ = ["Preflight", "preflight", "steered_layer_count", "check_grids"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .errors import LensSteerError
+from ..errors import LensSteerError
 
 __all__ = [
     "CacheError",

@@ -51,13 +51,13 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 
 def _load(spec: str, args: argparse.Namespace):
-    from .models import load_model
+    from ..models.load import load_model
 
     return load_model(spec, device=args.device, dtype=args.dtype)
 
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
-    from .tasks.loading import DataError, read_jsonl
+    from ..tasks.loading import DataError, read_jsonl
 
     pairs = []
     for row, where in read_jsonl(path):
@@ -70,7 +70,7 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from .offline import list_aliases
+    from ..models.offline import list_aliases
 
     for row in list_aliases():
         state = "installed" if row["installed"] else f"missing: {row['pip']}"
@@ -79,12 +79,12 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
-    from .extract import extract
+    from ..extract import extract
 
     if args.pairs:
         pairs = _read_pairs(Path(args.pairs))
     else:
-        from .tasks import contrastive_pairs, get_task
+        from ..tasks import contrastive_pairs, get_task
 
         task = get_task(args.task, data_dir=args.data_dir)
         train = task.splits(seed=args.seed, n_val=args.n_val).train
@@ -95,8 +95,8 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> None:
-    from .transfer import transfer
-    from .vectors import SteeringVectors
+    from ..transfer import transfer
+    from ..vectors import SteeringVectors
 
     vecs = SteeringVectors.load(args.vectors)
     child = _load(args.child, args)
@@ -151,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from .vectors import SteeringVectors
+    from ..vectors import SteeringVectors
 
     vecs = SteeringVectors.load(args.vectors)
     print(vecs)
@@ -159,8 +159,8 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from .analysis import write_report
-    from .errors import InputError
+    from ..analysis import write_report
+    from ..errors import InputError
 
     if args.out is None and len(args.run_dirs) > 1:
         raise InputError(
@@ -171,9 +171,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .extract import METHODS
-    from .layer_maps import LAYER_MAPS
-    from .width_maps import WIDTH_METHODS
+    from ..extract import METHODS
+    from ..transfer.layer_maps import LAYER_MAPS
+    from ..transfer.width_maps import WIDTH_METHODS
 
     p = argparse.ArgumentParser(prog="lens-steer", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -235,8 +235,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that are the user's to fix; anything else is a bug and keeps its traceback."""
-    from .errors import LensSteerError
-    from .tasks.base import DataError
+    from ..errors import LensSteerError
+    from ..tasks.base import DataError
 
     # FileNotFoundError: a missing config, data or model file (also NotARunError);
     # NotADirectoryError/IsADirectoryError/FileExistsError/PermissionError: an output path that
