@@ -4,7 +4,7 @@
 
 Why: a model that degenerates into whitespace or a repeated phrase must not stall a λ sweep, and
 the issue that asked for linear-time grading had inputs on which the old parsers ran for seconds
-or never finished. tests/test_grading_timing.py holds every grader to a generous 1 s bound on
+or never finished. tests/tasks/test_grading_timing.py holds every grader to a generous 1 s bound on
 these same inputs (``lens_steer.testing.pathological_answers``); this script prints the figures
 that go in benchmarks/RESULTS.md, plus a realistic answer for scale.
 """
@@ -59,7 +59,9 @@ def main() -> None:
         for name, ms in row.items():
             worst[name] = max(worst[name], ms) if kind != "realistic answer (270 chars)" else 0
         print(f"| {kind} | " + " | ".join(f"{row[n]:.1f}" for n in EXAMPLES) + " |")
-    print("| **worst pathological** | " + " | ".join(f"**{worst[n]:.0f}**" for n in EXAMPLES) + " |")
+    print(
+        "| **worst pathological** | " + " | ".join(f"**{worst[n]:.0f}**" for n in EXAMPLES) + " |"
+    )
 
 
 if __name__ == "__main__":

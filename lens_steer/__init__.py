@@ -24,6 +24,7 @@ from .experiment import (
 )
 from .extract import extract
 from .models import load_model
+from .options import Options
 from .steer import Steering, steer, steering_ratio
 from .tasks import (
     ContrastivePair,
@@ -58,6 +59,7 @@ __all__ = [
     "last_token_activations",
     "residual_norms",
     # the engine
+    "Options",
     "generate",
     "score_choices",
     "score_choices_lams",

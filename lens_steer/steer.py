@@ -28,11 +28,11 @@ from .activations import model_device, residual_norms
 from .anchors import ANCHOR_TEXTS
 from .errors import InputError
 from .models.load import hook_name, model_name
+from .options import POSITIONS
 from .vectors import SteeringVectors
 
 __all__ = ["steer", "Steering", "steering_ratio", "active_steerings", "check_fits", "POSITIONS"]
 
-POSITIONS = ("all", "generated", "last_prompt")
 Positions = Literal["all", "generated", "last_prompt"]
 Lambda = float | Sequence[float] | Tensor
 

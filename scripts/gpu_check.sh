@@ -4,7 +4,7 @@
 # Here, once (downloads TransformerLens and the few packages the GPU image lacks into .whl/):
 #   bash ../shared/gpu/wheels.sh .whl math-verify latex2sympy2_extended antlr4-python3-runtime
 # Then on the GPU machine, carrying .whl (see ../shared/gpu/README.md):
-#   bash scripts/gpu_check.sh tests     # tests/test_gpu.py on CUDA (fixtures travel; ../shared not)
+#   bash scripts/gpu_check.sh tests     # tests/engine/test_gpu.py on CUDA (fixtures travel; ../shared not)
 #   bash scripts/gpu_check.sh qwen      # benchmarks/gpu.py on Qwen3-0.6B's shape (+ static, ITS)
 #   bash scripts/gpu_check.sh llama     # the same on Llama-3.1-8B's shape
 #   bash scripts/gpu_check.sh extract   # benchmarks/gpu_extract.py (phi-4's shape)
@@ -23,7 +23,7 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi"; } | tee "$out/$part.txt"
 case "$part" in
   tests)
-    python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py 2>&1 | tee -a "$out/$part.txt" ;;
+    python3 -m pytest -q -p no:cacheprovider -m gpu tests/engine/test_gpu.py 2>&1 | tee -a "$out/$part.txt" ;;
   qwen)
     python3 benchmarks/gpu.py --archs qwen3-0.6b --static --its 2>&1 | tee -a "$out/$part.txt" ;;
   llama)

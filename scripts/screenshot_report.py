@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/screenshot_report.py runs/demo/report.html docs/demo-report.png
 
-Uses the same browser check as the tests (``tests/browser.py``): it waits for every ``.ls-figure``
+Uses the same browser check as the tests (``tests/analysis/browser.py``): it waits for every ``.ls-figure``
 to draw, and exits non-zero, after saving the picture, when a figure stayed blank or the console
 shows an error, so a broken report is never published as a pretty picture by accident.
 """
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "analysis"))
 
 from browser import BrowserUnavailableError, check_html  # noqa: E402
 

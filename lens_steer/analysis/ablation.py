@@ -18,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..experiment.tune import TuneResult, TuneRow, tune_lambda
+from ..options import Options
 from ..tasks.base import Example, Task
 from ..vectors import SteeringVectors
 from .plots import band, color, heatmap, style
@@ -153,8 +154,9 @@ def layer_ablation(
 ) -> AblationResult:
     """Accuracy on ``examples`` steering each layer alone / all but each layer at ``lam``.
 
-    ``tune_kwargs`` go to :func:`lens_steer.tune_lambda` (``scoring``, ``fewshot``, ``relative``,
-    ``max_new_tokens``, ``batch_size``, ``cache``, ...): use the run's settings to compare with it.
+    ``tune_kwargs`` go to :func:`lens_steer.tune_lambda` (``scoring``, ``options`` or any of its
+    fields: ``fewshot``, ``relative``, ``max_new_tokens``, ``cache``, ...): use the run's settings
+    to compare with it.
     """
     n = len(vectors)
     entries = ablation_entries(n, lam, modes)
@@ -237,12 +239,14 @@ def run_layer_ablation(
         modes=modes,
         lams=lams,
         scoring=tcfg.get("scoring", "generate"),
-        fewshot=sp.fewshot,
-        zero_shot=tcfg.get("zero_shot", False),
-        positions=steer_cfg.get("positions", "all"),
-        relative=steer_cfg.get("relative", False),
-        max_new_tokens=tcfg.get("max_new_tokens", 256),
-        batch_size=tcfg.get("batch_size", 16),
-        cache=GenerationCache(r.path / "generations.sqlite"),
-        progress=progress,
+        options=Options(
+            fewshot=sp.fewshot,
+            zero_shot=tcfg.get("zero_shot", False),
+            positions=steer_cfg.get("positions", "all"),
+            relative=steer_cfg.get("relative", False),
+            max_new_tokens=tcfg.get("max_new_tokens", 256),
+            batch_size=tcfg.get("batch_size", 16),
+            cache=GenerationCache(r.path / "generations.sqlite"),
+            progress=progress,
+        ),
     )

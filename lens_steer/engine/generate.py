@@ -22,14 +22,18 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 from tqdm.auto import tqdm
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 from ..activations import chunks, encode, model_device, pad_id, residual_norms
 from ..anchors import ANCHOR_TEXTS
-from ..steer import POSITIONS, active_steerings, check_fits
+from ..options import OptionFields, Options
+from ..steer import active_steerings, check_fits
 from ..vectors import SteeringVectors
 from . import decode as decoder
 from . import graph as graph_decoder
@@ -115,119 +119,152 @@ def _check_lams(lams: Any) -> list[float]:
     return out
 
 
+def _check_samples(n_samples: int, temperature: float, min_new_tokens: int) -> None:
+    if n_samples < 1 or min_new_tokens < 0:
+        raise ValueError("n_samples must be ≥ 1 and min_new_tokens ≥ 0")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be ≥ 0, got {temperature}")
+    if n_samples > 1 and temperature == 0:
+        raise ValueError("n_samples > 1 needs temperature > 0 (greedy samples are identical)")
+
+
+def _check_stops(stop_sequences: Sequence[str] | str) -> tuple[str, ...]:
+    stops = (stop_sequences,) if isinstance(stop_sequences, str) else tuple(stop_sequences)
+    if any(not s for s in stops):
+        raise ValueError("stop sequences must be non-empty strings")
+    return stops
+
+
+def _column_lams(model: Any, vectors: SteeringVectors | None, lams: Any) -> list[float | None]:
+    """One λ per output column; ``[None]`` for a single unsteered column."""
+    if lams is not None and vectors is None:
+        raise ValueError("lams given without vectors: there is nothing to scale")
+    if vectors is None:
+        return [None]
+    check_fits(model, vectors)
+    if lams is None:
+        warnings.warn("vectors given without lams: generating one unsteered column", stacklevel=3)
+        return [None]
+    return _check_lams(lams)
+
+
+def _open_cache(cache: GenerationCache | str | Path | None, model: Any) -> GenerationCache | None:
+    if isinstance(cache, (str, Path)):
+        cache = GenerationCache(cache)
+    if cache is not None and has_hooks(model):
+        warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=3)
+        return None
+    return cache
+
+
 def generate(
     model: Any,
     prompts: Sequence[str],
     *,
     vectors: SteeringVectors | None = None,
     lams: Sequence[float] | float | Tensor | None = None,
-    positions: str = "all",
-    relative: bool = False,
-    max_new_tokens: int = 256,
-    batch_size: int = 16,
     stop_sequences: Sequence[str] | str = (),
     temperature: float = 0.0,
     n_samples: int = 1,
     seed: int = 0,
-    cache: GenerationCache | str | Path | None = None,
-    progress: bool = True,
     min_new_tokens: int = 0,
     reference_norms: Tensor | None = None,
     norm_texts: Sequence[str] | None = None,
     engine: str = "auto",
+    options: Options | None = None,
+    **overrides: Unpack[OptionFields],
 ) -> list[list[str]]:
     """Generate for every prompt at every λ (and sample); ``outs[i][k]`` is a string.
 
-    Prompts are rendered strings (a chat template's BOS is not doubled). A row ends at EOS, at the
-    first stop sequence (its text is cut before it) or after ``max_new_tokens``;
-    ``min_new_tokens`` suppresses EOS until then (like transformers). ``relative=True`` scales λ
-    by the model's mean residual norm per layer (``reference_norms``, else measured on
-    ``norm_texts`` or the built-in anchor texts), as :func:`lens_steer.steer` does. ``cache``
-    (a :class:`GenerationCache` or a path) is read first; only misses are decoded, and each
-    finished batch is written in one transaction. ``engine``: "auto" (the static decoder with
-    CUDA graphs on a GPU, the plain fast path on CPU, the hook path when hooks are on the model),
-    "graph", "plain" or "hooks"; all give the same tokens.
+    One λ-batched pass decodes a whole λ sweep: each batch row carries its own λ, so a sweep of
+    k values costs one generation over k × prompts rows, not k generations.
+
+    Args:
+        model: a TransformerBridge (fast paths) or any model ``steer`` accepts (hook path).
+        prompts: rendered prompt strings (a chat template's BOS is not doubled).
+        vectors: steering vectors; None for the unsteered model.
+        lams: one scalar λ per output column (needs ``vectors``); fold per-layer λ into the
+            vectors. None with vectors: one unsteered column.
+        stop_sequences: a row ends at the first of these (its text is cut before it), at EOS, or
+            after ``max_new_tokens``.
+        temperature: 0 for greedy; above 0 samples, seeded per row by ``seed``.
+        n_samples: columns per λ (needs ``temperature > 0``).
+        seed: the sampling seed.
+        min_new_tokens: EOS is suppressed until this many tokens (like transformers).
+        reference_norms: the per-layer mean residual norms a relative λ scales by; None measures
+            them on ``norm_texts`` or the built-in anchor texts, as :func:`lens_steer.steer` does.
+        norm_texts: texts to measure those norms on.
+        engine: "auto" (the static decoder with CUDA graphs on a GPU, the plain fast path on CPU,
+            the hook path when hooks are on the model), "graph", "plain" or "hooks"; all give the
+            same tokens.
+        options: the shared :class:`~lens_steer.options.Options` (positions, relative,
+            max_new_tokens, batch_size, cache, progress); keywords of the same names override it.
+            The cache is read first; only misses are decoded, each finished batch written in one
+            transaction.
+
+    Returns:
+        ``outs[i][k]``: prompt i's text in column k (λ-major, then sample).
     """
+    opts = Options.build(options, overrides, "generate")
     if isinstance(prompts, str):
         raise TypeError("prompts must be a sequence of strings, got a single string")
     prompts = list(prompts)
-    if positions not in POSITIONS:
-        raise ValueError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
-    if max_new_tokens < 1 or batch_size < 1 or n_samples < 1 or min_new_tokens < 0:
-        raise ValueError("max_new_tokens, batch_size and n_samples must be ≥ 1")
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature must be ≥ 0, got {temperature}")
-    if n_samples > 1 and temperature == 0:
-        raise ValueError("n_samples > 1 needs temperature > 0 (greedy samples are identical)")
-    stops = (stop_sequences,) if isinstance(stop_sequences, str) else tuple(stop_sequences)
-    if any(not s for s in stops):
-        raise ValueError("stop sequences must be non-empty strings")
-    if lams is not None and vectors is None:
-        raise ValueError("lams given without vectors: there is nothing to scale")
-    if vectors is not None:
-        check_fits(model, vectors)
-        if lams is None:
-            warnings.warn(
-                "vectors given without lams: generating one unsteered column", stacklevel=2
-            )
-    col_lams: list[float | None] = (
-        _check_lams(lams) if vectors is not None and lams is not None else [None]
-    )
+    _check_samples(n_samples, temperature, min_new_tokens)
+    stops = _check_stops(stop_sequences)
+    col_lams = _column_lams(model, vectors, lams)
     engine = pick_engine(model, engine)
     if not prompts:
         return []
-    if isinstance(cache, (str, Path)):
-        cache = GenerationCache(cache)
-    if cache is not None and has_hooks(model):
-        warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=2)
-        cache = None
-
+    cache = _open_cache(opts.cache, model)
     settings = decoder.Settings(
-        max_new_tokens=int(max_new_tokens),
+        max_new_tokens=opts.max_new_tokens,
         min_new_tokens=int(min_new_tokens),
         stop_sequences=stops,
         temperature=float(temperature),
         eos_ids=_eos_ids(model),
     )
-    sampled = temperature > 0
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
     steered = vectors is not None and any(lam for lam in col_lams)
-    base_fields = (
-        _base_fields(model, settings, seed if sampled else None) if cache is not None else {}
-    )
-    steer_fields: dict[str, Any] = {}
-    if cache is not None and steered:
-        steer_fields = steering_key_fields(
-            vectors, positions, relative, reference_norms, norm_texts
-        )
+    norms = (opts.positions, opts.relative, reference_norms, norm_texts)
+    steer_fields = steering_key_fields(vectors, *norms) if cache is not None and steered else {}
+    outs, todo = _lookup(cache, model, prompts, columns, settings, seed, steer_fields)
+    if todo:
+        spec = steer_spec(model, vectors, *norms) if steered else None
+        job = _Job(prompts, columns, settings, seed, spec, opts.batch_size)
+        _run(model, job, todo, outs, engine, cache, opts.progress)
+    return [[str(x) for x in row] for row in outs]
 
+
+def _lookup(
+    cache: GenerationCache | None,
+    model: Any,
+    prompts: list[str],
+    columns: list[tuple[float | None, int]],
+    settings: decoder.Settings,
+    seed: int,
+    steer_fields: dict[str, Any],
+) -> tuple[list[list[str | None]], list[tuple[int, int, str | None]]]:
+    """The outputs the cache already holds, and the (prompt, column, cache key) cells still to
+    decode (every cell when there is no cache)."""
+    sampled = settings.temperature > 0
+    base = _base_fields(model, settings, seed if sampled else None) if cache is not None else {}
     outs: list[list[str | None]] = [[None] * len(columns) for _ in prompts]
-    todo: list[tuple[int, int, str | None]] = []  # (prompt, column, cache key)
+    todo: list[tuple[int, int, str | None]] = []
     for i, prompt in enumerate(prompts):
         for k, (lam, s) in enumerate(columns):
             key = None
             if cache is not None:
                 steering = None if not lam else dict(steer_fields, lam=float(lam))
-                key = content_key(
-                    dict(
-                        base_fields, prompt=prompt, steering=steering, sample=s if sampled else None
-                    )
-                )
+                sample = s if sampled else None
+                key = content_key(dict(base, prompt=prompt, steering=steering, sample=sample))
             todo.append((i, k, key))
-    if cache is not None:
-        hits = cache.get_many(key for _, _, key in todo)
-        for i, k, key in todo:
-            if key in hits:
-                outs[i][k] = hits[key]
-        todo = [t for t in todo if t[2] not in hits]
-
-    if todo:
-        spec = None
-        if steered:
-            spec = steer_spec(model, vectors, positions, relative, reference_norms, norm_texts)
-        job = _Job(prompts, columns, settings, seed, spec, batch_size)
-        _run(model, job, todo, outs, engine, cache, progress)
-    return [[str(x) for x in row] for row in outs]
+    if cache is None:
+        return outs, todo
+    hits = cache.get_many(key for _, _, key in todo)
+    for i, k, key in todo:
+        if key in hits:
+            outs[i][k] = hits[key]
+    return outs, [t for t in todo if t[2] not in hits]
 
 
 def free_decoder_memory(model: Any) -> bool:

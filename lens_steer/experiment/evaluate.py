@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from ..options import OptionFields, Options
 from ..tasks.base import Example, Task
 from ..vectors import SteeringVectors
 from .conditions import Condition, Source, Table, plan_conditions, score_conditions
@@ -34,6 +35,7 @@ from .lambda_sweep import (
     check_scoring,
     check_shape,
     choice_columns,
+    decoding_kwargs,
     default_generate,
     entry_json,
     generate_columns,
@@ -43,6 +45,9 @@ from .lambda_sweep import (
     prompt_hash,
 )
 from .report import EvalReport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["CONTROLS", "evaluate", "random_directions"]
 
@@ -81,17 +86,10 @@ class _Settings:
     and the config record each convert what they need, so that conversion stays in one place."""
 
     scoring: str
-    fewshot: Sequence[Example] | None
-    zero_shot: bool
-    positions: str
-    relative: bool
-    max_new_tokens: int
-    batch_size: int
-    cache: Any
+    options: Options
     seed: int
     temperature: float
     generate_fn: GenerateFn | None
-    progress: bool
     choice_options: dict[str, Any] | None
 
 
@@ -132,7 +130,7 @@ def _validate(
     if isinstance(lam, TuneResult):
         lam = lam.best
     exs = check_examples(examples)
-    check_scoring(settings.scoring, exs, settings.positions)
+    check_scoring(settings.scoring, exs, settings.options.positions)
     ctrl = _check_controls(controls)
     n_layers = len(vectors) if vectors is not None else None
     if vectors is None and (lam is not None or its):
@@ -191,18 +189,7 @@ def _run_loglik(
     s = spec.settings
 
     def columns(vecs: SteeringVectors | None, ents: Sequence[GridEntry | None]) -> Table:
-        return choice_columns(
-            model,
-            task,
-            spec.exs,
-            vecs,
-            ents,
-            relative=s.relative,
-            batch_size=s.batch_size,
-            choice_options=s.choice_options,
-            cache=s.cache,
-            progress=s.progress,
-        )
+        return choice_columns(model, task, spec.exs, vecs, ents, s.options, s.choice_options)
 
     tables: dict[Source, Table] = {"real": columns(spec.vectors, [None, *steer])}
     if rand is not None:
@@ -221,16 +208,8 @@ def _run_generate(
     λ-batch), the random directions, then the self-consistency samples."""
     s, n = spec.settings, len(spec.exs)
     gen = s.generate_fn or default_generate()
-    prompts = make_prompts(task, model, spec.exs, s.fewshot, s.zero_shot)
-    kw = dict(
-        positions=s.positions,
-        relative=s.relative,
-        max_new_tokens=s.max_new_tokens,
-        batch_size=s.batch_size,
-        stop_sequences=tuple(task.stop_sequences),
-        cache=s.cache,
-        progress=s.progress,
-    )
+    prompts = make_prompts(task, model, spec.exs, s.options)
+    kw = decoding_kwargs(task, s.options)
     if spec.vectors is None:
         outs = gen(model, prompts, **kw)
         check_shape(outs, n, 1)
@@ -259,7 +238,7 @@ def _prompting(loglik: bool, zero_shot: bool, fewshot: Sequence[Example] | None)
 def _config(spec: _Spec) -> dict[str, Any]:
     """The report's config: every setting that shapes the numbers, as JSON, with None for those
     that had no effect (max_new_tokens under loglik, temperature without self-consistency)."""
-    s, vectors = spec.settings, spec.vectors
+    s, o, vectors = spec.settings, spec.settings.options, spec.vectors
     loglik, sc = s.scoring == "loglik", "self-consistency" in spec.controls
     return {
         "lam": entry_json(spec.lam),
@@ -267,10 +246,10 @@ def _config(spec: _Spec) -> dict[str, Any]:
         "grid": None if spec.grid is None else [entry_json(e) for e in spec.grid],
         "controls": list(spec.controls),
         "scoring": s.scoring,
-        "positions": s.positions,
-        "relative": bool(s.relative),
-        "max_new_tokens": None if loglik else int(s.max_new_tokens),
-        "prompting": _prompting(loglik, s.zero_shot, s.fewshot),
+        "positions": o.positions,
+        "relative": bool(o.relative),
+        "max_new_tokens": None if loglik else int(o.max_new_tokens),
+        "prompting": _prompting(loglik, o.zero_shot, o.fewshot),
         "temperature": float(s.temperature) if sc else None,
         "n_self_consistency": spec.n_sc if sc else None,
         "seed": int(s.seed),
@@ -314,19 +293,13 @@ def evaluate(
     grid: Sequence[Any] = PAPER_LAMBDA_GRID,
     controls: Sequence[str] = (),
     scoring: Literal["generate", "loglik"] = "generate",
-    fewshot: Sequence[Example] | None = None,
-    zero_shot: bool = False,
-    positions: str = "all",
-    relative: bool = False,
-    max_new_tokens: int = 256,
-    batch_size: int = 16,
-    cache: Any = None,
     seed: int = 0,
     n_self_consistency: int | None = None,
     temperature: float = 0.7,
+    options: Options | None = None,
     generate_fn: GenerateFn | None = None,
-    progress: bool = True,
     choice_options: dict[str, Any] | None = None,
+    **overrides: Unpack[OptionFields],
 ) -> EvalReport:
     """Evaluate ``examples`` under every requested condition (see the module docstring).
 
@@ -340,38 +313,20 @@ def evaluate(
         grid: ITS's λ grid; its length is also self-consistency's default number of votes.
         controls: any of :data:`CONTROLS`.
         scoring: "generate" parses generated text; "loglik" picks the likeliest option.
-        fewshot: the few-shot exemplars; None for the task's own.
-        zero_shot: prompt without exemplars.
-        positions: where steering acts while generating ("all", "generated", "last_prompt").
-        relative: read λ as a fraction of each layer's mean residual norm.
-        max_new_tokens: generation budget per answer.
-        batch_size: prompts (or options) per forward pass.
-        cache: a generation cache (or its path) for the engines; None for none.
         seed: seeds the random directions, the self-consistency sampling and the paired bootstrap.
         n_self_consistency: self-consistency votes; None for as many as ITS gets (``len(grid)``).
         temperature: self-consistency's sampling temperature.
-        generate_fn: the generation engine; None for :func:`lens_steer.generate.generate`.
-        progress: show progress bars.
+        options: the shared :class:`~lens_steer.options.Options` (few-shot, zero-shot,
+            positions, relative, max_new_tokens, batch_size, cache, progress); keywords of the
+            same names override it.
+        generate_fn: the generation engine; None for :func:`lens_steer.generate`.
         choice_options: ``length_normalize`` / ``target`` for ``score_choices`` under "loglik".
 
     Returns:
         An :class:`EvalReport` with one :class:`ConditionResult` per condition, baseline first.
     """
-    settings = _Settings(
-        scoring=scoring,
-        fewshot=fewshot,
-        zero_shot=zero_shot,
-        positions=positions,
-        relative=relative,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        cache=cache,
-        seed=seed,
-        temperature=temperature,
-        generate_fn=generate_fn,
-        progress=progress,
-        choice_options=choice_options,
-    )
+    opts = Options.build(options, overrides, "evaluate")
+    settings = _Settings(scoring, opts, seed, temperature, generate_fn, choice_options)
     spec = _validate(examples, vectors, lam, its, grid, controls, n_self_consistency, settings)
     steer, conds = plan_conditions(
         spec.lam, spec.its_grid, spec.controls, seed=seed, n_sc=spec.n_sc, temperature=temperature

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..options import Options
 from ..tasks.base import Example, Task
 from ..vectors import SteeringVectors
 
@@ -144,14 +145,17 @@ def check_scoring(scoring: str, examples: Sequence[Example], positions: str) -> 
 
 
 def make_prompts(
-    task: Task,
-    model: Any,
-    examples: Sequence[Example],
-    fewshot: Sequence[Example] | None,
-    zero_shot: bool,
+    task: Task, model: Any, examples: Sequence[Example], options: Options
 ) -> list[str]:
+    """Each example's prompt in the model's chat template, prompted as ``options`` say."""
     tok = getattr(model, "tokenizer", None)
+    fewshot, zero_shot = options.fewshot, options.zero_shot
     return [task.prompt(ex, tokenizer=tok, fewshot=fewshot, zero_shot=zero_shot) for ex in examples]
+
+
+def decoding_kwargs(task: Task, options: Options) -> dict[str, Any]:
+    """What a generation engine is called with: the decoding options and the task's stops."""
+    return dict(options.decoding(), stop_sequences=tuple(task.stop_sequences))
 
 
 def scale_layers(vectors: SteeringVectors, lam: tuple[float, ...]) -> SteeringVectors:
@@ -203,18 +207,14 @@ def choice_columns(
     examples: Sequence[Example],
     vectors: SteeringVectors | None,
     entries: Sequence[GridEntry | None],
-    *,
-    relative: bool,
-    batch_size: int,
+    options: Options,
     choice_options: dict[str, Any] | None,
-    cache: Any = None,
-    progress: bool = False,
 ) -> tuple[list[list[str]], list[list[bool]]]:
     """Log-likelihood picks ``[i][k]`` and their verdicts, steered at each entry (None: unsteered).
 
     On a TransformerBridge the scalar entries share one λ-batched pass
     (:func:`lens_steer.engine.loglik.score_choices_lams`); other models get ``score_choices`` under
-    ``steer`` once per entry.
+    ``steer`` once per entry. Of ``options``, relative λ, batch size, cache and progress apply.
     """
     from ..activations import residual_norms
     from ..anchors import ANCHOR_TEXTS
@@ -226,21 +226,21 @@ def choice_columns(
             f"unknown choice_options {unknown}: allowed are 'length_normalize' and 'target'"
         )
     norms = None
-    if relative and vectors is not None and any(e is not None for e in entries):
+    if options.relative and vectors is not None and any(e is not None for e in entries):
         norms = residual_norms(model, list(ANCHOR_TEXTS), vectors.layers)
     scores = (_lam_batched if hasattr(model, "original_model") else _per_entry)(
-        model, task, examples, vectors, entries, relative, norms, batch_size, opts, cache, progress
+        model, task, examples, vectors, entries, options, norms, opts
     )
     picks = [[scores[e].predicted[i] for e in entries] for i in range(len(examples))]
     correct = [[bool(scores[e].correct[i]) for e in entries] for i in range(len(examples))]
     return picks, correct
 
 
-def _lam_batched(model, task, exs, vectors, entries, relative, norms, bs, opts, cache, progress):
+def _lam_batched(model, task, exs, vectors, entries, options, norms, opts):
     from ..engine.loglik import score_choices_lams
 
-    kw = dict(relative=relative, reference_norms=norms, batch_size=bs, cache=cache, **opts)
-    kw["progress"] = progress
+    kw = dict(relative=options.relative, reference_norms=norms, batch_size=options.batch_size)
+    kw.update(cache=options.cache, progress=options.progress, **opts)
     out: dict[Any, Any] = {}
     scalars = list(dict.fromkeys(e for e in entries if e is None or is_scalar(e)))
     if scalars:
@@ -253,15 +253,16 @@ def _lam_batched(model, task, exs, vectors, entries, relative, norms, bs, opts, 
     return out
 
 
-def _per_entry(model, task, exs, vectors, entries, relative, norms, bs, opts, cache, progress):
+def _per_entry(model, task, exs, vectors, entries, options, norms, opts):
     from ..steer import steer
     from ..tasks.choices import score_choices
 
     out: dict[Any, Any] = {}
     for entry in dict.fromkeys(entries):
         if entry is None or vectors is None:
-            out[entry] = score_choices(model, task, exs, batch_size=bs, **opts)
+            out[entry] = score_choices(model, task, exs, batch_size=options.batch_size, **opts)
         else:
-            with steer(model, vectors, lam=entry, relative=relative, reference_norms=norms):
-                out[entry] = score_choices(model, task, exs, batch_size=bs, **opts)
+            rel = options.relative
+            with steer(model, vectors, lam=entry, relative=rel, reference_norms=norms):
+                out[entry] = score_choices(model, task, exs, batch_size=options.batch_size, **opts)
     return out

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..options import OptionFields, Options
 from ..tasks.base import Example, Task
 from ..vectors import SteeringVectors
 from . import stats
@@ -23,6 +24,7 @@ from .lambda_sweep import (
     check_examples,
     check_scoring,
     choice_columns,
+    decoding_kwargs,
     default_generate,
     entry_json,
     entry_str,
@@ -32,6 +34,9 @@ from .lambda_sweep import (
     normalize_grid,
     rnd,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["PAPER_LAMBDA_GRID", "TuneRow", "TuneResult", "tune_lambda"]
 
@@ -138,6 +143,27 @@ def table_rows(grid: Sequence[GridEntry], correct: np.ndarray) -> tuple[TuneRow,
     return tuple(rows)
 
 
+def _generate_and_grade(
+    model: Any,
+    vectors: SteeringVectors,
+    task: Task,
+    exs: list[Example],
+    entries: tuple[GridEntry, ...],
+    opts: Options,
+    generate_fn: GenerateFn | None,
+) -> tuple[list[list[str]], list[list[str | None]], np.ndarray]:
+    """Outputs, parsed answers and verdicts ``[i][k]`` of every example at every grid entry."""
+    gen = generate_fn or default_generate()
+    prompts = make_prompts(task, model, exs, opts)
+    outs = generate_columns(gen, model, prompts, vectors, entries, decoding_kwargs(task, opts))
+    answers = [[task.parse(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)]
+    correct = np.array(
+        [[task.is_correct(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)],
+        dtype=bool,
+    ).reshape(len(exs), len(entries))
+    return outs, answers, correct
+
+
 def tune_lambda(
     model: Any,
     vectors: SteeringVectors,
@@ -145,65 +171,45 @@ def tune_lambda(
     examples: Sequence[Example],
     grid: Sequence[Any] = PAPER_LAMBDA_GRID,
     *,
-    fewshot: Sequence[Example] | None = None,
-    zero_shot: bool = False,
-    positions: str = "all",
-    relative: bool = False,
     scoring: Literal["generate", "loglik"] = "generate",
-    max_new_tokens: int = 256,
-    batch_size: int = 16,
-    cache: Any = None,
+    options: Options | None = None,
     generate_fn: GenerateFn | None = None,
-    progress: bool = True,
     choice_options: dict[str, Any] | None = None,
+    **overrides: Unpack[OptionFields],
 ) -> TuneResult:
     """Algorithm 2: accuracy of every λ in ``grid`` on ``examples``; ``best`` is the argmax.
 
-    ``grid`` entries are floats or per-layer λ sequences (one value per ``vectors.layers``).
-    ``scoring="generate"`` renders ``task.prompt`` (few-shot unless ``zero_shot``), generates
-    greedily and grades with ``task.is_correct``. ``scoring="loglik"`` (multiple choice) scores the
-    options with ``score_choices`` under ``steer`` at each λ; ``choice_options`` go to it
-    (``length_normalize``, ``target``). ``generate_fn`` replaces the generation engine (tests).
+    Args:
+        model: the child model (a TransformerBridge λ-batches the whole grid in one pass).
+        vectors: the steering vectors λ scales.
+        task: builds the prompts, parses and grades the answers.
+        examples: validation items (never the test split: λ* is chosen here).
+        grid: floats, or per-layer λ sequences with one value per ``vectors.layers``.
+        scoring: "generate" renders ``task.prompt``, generates greedily and grades with
+            ``task.is_correct``; "loglik" (multiple choice) picks the likeliest option.
+        options: the shared :class:`~lens_steer.options.Options` (few-shot, zero-shot,
+            positions, relative, max_new_tokens, batch_size, cache, progress); keywords of the
+            same names override it.
+        generate_fn: replaces the generation engine (called like :func:`lens_steer.generate`).
+        choice_options: ``length_normalize`` / ``target`` for ``score_choices`` under "loglik".
+
+    Returns:
+        A :class:`TuneResult`: the accuracy table with Wilson intervals, every output, ``best``.
     """
+    opts = Options.build(options, overrides, "tune_lambda")
     if vectors is None:
         raise ValueError("tune_lambda needs steering vectors")
     entries = normalize_grid(grid, len(vectors))
     exs = check_examples(examples)
-    check_scoring(scoring, exs, positions)
-    n, k = len(exs), len(entries)
+    check_scoring(scoring, exs, opts.positions)
     if scoring == "loglik":
-        outs, ok = choice_columns(
-            model,
-            task,
-            exs,
-            vectors,
-            entries,
-            relative=relative,
-            batch_size=batch_size,
-            choice_options=choice_options,
-            cache=cache,
-            progress=progress,
-        )
+        outs, ok = choice_columns(model, task, exs, vectors, entries, opts, choice_options)
         answers = [list(row) for row in outs]
-        correct = np.array(ok, dtype=bool).reshape(n, k)
+        correct = np.array(ok, dtype=bool).reshape(len(exs), len(entries))
     else:
-        gen = generate_fn or default_generate()
-        prompts = make_prompts(task, model, exs, fewshot, zero_shot)
-        gen_kwargs = dict(
-            positions=positions,
-            relative=relative,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            stop_sequences=tuple(task.stop_sequences),
-            cache=cache,
-            progress=progress,
+        outs, answers, correct = _generate_and_grade(
+            model, vectors, task, exs, entries, opts, generate_fn
         )
-        outs = generate_columns(gen, model, prompts, vectors, entries, gen_kwargs)
-        answers = [[task.parse(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)]
-        correct = np.array(
-            [[task.is_correct(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)],
-            dtype=bool,
-        ).reshape(n, k)
     table = table_rows(entries, correct)
     best = pick_best(entries, [row.accuracy for row in table])
     return TuneResult(

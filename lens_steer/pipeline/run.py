@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..options import Options
 from .config import config_hash
 from .preflight import Preflight, check_grids, preflight
 from .run_dir import RunDirectoryError, check_stamp, claim, locked, write_json
@@ -73,26 +74,16 @@ def _steering_ratio(child: Any, vecs: Any, best: Any, relative: bool) -> dict[st
     }
 
 
-def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: bool):
-    """One task: pairs → parent vectors → child vectors → λ* on val → test conditions."""
-    from ..experiment.evaluate import evaluate
-    from ..experiment.tune import PAPER_LAMBDA_GRID, tune_lambda
+def _parent_vectors(cfg, tcfg, task, sp, parent_loader, path: Path, progress: bool):
+    """Algorithm 1 on the parent (or the vectors a previous attempt saved at ``path``)."""
     from ..extract import extract
-    from ..tasks import contrastive_pairs, get_task
-    from ..transfer import needs_source_activations, transfer
+    from ..tasks import contrastive_pairs
 
-    seed = cfg["seed"]
-    task = get_task(tcfg["name"], data_dir=tcfg["data_dir"])
-    sp = task.splits(seed=seed, n_val=tcfg["n_val"])
-    test = list(sp.test)[: tcfg["n_test"]] if tcfg["n_test"] else list(sp.test)
-    out = run_dir / tcfg["name"]
-    log.info("%s: %s; testing on %d", tcfg["name"], sp, len(test))
-
-    def make_parent():
+    def make():
+        seed, ex = cfg["seed"], cfg["extract"]
         pairs = contrastive_pairs(
             task, sp.train, strategy=tcfg["pairs"]["strategy"], n=tcfg["pairs"]["n"], seed=seed
         )
-        ex = cfg["extract"]
         return extract(
             parent_loader(),
             pairs,
@@ -102,9 +93,14 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
             progress=progress,
         )
 
-    parent_vecs = _vectors(out / "vectors" / "parent.safetensors", make_parent)
+    return _vectors(path, make)
 
-    def make_child():
+
+def _child_vectors(cfg, sp, parent_vecs, parent_loader, child, path: Path, progress: bool):
+    """The parent's vectors carried into the child (or those saved at ``path``)."""
+    from ..transfer import needs_source_activations, transfer
+
+    def make():
         tr = cfg["transfer"]
         anchors = [ex.question for ex in sp.train[: tr["n_anchor"]]]
         needs_parent = needs_source_activations(tr["layer_map"], tr["width"])
@@ -116,14 +112,16 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
             width=tr["width"],
             anchor_texts=anchors,
             normalize=tr["normalize"],
-            seed=seed,
+            seed=cfg["seed"],
             progress=progress,
         )
 
-    child_vecs = _vectors(out / "vectors" / "child.safetensors", make_child)
-    grid = PAPER_LAMBDA_GRID if tcfg["grid"] == "paper" else tcfg["grid"]
-    common = dict(
-        scoring=tcfg["scoring"],
+    return _vectors(path, make)
+
+
+def _options(cfg, tcfg, sp, cache, progress: bool) -> Options:
+    """The one set of prompting, steering and decoding options tuning and testing share."""
+    return Options(
         fewshot=sp.fewshot,
         zero_shot=tcfg["zero_shot"],
         positions=cfg["steer"]["positions"],
@@ -133,7 +131,32 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
         cache=cache,
         progress=progress,
     )
-    tuned = tune_lambda(child, child_vecs, task, sp.val, grid, **common)
+
+
+def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: bool):
+    """One task: pairs → parent vectors → child vectors → λ* on val → test conditions."""
+    from ..experiment.evaluate import evaluate
+    from ..experiment.tune import PAPER_LAMBDA_GRID, tune_lambda
+    from ..tasks import get_task
+
+    seed = cfg["seed"]
+    task = get_task(tcfg["name"], data_dir=tcfg["data_dir"])
+    sp = task.splits(seed=seed, n_val=tcfg["n_val"])
+    test = list(sp.test)[: tcfg["n_test"]] if tcfg["n_test"] else list(sp.test)
+    out = run_dir / tcfg["name"]
+    log.info("%s: %s; testing on %d", tcfg["name"], sp, len(test))
+    vec_dir = out / "vectors"
+    parent_vecs = _parent_vectors(
+        cfg, tcfg, task, sp, parent_loader, vec_dir / "parent.safetensors", progress
+    )
+    child_vecs = _child_vectors(
+        cfg, sp, parent_vecs, parent_loader, child, vec_dir / "child.safetensors", progress
+    )
+    grid = PAPER_LAMBDA_GRID if tcfg["grid"] == "paper" else tcfg["grid"]
+    opts = _options(cfg, tcfg, sp, cache, progress)
+    tuned = tune_lambda(
+        child, child_vecs, task, sp.val, grid, scoring=tcfg["scoring"], options=opts
+    )
     write_json(out / "tune.json", tuned.to_dict())
     log.info("%s λ sweep on validation:\n%s", tcfg["name"], tuned.summary_table())
     report = evaluate(
@@ -145,11 +168,17 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
         its=tcfg["its"],
         grid=grid,
         controls=tcfg["controls"],
+        scoring=tcfg["scoring"],
         seed=seed,
-        **common,
+        options=opts,
     )
     write_json(out / "predictions.json", report.to_dict(predictions=True))
     log.info("%s test:\n%s", tcfg["name"], report.summary_table())
+    return _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg), report
+
+
+def _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg) -> dict[str, Any]:
+    """The task's section of ``metrics.json``."""
     return {
         "splits": sp.sizes() if hasattr(sp, "sizes") else {},
         "best_lambda": tuned.to_dict(outputs=False)["best"],
@@ -163,7 +192,7 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
             "width_r2": child_vecs.meta.get("width_r2"),
         },
         "steering_ratio": _steering_ratio(child, child_vecs, tuned.best, cfg["steer"]["relative"]),
-    }, report
+    }
 
 
 @contextmanager

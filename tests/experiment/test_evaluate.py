@@ -17,7 +17,7 @@ from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
 from lens_steer.vectors import SteeringVectors
 
-ARC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_challenge"
+ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
 N = 8
 GRID = (0.1, 0.01, 0.05)  # deliberately not sorted: ITS must vote in ascending-λ order
 LAM = 0.05

@@ -19,7 +19,7 @@ import pytest
 from lens_steer.tasks import DataError, get_task
 from lens_steer.tasks.math import SUBJECTS
 
-FIX = Path(__file__).parent / "data" / "tasks"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
 
 
 def _rows(path: Path) -> list[dict]:

@@ -8,7 +8,7 @@ import torch
 
 import lens_steer as ls
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k"
 pytestmark = pytest.mark.integration
 
 

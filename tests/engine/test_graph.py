@@ -2,7 +2,7 @@
 transformers and as the plain engine when rows end at different steps and the batch shrinks by
 buckets, with sliding windows that bind, sampling, ``min_new_tokens`` and stop sequences; and the
 capture logic, driven through a stand-in for ``torch.cuda``'s graph API (a real capture needs a
-GPU: tests/test_gpu.py)."""
+GPU: tests/engine/test_gpu.py)."""
 
 import contextlib
 import copy

@@ -6,7 +6,7 @@ import pytest
 from lens_steer.pipeline.config import ConfigError, config_hash, load_config, validate_config
 from lens_steer.pipeline.run_dir import RunDirectoryError, claim
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def base(**task):

@@ -17,7 +17,7 @@ from lens_steer.experiment import stats
 from lens_steer.tasks import Task, contrastive_pairs, get_task
 from lens_steer.testing import tiny_tokenizer
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 pytestmark = [
     # MATH train has two rows with an empty \boxed{} upstream; skipping them warns (tested elsewhere)
     pytest.mark.filterwarnings("ignore:skipping ungradable row"),

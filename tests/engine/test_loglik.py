@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lens_steer.engine.loglik as loglik_mod
-from lens_steer import SteeringVectors, steer
+from lens_steer import Options, SteeringVectors, steer
 from lens_steer.engine.loglik import score_choices_lams
 from lens_steer.engine.store import GenerationCache
 from lens_steer.experiment.lambda_sweep import choice_columns
@@ -20,7 +20,7 @@ from lens_steer.testing import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
-FIX = Path(__file__).parent / "data" / "tasks"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
 LAMS = [0.0, 0.5, 3.0]
 
 
@@ -154,8 +154,7 @@ def test_choice_columns_per_layer_entry(llama, task, examples) -> None:
         examples,
         vecs,
         [None, 0.5, per_layer],
-        relative=False,
-        batch_size=16,
+        Options(relative=False, batch_size=16),
         choice_options=None,
     )
     with steer(llama, vecs, lam=list(per_layer)):
@@ -182,7 +181,6 @@ def test_bad_input(llama, task, examples) -> None:
             examples,
             vecs,
             [1.0],
-            relative=False,
-            batch_size=8,
+            Options(relative=False, batch_size=8),
             choice_options={"prompts": ["x"]},
         )

@@ -14,7 +14,7 @@ import pytest
 from browser import BrowserCheck, BrowserUnavailableError, check_html
 from plotly.offline import get_plotlyjs
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -75,7 +75,7 @@ def _tiny_model(path: Path, family: str, d_model: int, n_layers: int, seed: int)
 
 
 def _tiny_run(root: Path) -> Path:
-    """A complete run directory from tiny random models, as tests/test_run.py builds one."""
+    """A complete run directory from tiny random models, as tests/pipeline/test_run.py builds one."""
     from lens_steer.pipeline.config import validate_config
     from lens_steer.pipeline.run import run_pipeline
 

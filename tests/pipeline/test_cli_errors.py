@@ -21,7 +21,7 @@ from lens_steer.pipeline.run import run_pipeline
 from lens_steer.pipeline.run_dir import LockError
 from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _save(path: Path, family: str, d_model: int, n_layers: int) -> str:

@@ -14,7 +14,7 @@ from lens_steer.tasks import Example, get_task, score_choices
 from lens_steer.tasks.choices import choice_context, choice_continuation
 from lens_steer.testing import tiny_model
 
-FIX = Path(__file__).parent / "data" / "tasks"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
 
 
 @pytest.fixture(scope="module")

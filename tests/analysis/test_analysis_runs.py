@@ -29,7 +29,7 @@ from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 
 

@@ -1,7 +1,7 @@
 """Unit checks of the scoring helpers: number and LaTeX normalisation, box reading, score().
 
 The graders' verdicts on realistic answers are checked against human verdicts in
-tests/test_grading_corpus.py.
+tests/tasks/test_grading_corpus.py.
 """
 
 from __future__ import annotations

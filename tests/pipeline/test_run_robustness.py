@@ -30,7 +30,7 @@ from lens_steer.vectors import SteeringVectors
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 # Stores one batch, says so through a flag file, then waits to be interrupted.
 PAUSE_AFTER_FIRST_BATCH = """

@@ -13,7 +13,7 @@ import pytest
 
 from lens_steer.tasks import DataError, Example, Splits, get_task
 
-FIX = Path(__file__).parent / "data" / "tasks"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
 NAMES = ["gsm8k", "math", "math500", "arc_challenge"]
 
 

@@ -17,7 +17,7 @@ from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
 from lens_steer.vectors import SteeringVectors
 
-ARC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_challenge"
+ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
 
 
 class Model:

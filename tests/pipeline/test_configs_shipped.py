@@ -7,7 +7,7 @@ import pytest
 from lens_steer.pipeline.config import ConfigError, config_hash, load_config
 from lens_steer.pipeline.demo import demo_config, find_data_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 

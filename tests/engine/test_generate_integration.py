@@ -13,7 +13,7 @@ from lens_steer.models import offline
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 
-DATA = Path(__file__).parent / "data" / "tasks" / "gsm8k"
+DATA = Path(__file__).resolve().parents[1] / "data" / "tasks" / "gsm8k"
 N_NEW = 24
 
 

@@ -14,7 +14,7 @@ from lens_steer.testing import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")

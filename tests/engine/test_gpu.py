@@ -2,7 +2,7 @@
 calls agree, the steering is really applied, and bf16 runs through. Skipped, with the reason
 printed, where there is no CUDA device (CI has none); run on the GPU machine — the command and the
 last result are in benchmarks/RESULTS.md. Everything else these tests cover also runs on CPU
-(tests/test_graph.py, tests/test_bf16.py)."""
+(tests/engine/test_graph.py, tests/engine/test_bf16.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.skipif(
         not torch.cuda.is_available(),
         reason="no CUDA device here: the GPU path is checked on the GPU machine "
-        "(benchmarks/RESULTS.md); its CPU counterparts are tests/test_graph.py",
+        "(benchmarks/RESULTS.md); its CPU counterparts are tests/engine/test_graph.py",
     ),
 ]
 
@@ -99,7 +99,7 @@ def run_config(tmp_path, device: str) -> dict:
     """Tiny models saved to disk and a config that runs GSM8K (generation) and ARC (loglik)."""
     from pathlib import Path
 
-    data = Path(__file__).parent / "data" / "tasks"  # travels with the checkout
+    data = Path(__file__).resolve().parents[1] / "data" / "tasks"  # travels with the checkout
     paths = {}
     for name, (family, d, n, seed) in {
         "parent": ("gemma3", 48, 4, 1),

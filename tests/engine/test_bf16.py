@@ -19,8 +19,8 @@ from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
-FIX = Path(__file__).parent / "data" / "tasks"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _load(family: str, d_model: int, n_layers: int, seed: int, dtype: str):

@@ -19,7 +19,7 @@ import pytest
 
 from lens_steer.tasks import Example, Task, get_task
 
-CORPUS = Path(__file__).parent / "data" / "grading"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "grading"
 FAMILIES = {"gsm8k": ("gsm8k",), "math": ("math", "math500"), "arc": ("arc_challenge", "arc_easy")}
 NEVER_CORRECT = {"hedged", "truncated", "hallucinated_turn"}
 MIN_AGREEMENT = 0.97

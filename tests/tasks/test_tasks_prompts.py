@@ -12,7 +12,7 @@ import pytest
 from lens_steer.tasks import DEFAULT_PROMPTS, PromptConfig, get_task
 from lens_steer.testing import tiny_tokenizer
 
-FIX = Path(__file__).parent / "data" / "tasks"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"

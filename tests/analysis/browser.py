@@ -7,7 +7,7 @@ network), every ``.ls-figure`` container is waited on until it holds a drawn plo
 ``.main-svg`` with a non-zero size, or a WebGL/2-D canvas), and the browser console is collected:
 an uncaught exception or a failed resource load shows up there as a SEVERE message.
 
-Used by ``tests/test_report_browser.py`` and ``scripts/screenshot_report.py``.
+Used by ``tests/analysis/test_report_browser.py`` and ``scripts/screenshot_report.py``.
 """
 
 from __future__ import annotations

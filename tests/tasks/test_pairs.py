@@ -12,7 +12,7 @@ import pytest
 
 from lens_steer.tasks import STRATEGIES, ContrastivePair, Example, contrastive_pairs, get_task
 
-FIX = Path(__file__).parent / "data" / "tasks"
+FIX = Path(__file__).resolve().parents[1] / "data" / "tasks"
 NAMES = ["gsm8k", "math", "math500", "arc_challenge"]
 
 

@@ -1,0 +1,117 @@
+"""How the loop prompts, steers and decodes: one frozen :class:`Options` shared by ``generate``,
+``tune_lambda``, ``evaluate`` and ``lens-steer run``.
+
+Each of those takes ``options=`` and the same names as keywords (``max_new_tokens=64``), which
+override it; inside, only the ``Options`` value travels down the call chain, so a setting is named
+once, checked once, and cannot be dropped on the way from ``run`` to the decoder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from .engine.store import GenerationCache
+    from .tasks.base import Example
+
+__all__ = ["Options", "OptionFields", "POSITIONS"]
+
+#: Where steering acts while generating: every position, only generated tokens, or only the
+#: prompt's last token (then the steered key/value states carry the effect forward).
+POSITIONS = ("all", "generated", "last_prompt")
+
+
+class OptionFields(TypedDict, total=False):
+    """The keyword form of :class:`Options`, for ``**overrides: Unpack[OptionFields]``."""
+
+    fewshot: Sequence[Example] | None
+    zero_shot: bool
+    positions: str
+    relative: bool
+    max_new_tokens: int
+    batch_size: int
+    cache: GenerationCache | str | Path | None
+    progress: bool
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings shared by every step that prompts a model, steers it and decodes.
+
+    Args:
+        fewshot: the few-shot exemplars; None for the task's own.
+        zero_shot: prompt without exemplars.
+        positions: where steering acts while generating, one of :data:`POSITIONS`.
+        relative: read λ as a fraction of each layer's mean residual norm.
+        max_new_tokens: generation budget per answer.
+        batch_size: prompts per forward pass.
+        cache: a :class:`~lens_steer.GenerationCache` (or its path) read before decoding;
+            None for none.
+        progress: show progress bars.
+    """
+
+    fewshot: tuple[Example, ...] | None = None
+    zero_shot: bool = False
+    positions: str = "all"
+    relative: bool = False
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    cache: Any = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fewshot is not None and not isinstance(self.fewshot, tuple):
+            if isinstance(self.fewshot, (str, bytes)) or not isinstance(self.fewshot, Sequence):
+                raise TypeError(f"fewshot must be a sequence of Examples, got {self.fewshot!r}")
+            object.__setattr__(self, "fewshot", tuple(self.fewshot))
+        if self.positions not in POSITIONS:
+            raise ValueError(f"unknown positions {self.positions!r}: choose one of {POSITIONS}")
+        for name in ("max_new_tokens", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+            object.__setattr__(self, name, int(value))
+
+    def replace(self, **changes: Any) -> Options:
+        """A copy with ``changes`` applied (checked like the constructor's arguments)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def build(cls, options: Options | None, overrides: Mapping[str, Any], where: str) -> Options:
+        """``options`` (default: the defaults) with the keyword ``overrides`` applied.
+
+        ``where`` names the function, so a misspelt keyword fails as Python's own would, with the
+        allowed names and the closest one.
+        """
+        if options is not None and not isinstance(options, Options):
+            raise TypeError(f"{where}(): options must be a lens_steer Options, got {options!r}")
+        unknown = [k for k in overrides if k not in FIELDS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(
+                f"{where}() got an unexpected keyword argument {unknown[0]!r}{hint}; "
+                f"the shared options are {', '.join(FIELDS)}"
+            )
+        base = options if options is not None else cls()
+        return base.replace(**overrides) if overrides else base
+
+    def decoding(self) -> dict[str, Any]:
+        """The keywords a generation engine takes from these options (not the prompting ones)."""
+        return {
+            "positions": self.positions,
+            "relative": self.relative,
+            "max_new_tokens": self.max_new_tokens,
+            "batch_size": self.batch_size,
+            "cache": self.cache,
+            "progress": self.progress,
+        }
+
+
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Options))
