@@ -96,76 +96,18 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
     who_order = list(dict.fromkeys(c.run for c in curves))
     notes = []
     for c in curves:
-        col, hue, who = tasks.index(c.task) + 1, color(who_order.index(c.run)), c.run
+        col, hue = tasks.index(c.task) + 1, color(who_order.index(c.run))
         points = c.test or c.validation
         if not points:
-            notes.append(f"{who} / {c.task}: no λ sweep recorded")
+            notes.append(f"{c.run} / {c.task}: no λ sweep recorded")
             continue
-        if c.test:
-            _curve(fig, c.test, c.scalar, hue, f"{who}: steered (test)", f"{who}t", "solid", col)
-        if c.random:
-            _curve(
-                fig,
-                c.random,
-                c.scalar,
-                hue,
-                f"{who}: random direction (test)",
-                f"{who}r",
-                "dash",
-                col,
-            )
-        _curve(
-            fig,
-            c.validation,
-            c.scalar,
-            hue,
-            f"{who}: steered (validation)",
-            f"{who}v",
-            "dot",
-            col,
-            show_band=False,
-        )
-        x = sorted(_xs(points, c.scalar)) if c.scalar else _xs(points, c.scalar)
-        if c.baseline:
-            _hline(fig, x, c.baseline, hue, f"{who}: baseline (test)", f"{who}b", col)
-        if c.steered and c.best_lambda is not None:
-            acc, lo, hi = c.steered
-            lam = c.best_lambda if c.scalar else entry_str(tuple(c.best_lambda))
-            fig.add_trace(
-                go.Scatter(
-                    x=[lam],
-                    y=[acc],
-                    mode="markers",
-                    marker={"symbol": "star", "size": 13, "color": hue},
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "array": [hi - acc],
-                        "arrayminus": [acc - lo],
-                    },
-                    name=f"{who}: λ* (test)",
-                    hovertemplate=f"λ* %{{x}}: {acc:.3f} [{lo:.3f}, {hi:.3f}]<extra>{who}</extra>",
-                ),
-                1,
-                col,
-            )
+        _sweep_traces(fig, c, hue, col)
+        _best_marker(fig, c, hue, col)
         if c.note:
-            notes.append(f"{who} / {c.task}: {c.note}")
+            notes.append(f"{c.run} / {c.task}: {c.note}")
         if c.scalar and all(p.lam > 0 for p in points):
-            ticks = sorted({p.lam for p in points})  # the grid itself: log minor ticks mislead
-            fig.update_xaxes(
-                type="log",
-                tickmode="array",
-                tickvals=ticks,
-                ticktext=[f"{t:g}" for t in ticks],
-                row=1,
-                col=col,
-            )
-    seen: set[str] = set()
-    for tr in fig.data:  # one legend entry per name across the task panels
-        if tr.showlegend is not False:
-            tr.showlegend = tr.name not in seen
-            seen.add(tr.name)
+            _log_grid_axis(fig, sorted({p.lam for p in points}), col)
+    _one_legend_entry_per_name(fig)
     fig.update_xaxes(title_text="λ")
     fig.update_yaxes(title_text="accuracy", col=1)
     if notes:
@@ -179,6 +121,68 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
             align="left",
         )
     return fig
+
+
+def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
+    """The test, random-direction and validation curves of one run and task, and its baseline."""
+    who = c.run
+    if c.test:
+        _curve(fig, c.test, c.scalar, hue, f"{who}: steered (test)", f"{who}t", "solid", col)
+    if c.random:
+        name = f"{who}: random direction (test)"
+        _curve(fig, c.random, c.scalar, hue, name, f"{who}r", "dash", col)
+    name = f"{who}: steered (validation)"
+    _curve(fig, c.validation, c.scalar, hue, name, f"{who}v", "dot", col, show_band=False)
+    points = c.test or c.validation
+    x = sorted(_xs(points, c.scalar)) if c.scalar else _xs(points, c.scalar)
+    if c.baseline:
+        _hline(fig, x, c.baseline, hue, f"{who}: baseline (test)", f"{who}b", col)
+
+
+def _best_marker(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
+    """λ* as a star at its test accuracy, with the interval as error bars."""
+    if not (c.steered and c.best_lambda is not None):
+        return
+    acc, lo, hi = c.steered
+    lam = c.best_lambda if c.scalar else entry_str(tuple(c.best_lambda))
+    fig.add_trace(
+        go.Scatter(
+            x=[lam],
+            y=[acc],
+            mode="markers",
+            marker={"symbol": "star", "size": 13, "color": hue},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [hi - acc],
+                "arrayminus": [acc - lo],
+            },
+            name=f"{c.run}: λ* (test)",
+            hovertemplate=f"λ* %{{x}}: {acc:.3f} [{lo:.3f}, {hi:.3f}]<extra>{c.run}</extra>",
+        ),
+        1,
+        col,
+    )
+
+
+def _log_grid_axis(fig: go.Figure, ticks: list[float], col: int) -> None:
+    """A log λ axis ticked at the grid itself: log minor ticks would mislead."""
+    fig.update_xaxes(
+        type="log",
+        tickmode="array",
+        tickvals=ticks,
+        ticktext=[f"{t:g}" for t in ticks],
+        row=1,
+        col=col,
+    )
+
+
+def _one_legend_entry_per_name(fig: go.Figure) -> None:
+    seen: set[str] = set()
+    for tr in fig.data:  # the same name recurs across the task panels
+        if tr.showlegend is not False:
+            tr.showlegend = tr.name not in seen
+            seen.add(tr.name)
 
 
 def lambda_curve(runs: RunsLike, task: str | None = None) -> go.Figure:

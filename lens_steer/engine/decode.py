@@ -26,56 +26,26 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..models.load import hook_name
 from ..steer import active_steerings
 from .prefill import prefill
-from .stopping import Finisher, Result
+from .stopping import Finisher
+from .types import Result, Row, Settings, SteerSpec
 
 __all__ = [
+    "Adder",
     "choose",
-    "Row",
-    "Result",
-    "Settings",
-    "SteerSpec",
-    "Finisher",
     "make_backend",
     "start_batch",
     "decode_batch",
     "row_seed",
 ]
-
-
-@dataclass(frozen=True)
-class Settings:
-    max_new_tokens: int
-    min_new_tokens: int = 0
-    stop_sequences: tuple[str, ...] = ()
-    temperature: float = 0.0
-    eos_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class SteerSpec:
-    """What to add: unit directions per steered layer, optional reference norms, positions."""
-
-    directions: Tensor  # [n_steered, d_model]
-    layers: tuple[int, ...]
-    norms: Tensor | None
-    positions: str
-
-
-@dataclass
-class Row:
-    ids: list[int]
-    lam: float = 0.0
-    seed: int | None = None  # sampling seed (None: greedy)
-    tag: Any = None  # the caller's bookkeeping (output slot, cache key)
 
 
 def row_seed(seed: int, prompt: str, lam: float | None, sample: int) -> int:
@@ -125,7 +95,9 @@ class Adder:
             return (seq - 1, seq)
         return None  # "generated" never steers the prompt; a prefix holds no last token
 
-    def add_(self, i: int, resid: Tensor) -> Tensor:
+    def add_(
+        self, i: int, resid: Float[Tensor, "batch seq d_model"]
+    ) -> Float[Tensor, "batch seq d_model"]:
         span = self.span(resid.shape[1])
         if span is not None:
             resid[:, span[0] : span[1]] += self.deltas[i]
@@ -202,7 +174,14 @@ class _PlainBackend:
     def before_batch(self) -> None:
         pass
 
-    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: Keep = 0) -> Tensor:
+    def forward(
+        self,
+        ids: Int[Tensor, "batch seq"],
+        mask: Int[Tensor, "batch width"],
+        pos: Int[Tensor, "batch seq"],
+        cache: Any,
+        keep: Keep = 0,
+    ) -> Float[Tensor, "batch kept vocab"]:
         with ExitStack() as stack:
             if isinstance(keep, Tensor):  # unembed only the flagged positions
                 head = self.hf.get_output_embeddings()
@@ -247,7 +226,14 @@ class _HookBackend:
         for state in active_steerings(self.model):  # a new prompt batch: new prompt length
             state.reset()
 
-    def forward(self, ids: Tensor, mask: Tensor, pos: Tensor, cache: Any, keep: Keep = 0) -> Tensor:
+    def forward(
+        self,
+        ids: Int[Tensor, "batch seq"],
+        mask: Int[Tensor, "batch width"],
+        pos: Int[Tensor, "batch seq"],
+        cache: Any,
+        keep: Keep = 0,
+    ) -> Float[Tensor, "batch kept vocab"]:
         logits = self.model(
             ids,
             attention_mask=mask,
@@ -276,7 +262,10 @@ def make_backend(model: Any, engine: str, attn: str = "sdpa") -> Any:
     return _PlainBackend(model, attn) if engine in ("plain", "graph") else _HookBackend(model)
 
 
-def choose(logits: Tensor, settings: Settings, step: int, gens: list[Any]) -> Tensor:
+def choose(
+    logits: Float[Tensor, "batch vocab"], settings: Settings, step: int, gens: list[Any]
+) -> Int[Tensor, " batch"]:
+    """The next token of each row: greedy, or a seeded draw from softmax(logits / T)."""
     logits = logits.float()
     if step < settings.min_new_tokens and settings.eos_ids:
         logits[:, list(settings.eos_ids)] = -math.inf

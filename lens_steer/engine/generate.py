@@ -30,72 +30,17 @@ from tqdm.auto import tqdm
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-from ..activations import chunks, encode, model_device, pad_id, residual_norms
-from ..anchors import ANCHOR_TEXTS
+from ..activations import chunks, encode, model_device, pad_id
 from ..options import OptionFields, Options
-from ..steer import active_steerings, check_fits
+from ..steer import check_fits
 from ..vectors import SteeringVectors
 from . import decode as decoder
 from . import graph as graph_decoder
-from .store import GenerationCache, content_key, model_fingerprint, vectors_fingerprint
+from .plan import ENGINES, eos_ids, has_hooks, pick_engine, steer_spec, steering_key_fields
+from .store import GenerationCache, content_key, model_fingerprint
+from .types import Row, Settings, SteerSpec
 
 __all__ = ["generate", "decoder_stats", "free_decoder_memory", "ENGINES"]
-
-ENGINES = ("auto", "graph", "plain", "hooks")
-
-
-def has_hooks(model: Any) -> bool:
-    """Whether a ``steer`` block is open on ``model`` or any hook point carries a hook.
-
-    Only ``HookPoint``s count: the bridge itself keeps internal pre-hooks on some HF modules.
-    """
-    if active_steerings(model):
-        return True
-    from transformer_lens.hook_points import HookPoint
-
-    return any(
-        isinstance(m, HookPoint) and (m._forward_hooks or m._forward_pre_hooks)
-        for m in model.modules()
-    )
-
-
-def _eos_ids(model: Any) -> tuple[int, ...]:
-    hf = getattr(model, "original_model", None)
-    for source in (getattr(hf, "generation_config", None), getattr(hf, "config", None)):
-        eos = getattr(source, "eos_token_id", None)
-        if eos is not None:
-            return tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
-    eos = getattr(model.tokenizer, "eos_token_id", None)
-    return () if eos is None else (int(eos),)
-
-
-def pick_engine(model: Any, engine: str) -> str:
-    """The decoder to use for ``engine`` on ``model`` (``"auto"`` resolved; shared with loglik).
-
-    Hooks on the model force the hook engine, since the plain and graph decoders would bypass
-    them; a processed (fold-ln) bridge has no raw HF modules to run, so it takes hooks too.
-    """
-    from .plain import supports_plain
-
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: choose one of {ENGINES}")
-    if getattr(model, "original_model", None) is None:
-        raise TypeError(
-            "generate needs a TransformerBridge (ls.load_model) with its HF model; "
-            f"got {type(model).__name__}"
-        )
-    hooked = has_hooks(model)
-    if engine in ("plain", "graph") and hooked:
-        raise ValueError(f"engine={engine!r} would bypass the hooks on this model; use 'hooks'")
-    if engine in ("plain", "graph") and not supports_plain(model):
-        raise ValueError(
-            f"engine={engine!r} needs a raw-coordinate bridge (processed=False); use 'hooks'"
-        )
-    if engine == "auto":
-        if hooked or not supports_plain(model):
-            return "hooks"
-        return "graph" if model_device(model).type == "cuda" else "plain"
-    return engine
 
 
 def _check_lams(lams: Any) -> list[float]:
@@ -216,12 +161,12 @@ def generate(
     if not prompts:
         return []
     cache = _open_cache(opts.cache, model)
-    settings = decoder.Settings(
+    settings = Settings(
         max_new_tokens=opts.max_new_tokens,
         min_new_tokens=int(min_new_tokens),
         stop_sequences=stops,
         temperature=float(temperature),
-        eos_ids=_eos_ids(model),
+        eos_ids=eos_ids(model),
     )
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
     steered = vectors is not None and any(lam for lam in col_lams)
@@ -240,7 +185,7 @@ def _lookup(
     model: Any,
     prompts: list[str],
     columns: list[tuple[float | None, int]],
-    settings: decoder.Settings,
+    settings: Settings,
     seed: int,
     steer_fields: dict[str, Any],
 ) -> tuple[list[list[str | None]], list[tuple[int, int, str | None]]]:
@@ -295,7 +240,7 @@ def decoder_stats(model: Any) -> dict[str, Any]:
     return empty
 
 
-def _base_fields(model: Any, settings: decoder.Settings, seed: int | None) -> dict[str, Any]:
+def _base_fields(model: Any, settings: Settings, seed: int | None) -> dict[str, Any]:
     param = next(model.parameters())
     return dict(
         model=model_fingerprint(model),
@@ -310,55 +255,13 @@ def _base_fields(model: Any, settings: decoder.Settings, seed: int | None) -> di
     )
 
 
-def steering_key_fields(
-    vectors: SteeringVectors,
-    positions: str,
-    relative: bool,
-    reference_norms: Tensor | None,
-    norm_texts: Sequence[str] | None,
-) -> dict[str, Any]:
-    """What identifies a steering in a cache key (λ aside), without running the model: relative
-    norms are named by their values when given, else by the texts they will be measured on."""
-    norm_src = None
-    if relative:
-        norm_src = (
-            [float(x) for x in reference_norms.reshape(-1).tolist()]
-            if reference_norms is not None
-            else content_key({"texts": list(norm_texts or ANCHOR_TEXTS)})
-        )
-    return dict(
-        vectors=vectors_fingerprint(vectors), positions=positions, relative=relative, norms=norm_src
-    )
-
-
-def steer_spec(
-    model: Any,
-    vectors: SteeringVectors,
-    positions: str,
-    relative: bool,
-    reference_norms: Tensor | None,
-    norm_texts: Sequence[str] | None,
-) -> decoder.SteerSpec:
-    """What the decoders add per layer: the directions, where, and (``relative``) the mean
-    residual norms that turn λ into a fraction of ‖h‖ (measured on ``norm_texts`` if not given)."""
-    norms = None
-    if relative:
-        if reference_norms is None:
-            texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
-            reference_norms = residual_norms(model, texts, vectors.layers)
-        if tuple(reference_norms.shape) != (len(vectors),):
-            raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
-        norms = reference_norms.float()
-    return decoder.SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
-
-
 @dataclass(frozen=True)
 class _Job:
     prompts: list[str]
     columns: list[tuple[float | None, int]]  # (λ or None, sample index) per output column
-    settings: decoder.Settings
+    settings: Settings
     seed: int
-    spec: decoder.SteerSpec | None
+    spec: SteerSpec | None
     batch_size: int
 
 
@@ -399,7 +302,7 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
             rseed = (
                 decoder.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
             )
-            rows.append(decoder.Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
+            rows.append(Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
         decode = graph_decoder.decode_batch_graph if engine == "graph" else decoder.decode_batch
         results = decode(backend, rows, settings, tok, pad, device, spec, on_step)
         writes = {}

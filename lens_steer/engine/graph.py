@@ -24,10 +24,11 @@ from typing import Any
 
 import torch
 
-from .decode import Row, Settings, SteerSpec, choose, start_batch
+from .decode import choose, start_batch
 from .prefill import prefill
 from .static import StaticDecoder
-from .stopping import Finisher, Result
+from .stopping import Finisher
+from .types import Result, Row, Settings, SteerSpec
 
 __all__ = [
     "StaticDecoder",

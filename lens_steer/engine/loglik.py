@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..activations import model_device, pad_id
@@ -26,6 +28,7 @@ from ..tasks.base import Example, Task
 from ..tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
 from ..vectors import SteeringVectors
 from . import decode as decoder
+from .plan import has_hooks, pick_engine, steer_spec, steering_key_fields
 from .store import GenerationCache, content_key, model_fingerprint
 
 __all__ = ["score_choices_lams"]
@@ -68,7 +71,7 @@ def score_choices_lams(
     lams: Sequence[float],
     *,
     relative: bool = False,
-    reference_norms: torch.Tensor | None = None,
+    reference_norms: Float[Tensor, " layer"] | None = None,
     length_normalize: bool | Literal["chars", "tokens"] = False,
     target: Literal["text", "label"] = "text",
     batch_size: int = 64,
@@ -78,12 +81,26 @@ def score_choices_lams(
 ) -> list[ChoiceScores]:
     """Score the options of ``examples`` steered at each λ of ``lams``; one result per λ.
 
-    λ = 0 (or ``vectors=None``) is the unsteered model. ``batch_size`` counts (option, λ) rows.
-    ``relative=True`` scales λ by the model's mean residual norm per layer, as ``steer`` does.
-    The context is the zero-shot one of :func:`lens_steer.tasks.choice_context`.
-    """
-    from .generate import has_hooks, pick_engine, steer_spec, steering_key_fields
+    Args:
+        model: a TransformerBridge with a tokenizer (:func:`lens_steer.load_model`).
+        task: the multiple-choice task whose options are scored.
+        examples: items with ``choices``.
+        vectors: steering vectors; None (or λ = 0) is the unsteered model.
+        lams: the λ values; each becomes one result.
+        relative: scale λ by the model's mean residual norm per layer, as ``steer`` does.
+        reference_norms: those norms, when already measured.
+        length_normalize: divide each option's log-likelihood by its length ("chars",
+            "tokens"; True means "chars").
+        target: score the option's text or its label.
+        batch_size: (option, λ) rows per forward pass.
+        cache: a :class:`~lens_steer.GenerationCache`; cached rows are not recomputed.
+        progress: show a progress bar.
+        engine: as for :func:`lens_steer.generate`.
 
+    Returns:
+        One :class:`~lens_steer.tasks.choices.ChoiceScores` per λ, in ``lams`` order. The context
+        is the zero-shot one of :func:`lens_steer.tasks.choice_context`.
+    """
     examples = check_options(target, length_normalize, batch_size, examples)
     lams = [float(x) for x in lams]
     if not lams:
@@ -96,61 +113,111 @@ def score_choices_lams(
         cache = None  # hooks from outside change the scores in ways the key cannot see
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
     steered = vectors is not None and any(lams)
-
-    sums: list[dict[tuple[int, int], float]] = [{} for _ in lams]
-    keys: dict[tuple[int, int], str] = {}
-    todo = [(r, k) for k in range(len(lams)) for r in range(len(rows))]
+    key_fields = None
     if cache is not None:
-        param = next(model.parameters())
-        base = dict(kind="loglik", model=model_fingerprint(model), dtype=str(param.dtype))
-        steer_base = {}
+        key_fields = _key_fields(model, vectors if steered else None, relative, reference_norms)
+    sums, keys, todo = _lookup(cache, rows, lams, key_fields)
+    if todo:  # all cached: no model work at all, not even the relative norms
+        spec = None
         if steered:
-            steer_base = steering_key_fields(vectors, "all", relative, reference_norms, None)
-        for r, k in todo:
-            steering = dict(steer_base, lam=lams[k]) if steered and lams[k] else None
-            keys[(r, k)] = _row_key(base, rows[r], steering)
-        hits = cache.get_many(keys.values())
-        for (r, k), key in keys.items():
-            if key in hits:
-                sums[k][(rows[r].example, rows[r].option)] = float(hits[key])
-        todo = [t for t in todo if keys[t] not in hits]
+            spec = steer_spec(model, vectors, "all", relative, reference_norms, None)
+        backend = decoder.make_backend(model, engine)
+        bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
+        with torch.inference_mode():
+            for batch in _batches(todo, rows, batch_size):
+                done = _score_batch(backend, model, spec, rows, lams, batch)
+                _record(done, rows, sums, keys, lams, cache)
+                bar.update(len(batch))
+        bar.close()
+    return [finalise(examples, rows, s, length_normalize, target) for s in sums]
 
-    if not todo:  # all cached: no model work at all, not even the relative norms
-        return [finalise(examples, rows, s, length_normalize, target) for s in sums]
-    spec = steer_spec(model, vectors, "all", relative, reference_norms, None) if steered else None
-    backend = decoder.make_backend(model, engine)
+
+Cell = tuple[int, int]  # (option row, λ index)
+
+
+def _key_fields(
+    model: Any, vectors: SteeringVectors | None, relative: bool, norms: Tensor | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What every cache key holds (model, dtype) and, when steered, what its steering holds."""
+    param = next(model.parameters())
+    base = dict(kind="loglik", model=model_fingerprint(model), dtype=str(param.dtype))
+    steer = (
+        steering_key_fields(vectors, "all", relative, norms, None) if vectors is not None else None
+    )
+    return base, steer
+
+
+def _lookup(
+    cache: GenerationCache | None,
+    rows: Sequence[OptionRow],
+    lams: list[float],
+    key_fields: tuple[dict[str, Any], dict[str, Any] | None] | None,
+) -> tuple[list[dict[Cell, float]], dict[Cell, str], list[Cell]]:
+    """Per-λ sums already cached (keyed by (example, option)), every cell's cache key, and the
+    cells still to score."""
+    sums: list[dict[Cell, float]] = [{} for _ in lams]
+    todo = [(r, k) for k in range(len(lams)) for r in range(len(rows))]
+    if cache is None or key_fields is None:
+        return sums, {}, todo
+    base, steer = key_fields
+    keys: dict[Cell, str] = {}
+    for r, k in todo:
+        steering = dict(steer, lam=lams[k]) if steer is not None and lams[k] else None
+        keys[(r, k)] = _row_key(base, rows[r], steering)
+    hits = cache.get_many(keys.values())
+    for (r, k), key in keys.items():
+        if key in hits:
+            sums[k][(rows[r].example, rows[r].option)] = float(hits[key])
+    return sums, keys, [t for t in todo if keys[t] not in hits]
+
+
+def _score_batch(
+    backend: Any,
+    model: Any,
+    spec: Any,
+    rows: Sequence[OptionRow],
+    lams: list[float],
+    batch: list[Cell],
+) -> list[tuple[Cell, float]]:
+    """Each cell's summed log-probability of its option tokens, in one steered forward pass."""
     device, pad = model_device(model), pad_id(model)
     dtype = next(model.parameters()).dtype
-    bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
-    with torch.inference_mode():
-        for batch in _batches(todo, rows, batch_size):
-            backend.before_batch()
-            batch_lams = [lams[k] for _, k in batch]
-            adder = decoder.Adder(spec, batch_lams, device, dtype) if spec is not None else None
-            width = max(rows[r].n_cont for r, _ in batch) + 1
-            flags = torch.zeros(len(batch), width, dtype=torch.bool)
-            targets = []
-            for b, (r, _) in enumerate(batch):  # logits at t predict token t + 1
-                flags[b, width - 1 - rows[r].n_cont : width - 1] = True
-                targets.extend(rows[r].ids[-rows[r].n_cont :])
-            seqs = [rows[r].ids for r, _ in batch]
-            with backend.attach(adder):
-                logits = _prefill(backend, seqs, batch_lams, adder, pad, device, flags.to(device))
-            logp = torch.log_softmax(logits.float(), dim=-1)  # [n_option_tokens, vocab]
-            picked = logp.gather(-1, torch.tensor(targets, device=logp.device)[:, None])[:, 0]
-            sizes = [rows[r].n_cont for r, _ in batch]
-            writes = {}
-            for (r, k), part in zip(batch, picked.split(sizes), strict=True):
-                row = rows[r]
-                value = float(part.sum())
-                sums[k][(row.example, row.option)] = value
-                if cache is not None:
-                    writes[keys[(r, k)]] = (repr(value), {"lam": lams[k], "kind": "loglik"})
-            if cache is not None:
-                cache.put_many(writes)
-            bar.update(len(batch))
-    bar.close()
-    return [finalise(examples, rows, s, length_normalize, target) for s in sums]
+    backend.before_batch()
+    batch_lams = [lams[k] for _, k in batch]
+    adder = decoder.Adder(spec, batch_lams, device, dtype) if spec is not None else None
+    width = max(rows[r].n_cont for r, _ in batch) + 1
+    flags = torch.zeros(len(batch), width, dtype=torch.bool)
+    targets = []
+    for b, (r, _) in enumerate(batch):  # logits at t predict token t + 1
+        flags[b, width - 1 - rows[r].n_cont : width - 1] = True
+        targets.extend(rows[r].ids[-rows[r].n_cont :])
+    seqs = [rows[r].ids for r, _ in batch]
+    with backend.attach(adder):
+        logits = _prefill(backend, seqs, batch_lams, adder, pad, device, flags.to(device))
+    logp: Float[Tensor, "option_token vocab"] = torch.log_softmax(logits.float(), dim=-1)
+    picked = logp.gather(-1, torch.tensor(targets, device=logp.device)[:, None])[:, 0]
+    sizes = [rows[r].n_cont for r, _ in batch]
+    return [
+        (cell, float(part.sum())) for cell, part in zip(batch, picked.split(sizes), strict=True)
+    ]
+
+
+def _record(
+    done: list[tuple[Cell, float]],
+    rows: Sequence[OptionRow],
+    sums: list[dict[Cell, float]],
+    keys: dict[Cell, str],
+    lams: list[float],
+    cache: GenerationCache | None,
+) -> None:
+    """Add a batch's sums to ``sums`` and write them to the cache in one transaction."""
+    writes = {}
+    for (r, k), value in done:
+        sums[k][(rows[r].example, rows[r].option)] = value
+        if cache is not None:
+            writes[keys[(r, k)]] = (repr(value), {"lam": lams[k], "kind": "loglik"})
+    if cache is not None:
+        cache.put_many(writes)
 
 
 def _prefill(backend, seqs, lams, adder, pad, device, flags) -> torch.Tensor:

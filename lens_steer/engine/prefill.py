@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..activations import left_pad
@@ -29,9 +30,13 @@ MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a second p
 
 @dataclass
 class Prefilled:
-    logits: Tensor  # [batch, vocab] at each row's last prompt token ([batch, keep, vocab])
-    mask: Tensor  # [batch, width] over the cache slots filled so far
-    next_pos: Tensor  # [batch] position id of each row's first generated token
+    """A prefilled batch: the logits to sample the first token from, and the state decoding
+    continues from."""
+
+    #: at each row's last prompt token ([batch, keep, vocab] at the ``keep`` positions instead)
+    logits: Float[Tensor, "batch vocab"] | Float[Tensor, "batch keep vocab"]
+    mask: Int[Tensor, "batch width"]  # 1 over the cache slots filled so far
+    next_pos: Int[Tensor, " batch"]  # position id of each row's first generated token
     cache: Any
     shared: int = 0  # length of the prefix computed once (0: plain left padding)
 

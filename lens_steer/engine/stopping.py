@@ -4,20 +4,11 @@ token budget — one rule for every decoder, fed a token at a time or a chunk at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .decode import Settings
+from .types import Result, Settings
 
-__all__ = ["Result", "Finisher"]
-
-
-@dataclass
-class Result:
-    text: str
-    tokens: list[int] = field(default_factory=list)
-    finish: str = "length"  # "eos" | "stop" | "length"
+__all__ = ["Finisher"]
 
 
 class _StopChecker:

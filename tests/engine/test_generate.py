@@ -10,6 +10,7 @@ import lens_steer as ls
 from lens_steer import testing
 from lens_steer.activations import encode_text
 from lens_steer.engine.generate import generate
+from lens_steer.engine.types import SteerSpec
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_tokenizer
 from lens_steer.testing import unit_directions as unit
 
@@ -158,7 +159,7 @@ def test_fast_path_logits_equal_hook_path_per_step():
 
     model, _ = pair("mistral")
     vecs = ls.SteeringVectors(unit(3, 32, seed=2), (0, 1, 2))
-    spec = decoder.SteerSpec(vecs.directions, vecs.layers, None, "all")
+    spec = SteerSpec(vecs.directions, vecs.layers, None, "all")
     seqs = []
     for engine in ("plain", "hooks"):
         backend = decoder.make_backend(model, engine, attn="eager")
@@ -235,15 +236,13 @@ def test_bad_arguments():
 
 
 def test_engine_choice(monkeypatch):
-    import sys
-
-    from lens_steer.engine.generate import pick_engine
+    from lens_steer.engine import plan
+    from lens_steer.engine.plan import pick_engine
 
     model, _ = pair("llama")
     assert pick_engine(model, "auto") == "plain"  # CPU: no graphs to capture
-    module = sys.modules["lens_steer.engine.generate"]
     with monkeypatch.context() as m:
-        m.setattr(module, "model_device", lambda _: torch.device("cuda"))
+        m.setattr(plan, "model_device", lambda _: torch.device("cuda"))
         assert pick_engine(model, "auto") == "graph"
     with ls.steer(model, ls.SteeringVectors(unit(1, 32), (0,)), lam=1.0):
         assert pick_engine(model, "auto") == "hooks"

@@ -296,8 +296,8 @@ def test_the_graph_engine_runs_grouped_attention_unless_soft_capping_needs_eager
 def test_pushing_tokens_in_chunks_ends_rows_where_one_at_a_time_does():
     import random
 
-    from lens_steer.engine.decode import Settings
     from lens_steer.engine.stopping import Finisher
+    from lens_steer.engine.types import Settings
 
     tok = tiny_tokenizer()
     stoppy = tok.convert_tokens_to_ids(list("ab Q:\n")) + [2]  # 2: EOS

@@ -1,0 +1,119 @@
+"""Which decoder runs a call, and what it adds: the engine choice, the steering spec the decoders
+apply, and the fields that identify a steering in a cache key. Shared by :mod:`.generate` and
+:mod:`.loglik`, so neither imports the other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from jaxtyping import Float
+from torch import Tensor
+
+from ..activations import model_device, residual_norms
+from ..anchors import ANCHOR_TEXTS
+from ..steer import active_steerings
+from ..vectors import SteeringVectors
+from .store import content_key, vectors_fingerprint
+from .types import SteerSpec
+
+__all__ = ["ENGINES", "has_hooks", "pick_engine", "eos_ids", "steer_spec", "steering_key_fields"]
+
+ENGINES = ("auto", "graph", "plain", "hooks")
+
+
+def has_hooks(model: Any) -> bool:
+    """Whether a ``steer`` block is open on ``model`` or any hook point carries a hook.
+
+    Only ``HookPoint``s count: the bridge itself keeps internal pre-hooks on some HF modules.
+    """
+    if active_steerings(model):
+        return True
+    from transformer_lens.hook_points import HookPoint
+
+    return any(
+        isinstance(m, HookPoint) and (m._forward_hooks or m._forward_pre_hooks)
+        for m in model.modules()
+    )
+
+
+def eos_ids(model: Any) -> tuple[int, ...]:
+    """The token ids that end a row: the HF generation config's, else the tokenizer's."""
+    hf = getattr(model, "original_model", None)
+    for source in (getattr(hf, "generation_config", None), getattr(hf, "config", None)):
+        eos = getattr(source, "eos_token_id", None)
+        if eos is not None:
+            return tuple(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
+    eos = getattr(model.tokenizer, "eos_token_id", None)
+    return () if eos is None else (int(eos),)
+
+
+def pick_engine(model: Any, engine: str) -> str:
+    """The decoder to use for ``engine`` on ``model`` (``"auto"`` resolved; shared with loglik).
+
+    Hooks on the model force the hook engine, since the plain and graph decoders would bypass
+    them; a processed (fold-ln) bridge has no raw HF modules to run, so it takes hooks too.
+    """
+    from .plain import supports_plain
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {ENGINES}")
+    if getattr(model, "original_model", None) is None:
+        raise TypeError(
+            "generate needs a TransformerBridge (ls.load_model) with its HF model; "
+            f"got {type(model).__name__}"
+        )
+    hooked = has_hooks(model)
+    if engine in ("plain", "graph") and hooked:
+        raise ValueError(f"engine={engine!r} would bypass the hooks on this model; use 'hooks'")
+    if engine in ("plain", "graph") and not supports_plain(model):
+        raise ValueError(
+            f"engine={engine!r} needs a raw-coordinate bridge (processed=False); use 'hooks'"
+        )
+    if engine == "auto":
+        if hooked or not supports_plain(model):
+            return "hooks"
+        return "graph" if model_device(model).type == "cuda" else "plain"
+    return engine
+
+
+def steering_key_fields(
+    vectors: SteeringVectors,
+    positions: str,
+    relative: bool,
+    reference_norms: Tensor | None,
+    norm_texts: Sequence[str] | None,
+) -> dict[str, Any]:
+    """What identifies a steering in a cache key (λ aside), without running the model: relative
+    norms are named by their values when given, else by the texts they will be measured on."""
+    norm_src = None
+    if relative:
+        norm_src = (
+            [float(x) for x in reference_norms.reshape(-1).tolist()]
+            if reference_norms is not None
+            else content_key({"texts": list(norm_texts or ANCHOR_TEXTS)})
+        )
+    return dict(
+        vectors=vectors_fingerprint(vectors), positions=positions, relative=relative, norms=norm_src
+    )
+
+
+def steer_spec(
+    model: Any,
+    vectors: SteeringVectors,
+    positions: str,
+    relative: bool,
+    reference_norms: Float[Tensor, " layer"] | None,
+    norm_texts: Sequence[str] | None,
+) -> SteerSpec:
+    """What the decoders add per layer: the directions, where, and (``relative``) the mean
+    residual norms that turn λ into a fraction of ‖h‖ (measured on ``norm_texts`` if not given)."""
+    norms = None
+    if relative:
+        if reference_norms is None:
+            texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
+            reference_norms = residual_norms(model, texts, vectors.layers)
+        if tuple(reference_norms.shape) != (len(vectors),):
+            raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
+        norms = reference_norms.float()
+    return SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
