@@ -147,6 +147,22 @@ def last_token_activations(
 
     Only that one position is kept, so memory is n_texts × n_layers × d_model whatever the
     prompt length.
+
+    Args:
+        model: a TransformerBridge or HookedTransformer with a tokenizer.
+        texts: the texts, tokenized as given (BOS added unless a text already starts with it).
+        layers: layer indices in ``0..n_layers-1`` (no negative indexing); None for every layer.
+        batch_size: texts per forward pass (texts are batched by length, results come back in
+            input order).
+        progress: show a progress bar.
+
+    Returns:
+        ``[n_texts, n_layers, d_model]``, rows in ``texts`` order, layers in ``layers`` order.
+
+    Raises:
+        TypeError: ``texts`` is a single string.
+        ValueError: a layer out of range or empty ``layers``, a text that tokenizes to
+            nothing, or ``batch_size`` < 1.
     """
 
     def last(act: Tensor, mask: Tensor) -> Tensor:
@@ -166,6 +182,22 @@ def residual_norms(
 
     The first position (often BOS) carries norms orders of magnitude above the rest in many
     models; including it would make "relative" steering strengths meaningless.
+
+    Args:
+        model: a TransformerBridge or HookedTransformer with a tokenizer.
+        texts: the texts, tokenized as :func:`last_token_activations` does.
+        layers: layer indices in ``0..n_layers-1``; None for every layer.
+        batch_size: texts per forward pass.
+        progress: show a progress bar.
+
+    Returns:
+        ``[n_layers]`` float32 on CPU, in ``layers`` order: the L2 norm averaged over all
+        counted tokens of all texts pooled (a longer text weighs more).
+
+    Raises:
+        TypeError: ``texts`` is a single string.
+        ValueError: a layer out of range or empty ``layers``, a text that tokenizes to
+            nothing, or ``batch_size`` < 1.
     """
 
     def norms(act: Tensor, mask: Tensor) -> Tensor:

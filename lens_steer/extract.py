@@ -89,6 +89,23 @@ def directions_from_differences(
     """Per-layer unit directions, explained-variance ratios and sign agreement from raw h⁺ − h⁻.
 
     Pure tensor maths, separated from the model so it can be tested on planted directions.
+
+    Args:
+        diffs: the raw differences h⁺ − h⁻, ``[n_pairs ≥ 2, n_layers, d_model]``; each is
+            normalised to unit length before the direction is found.
+        method: "pca" (random sign flips, then centred PCA), "svd" (uncentred) or "mean-diff";
+            see the module docstring.
+        seed: seeds the "pca" sign flips (one generator across the layers); unused otherwise.
+
+    Returns:
+        ``(directions, explained, agreement)``: unit directions ``[n_layers, d_model]`` (a zero
+        row where "mean-diff" differences cancel out); per layer, the share of the unit
+        differences' variance ("pca") or second moment ("svd", "mean-diff") along the
+        direction; and the fraction of pairs whose raw difference projects above 0 on it,
+        always ≥ 0.5 because the sign is flipped to make it so.
+
+    Raises:
+        InputError: ``diffs`` not 3-D or with fewer than 2 pairs, or an unknown ``method``.
     """
     if diffs.ndim != 3 or diffs.shape[0] < 2:
         raise InputError(
@@ -125,8 +142,27 @@ def extract(
 ) -> SteeringVectors:
     """Algorithm 1 on ``model`` (the parent): one unit steering vector per layer.
 
-    ``pairs`` are ``ContrastivePair`` objects or ``(positive, negative)`` string tuples; texts are
-    used as given (render chat templates before, if wanted).
+    Args:
+        model: a TransformerBridge (or HookedTransformer) with a tokenizer.
+        pairs: ≥ 2 ``ContrastivePair`` objects or ``(positive, negative)`` string tuples, the
+            two texts of a pair different; texts are used as given (render chat templates
+            before, if wanted).
+        method: "pca" (default), "svd" or "mean-diff"; see the module docstring.
+        layers: model layers to extract at, each in ``0..n_layers-1``; None for every layer.
+        batch_size: texts per forward pass.
+        seed: seeds the "pca" sign flips; recorded in ``meta``.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`~lens_steer.SteeringVectors` read at ``hook_resid_post`` of the last token, one
+        unit direction per layer in ``layers`` order, with explained variance, sign agreement
+        and provenance (model, method, pair strategy, a hash of the texts) in ``meta``.
+
+    Raises:
+        InputError: an unknown method; fewer than 2 pairs or a pair with identical texts; a
+            layer where every pair's activations are identical, or where the direction is zero.
+        TypeError: a pair that is not a (positive, negative) pair of strings.
+        ValueError: a layer out of range, or a text that tokenizes to nothing.
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}: choose one of {METHODS}")

@@ -148,10 +148,34 @@ def steer(
 ) -> Iterator[Steering]:
     """Add λ·v to each steered layer's residual stream for every forward inside the block.
 
-    ``lam``: a float; a per-layer sequence (in ``vectors.layers`` order); or a 1-D tensor with one
-    λ per batch row (λ-batching: one forward pass sweeps many λ). ``relative=True`` multiplies λ by
-    the model's mean residual norm at each layer (``reference_norms``, else measured on
-    ``norm_texts`` or a built-in set), so λ reads as a fraction of ‖h‖.
+    A 1-D λ tensor is λ-batching: one forward pass sweeps many λ, one per batch row.
+
+    Args:
+        model: a TransformerBridge or HookedTransformer (anything with ``hooks``).
+        vectors: the steering vectors; their width and layers must fit ``model``. The vectors'
+            norms are used as stored (λ multiplies them).
+        lam: a float (every layer); a per-layer sequence of numbers in ``vectors.layers``
+            order; or a 1-D tensor with one λ per batch row, whose length must equal the batch
+            size of every forward in the block. Must be finite; ``True`` is not a number here.
+        positions: "all" positions, only "generated" tokens, or only the "last_prompt" token
+            (see the module docstring for how passes are told apart).
+        relative: multiply λ by the model's mean residual norm at each layer, so λ reads as a
+            fraction of ‖h‖.
+        reference_norms: those norms, shape ``(len(vectors),)``; None measures them with
+            :func:`~lens_steer.activations.residual_norms` on ``norm_texts``, or a built-in
+            anchor set. Ignored unless ``relative``.
+        norm_texts: texts to measure the norms on.
+        prompt_len: the prompt's length in tokens; None takes the first pass's length.
+
+    Yields:
+        The :class:`Steering` state: effective λ per layer (``coefficients``, after
+        ``relative``), position bookkeeping and ``reset()`` for the next prompt.
+
+    Raises:
+        InputError: vectors that do not fit the model; an unknown ``positions``; a λ that is
+            not finite, or a sequence of the wrong length; a λ tensor that is not 1-D (or,
+            during a forward, whose length differs from the batch); bad ``reference_norms``.
+        TypeError: a λ of the wrong type (a string, a bool, a mapping, ...).
     """
     check_fits(model, vectors)
     if positions not in POSITIONS:
@@ -220,7 +244,26 @@ def steering_ratio(
     texts: Sequence[str] | None = None,
     batch_size: int = 8,
 ) -> Float[Tensor, " n_layers"]:
-    """‖λ·v‖ / mean‖h‖ per steered layer: how big a nudge λ really is at each depth."""
+    """‖λ·v‖ / mean‖h‖ per steered layer: how big a nudge λ really is at each depth.
+
+    Args:
+        model: the model the vectors steer; its width and layers must fit them.
+        vectors: the steering vectors (their stored norms count, they need not be unit).
+        lam: an absolute λ (not ``relative``): a float, or one per layer in ``vectors.layers``
+            order. Its sign does not matter.
+        texts: texts to measure mean‖h‖ on (see :func:`~lens_steer.activations.residual_norms`);
+            None or empty uses the built-in anchor texts.
+        batch_size: texts per forward pass.
+
+    Returns:
+        ``|λ|·‖v‖ / mean‖h‖`` per layer, ``[n_layers]`` float32 on CPU, in ``vectors.layers``
+        order.
+
+    Raises:
+        InputError: vectors that do not fit the model, or a λ that is not finite or has the
+            wrong number of per-layer values.
+        TypeError: a λ of the wrong type.
+    """
     check_fits(model, vectors)
     coef, _ = _coefficients(lam, len(vectors))
     norms = residual_norms(model, list(texts or ANCHOR_TEXTS), vectors.layers, batch_size)

@@ -58,9 +58,23 @@ def _check_layers(layers: tuple[int, ...], meta: Mapping[str, Any]) -> None:
 class SteeringVectors:
     """Steering directions for a set of model layers.
 
-    ``directions[i]`` belongs to model layer ``layers[i]``. ``explained_variance[i]`` and
-    ``sign_agreement[i]`` describe how that direction was found (NaN when not applicable, e.g.
-    after a width map). ``meta`` holds JSON-serialisable provenance.
+    A frozen value: every transformation (``replace``, ``select``, ``to``) returns a new object.
+
+    Attributes:
+        directions: ``[n_layers, d_model]`` floating point, finite; ``directions[i]`` belongs
+            to model layer ``layers[i]``. Unit norm when extracted (or transferred with
+            ``normalize=True``), but not required to be.
+        layers: model layer indices, distinct and ≥ 0, in row order (not necessarily sorted);
+            each must be below ``meta["model_n_layers"]`` when ``meta`` records it.
+        explained_variance: ``[n_layers]`` share of the pair differences' variance (or second
+            moment) the direction explained at extraction (carried over unchanged by
+            :func:`~lens_steer.transfer`); or None.
+        sign_agreement: ``[n_layers]`` fraction of pairs that project the right way at
+            extraction (carried over likewise); or None.
+        meta: JSON-serialisable provenance (a read-only mapping), saved with the tensors.
+
+    Raises:
+        InputError: on construction, for any of the constraints above being broken.
     """
 
     directions: Float[Tensor, "n_layers d_model"]
@@ -151,7 +165,16 @@ class SteeringVectors:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write a safetensors file with the provenance in its metadata (atomic: no partial file)."""
+        """Write a safetensors file with the provenance in its metadata (atomic: no partial file).
+
+        Args:
+            path: the file to write; missing parent folders are created and an existing file
+                is replaced.
+
+        Returns:
+            ``path`` as a ``Path``. The tensors are stored float32 on CPU (a bf16 / fp16
+            vector loads back as float32), ``meta`` as JSON with the format version.
+        """
         from safetensors.torch import save_file
 
         path = Path(path)
@@ -179,8 +202,21 @@ class SteeringVectors:
     def load(cls, path: str | Path) -> SteeringVectors:
         """Read a file written by :meth:`save`; validates version, shapes, dtypes and values.
 
-        Every way a file can be wrong ends in one :class:`~lens_steer.errors.InputError` that
-        names the file, so a bad vector never reaches a model as silent garbage.
+        Every way an existing file can be wrong ends in one
+        :class:`~lens_steer.errors.InputError` that names the file, so a bad vector never
+        reaches a model as silent garbage.
+
+        Args:
+            path: a file written by :meth:`save`.
+
+        Returns:
+            The :class:`SteeringVectors`, on CPU, as saved (float32).
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            InputError: not a safetensors file; no lens_steer metadata, another format version
+                or corrupt metadata JSON; a missing ``directions`` / ``layers`` tensor or bad
+                shapes, dtypes or values; a layer whose direction is all zero.
         """
         from safetensors import safe_open
 

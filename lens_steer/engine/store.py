@@ -150,7 +150,21 @@ class GenerationCache:
     """Generated texts keyed by content hash, in one SQLite file (WAL mode).
 
     ``get_many(keys)`` returns the hits; ``put_many({key: (text, meta)})`` writes in a single
-    transaction. Connections are opened per process (a forked child opens its own).
+    transaction. Connections are opened per process (a forked child opens its own). Besides
+    generations, :func:`~lens_steer.engine.loglik.score_choices_lams` stores its summed option
+    log-probabilities here (as text).
+
+    Args:
+        path: the SQLite file; it and its parent folders are created if missing, and it is
+            opened (and checked) at once.
+        timeout: seconds to wait for another process's lock before failing.
+
+    Attributes:
+        path: the file, as a ``Path``.
+        timeout: the lock timeout, in seconds.
+
+    Raises:
+        CacheError: the file exists but is truncated, corrupt or not SQLite.
     """
 
     def __init__(self, path: str | os.PathLike[str], timeout: float = 60.0):

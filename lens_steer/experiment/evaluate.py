@@ -56,7 +56,18 @@ CONTROLS = ("random-direction", "self-consistency")
 
 def random_directions(vectors: SteeringVectors, seed: int = 0) -> SteeringVectors:
     """Random directions on the same layers, each with the norm of the vector it replaces
-    (unit norm for unit vectors); deterministic for a given ``seed``."""
+    (unit norm for unit vectors); deterministic for a given ``seed``.
+
+    Args:
+        vectors: the vectors to replace (the random-direction control).
+        seed: seeds one Gaussian draw for all layers at once, so a layer's direction also
+            depends on how many layers and which width ``vectors`` has.
+
+    Returns:
+        :class:`~lens_steer.SteeringVectors` on the same layers, device and dtype, without
+        explained variance or sign agreement, the original ``meta`` plus ``control`` and
+        ``control_seed``.
+    """
     gen = torch.Generator().manual_seed(int(seed))
     d = torch.randn(tuple(vectors.directions.shape), generator=gen, dtype=torch.float64)
     d = d / d.norm(dim=-1, keepdim=True)

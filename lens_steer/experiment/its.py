@@ -18,7 +18,16 @@ __all__ = ["majority_vote", "answer_matches", "its_predictions", "ITSPrediction"
 
 
 def majority_vote(answers: Sequence[str | None]) -> str | None:
-    """The mode of ``answers`` (ordered by λ); see the module docstring for ties and None."""
+    """The mode of ``answers`` (ordered by λ); see the module docstring for ties and None.
+
+    Args:
+        answers: canonical answers in ascending-λ (or sample) order; None is unparseable and
+            does not vote. Answers compare by string equality.
+
+    Returns:
+        The most frequent answer, the earliest-given of those tied; None when every answer is
+        None (or there are none).
+    """
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
     for i, ans in enumerate(answers):
@@ -86,9 +95,23 @@ def its_predictions(
 ) -> list[ITSPrediction]:
     """Vote per example over its outputs (``outputs_per_lambda[i][k]``: example i at λ k).
 
-    Each text is parsed with ``task.parse(text, example)``. The outputs are taken to be in
-    ascending-λ order; pass the scalar ``lams`` of the columns to have them sorted by λ first
-    (so the tie rule means the smallest λ whatever order the grid was written in).
+    Args:
+        task: parses each text (``task.parse(text, example)``) and grades the winner (MATH
+            with ``math_equal``, other tasks by equality with ``example.answer``).
+        examples: the questions, one per row of ``outputs_per_lambda``.
+        outputs_per_lambda: the generated texts, one row per example, one column per λ; taken
+            to be in ascending-λ order unless ``lams`` is given.
+        lams: the scalar λ of each column; the columns are then sorted by λ first (stable), so
+            the tie rule means the smallest λ whatever order the grid was written in.
+
+    Returns:
+        One :class:`ITSPrediction` per example: every parsed answer (in voting order), the
+        winner of :func:`majority_vote`, its vote count, how many answers parsed, and whether
+        the winner is correct.
+
+    Raises:
+        ValueError: rows and examples do not pair up, no examples, an example with no outputs,
+            or (with ``lams``) a row whose length is not ``len(lams)``.
     """
     examples = list(examples)
     if len(outputs_per_lambda) != len(examples):

@@ -183,8 +183,38 @@ def load_model(
 ) -> Any:
     """Load ``spec`` as a TransformerBridge.
 
-    ``spec`` is an in-memory HF model (with ``tokenizer=``), an offline alias
-    (``lens_steer.models.offline.ALIASES``), a ``.gguf`` file, a local HF directory, or a hub id.
+    The bridge keeps raw (unfolded) coordinates by default, so vectors extracted from it also
+    apply to the plain HF model.
+
+    Args:
+        spec: an in-memory HF causal LM (needs ``tokenizer``; it is moved, cast and set to eval
+            in place, and the bridge shares its weights), or a string / path, resolved in this
+            order: an offline alias (``lens_steer.models.offline.ALIASES``), a ``.gguf`` file,
+            a local HF directory with ``config.json``, or an ``org/name`` hub id.
+        tokenizer: the tokenizer; required with an in-memory model, and for a string spec it
+            replaces the model's own. None uses the spec's own tokenizer.
+        device: "auto" or None (CUDA when present, else CPU), "cpu", "cuda", "cuda:N", "mps",
+            "xpu", or a ``torch.device``; checked before any weights are read.
+        dtype: "float32"/"fp32", "float16"/"fp16", "bfloat16"/"bf16", or a ``torch.dtype``.
+        processed: fold layer norms and centre weights (TransformerLens compatibility mode);
+            vectors then live in processed coordinates.
+        cache_dir: where offline aliases are assembled and cached; None means
+            ``$LENS_STEER_CACHE``, else ``~/.cache/lens_steer``. Unused for in-memory models.
+
+    Returns:
+        The ``TransformerBridge`` in eval mode, on ``device`` in ``dtype``, with
+        ``cfg.lens_steer_name`` (the spec, or the HF model's name) and
+        ``cfg.lens_steer_processed`` set.
+
+    Raises:
+        InputError: an unknown device or dtype, a device that is not available here, or an
+            in-memory model without ``tokenizer``.
+        ModelSpecError: a spec that cannot be resolved (unknown alias, a directory without
+            ``config.json``, an unreachable hub id) or an architecture TransformerLens has no
+            adapter for.
+        FileNotFoundError: a ``.gguf`` file or path-like spec that does not exist.
+        AliasNotInstalledError: an alias whose weight packages are not installed (the message
+            carries the pip command).
     """
     if not isinstance(spec, (str, Path)):
         return boot_bridge(spec, tokenizer, device=device, dtype=dtype, processed=processed)

@@ -69,9 +69,23 @@ def get_task(
 ) -> Task:
     """The task ``name`` (``gsm8k``, ``math``, ``math500``, ``arc_challenge``, ``arc_easy``).
 
-    ``data_dir``: the task's folder of JSONL files (or its parent); None loads from the hub.
-    ``prompts`` replaces the default prompt texts; extra keyword arguments go to the task
-    (``math500`` takes ``math_dir``, the full MATH folder its training examples come from).
+    Data loads lazily, on the first ``task.load`` / ``task.splits``; nothing is read here.
+
+    Args:
+        name: the task name, case-insensitive, ``-`` and ``_`` alike; also accepted:
+            ``math_500``, ``arc_c``, ``arc_e``, ``hendrycks_math``.
+        data_dir: the task's folder of JSONL files, or its parent (then ``data_dir/<task>`` is
+            used); None loads from the hub through ``datasets``.
+        prompts: replaces the task family's default prompt texts.
+        **kwargs: passed to the task's constructor; ``math500`` takes ``math_dir``, the full
+            MATH folder its training examples come from (default: ``math`` beside ``math500``).
+
+    Returns:
+        A new :class:`Task` instance.
+
+    Raises:
+        InputError: an unknown task name.
+        TypeError: a keyword argument the task does not take.
     """
     key = str(name).strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)

@@ -89,10 +89,31 @@ def score_choices(
 ) -> ChoiceScores:
     """Score every option of every example by its log-probability as a continuation.
 
-    ``prompts`` (one per example) replaces the default zero-shot context, e.g. a few-shot or
-    chat-rendered prompt. ``length_normalize``: False sums the log-probs; True or ``"chars"``
-    divides by the option's length in characters (lm-eval's ``acc_norm``); ``"tokens"`` by its
-    token count. Contexts longer than the model's ``cfg.n_ctx`` are cut from the left.
+    Each option is one row of a batched ``model(tokens)`` call (no generation), so steering
+    hooks active around the call apply. Contexts longer than ``cfg.n_ctx`` are cut from the left.
+
+    Args:
+        model: returns logits ``[batch, seq, vocab]`` (or an output with ``.logits``).
+        task: formats the default context (:func:`choice_context`).
+        examples: multiple-choice items, each with ``choices`` and ``labels``.
+        prompts: one context per example replacing the default zero-shot one, e.g. a few-shot
+            or chat-rendered prompt.
+        length_normalize: False sums the log-probs; True or "chars" divides by the option's
+            length in characters (lm-eval's ``acc_norm``); "tokens" by its token count.
+        batch_size: option rows per forward pass.
+        target: score the option's "text" or its "label" (then the default context lists the
+            options).
+        tokenizer: None uses ``model.tokenizer``.
+
+    Returns:
+        :class:`ChoiceScores` with, per example, the summed log-probs, the compared scores,
+        the predicted label (the first best on a tie) and whether it is ``example.answer``.
+
+    Raises:
+        ValueError: no tokenizer; a bad ``target``, ``length_normalize`` or ``batch_size``;
+            no examples; ``prompts`` not one per example; an example without choices; an
+            option alone longer than ``n_ctx``.
+        TypeError: the model does not return 3-D logits.
     """
     tokenizer = tokenizer or getattr(model, "tokenizer", None)
     if tokenizer is None:

@@ -65,6 +65,24 @@ def contrastive_pairs(
 
     Each example is used at most once as the question of a pair. Raises when fewer than ``n``
     usable pairs can be made, rather than silently returning fewer.
+
+    Args:
+        task: renders the pair texts (``task.pair_text``) and corrupts answers.
+        examples: training examples; any with role val / fewshot / test, or with no role but
+            from the official test split or the task's validation split (ARC: dev), are refused.
+        strategy: one of :data:`STRATEGIES` (``_`` reads as ``-``, case-insensitive):
+            "corrupted-answer", "mismatched" (needs ≥ 2 examples) or "persona".
+        n: how many pairs, ≥ 1. Examples are tried in a seeded random order; one whose answer
+            cannot be corrupted, or that finds no partner with a different answer in 20 draws
+            ("mismatched"), is skipped.
+        seed: seeds the example order, the corruptions and the partner draws.
+
+    Returns:
+        Exactly ``n`` :class:`ContrastivePair` objects, plain text (no chat template).
+
+    Raises:
+        InputError: an unknown strategy, ``n`` not a positive int, no examples, held-out
+            examples, "mismatched" with fewer than 2 examples, or fewer than ``n`` usable pairs.
     """
     strategy = strategy.replace("_", "-").lower()
     if strategy not in STRATEGIES:

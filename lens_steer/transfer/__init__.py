@@ -4,6 +4,9 @@ Two independent choices: which parent layer feeds each child layer (:mod:`.layer
 a d_parent vector becomes a d_child one (:mod:`.width_maps`). Both are registries of small
 functions, each knowing whether it reads activations of both models; this module only looks the
 names up, reads activations when some map asks, and records in ``meta`` how the vectors got here.
+
+``lens_steer.transfer`` the attribute is this function (``ls.transfer(...)``); the registries are
+imported by name: ``from lens_steer.transfer import LAYER_MAPS, WIDTH_MAPS``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from ..models.load import model_name
 from ..vectors import SteeringVectors
 from . import layer_maps as lm
 from . import width_maps as wm
+from .layer_maps import LAYER_MAPS
+from .width_maps import WIDTH_MAPS
 
-__all__ = ["transfer", "needs_source_activations"]
+__all__ = ["transfer", "needs_source_activations", "LAYER_MAPS", "WIDTH_MAPS"]
 
 
 def _width_spec(width: str | None) -> wm.WidthMapSpec | None:
@@ -192,11 +197,42 @@ def transfer(
 ) -> SteeringVectors:
     """Map ``vectors`` (parent space) onto ``child``'s layers and width.
 
-    ``width=None`` is only allowed when the widths already agree. Maps that fit on activations
-    (see :func:`needs_source_activations`: ``ridge``, ``procrustes``, ``layer_map="cka"``) read
-    both models on ``anchor_texts`` (default: a small built-in set; the pipeline passes the
-    task's train questions). The mapped vectors are re-normalised to unit norm unless
-    ``normalize=False``.
+    Maps that fit on activations (see :func:`needs_source_activations`: ``ridge``,
+    ``procrustes``, ``layer_map="cka"``) read both models on the same anchor texts, so
+    different tokenizers do not matter. Every argument is checked before any model is run.
+
+    Args:
+        vectors: the parent's steering vectors.
+        child: the model to steer (needs ``cfg.d_model``, ``cfg.n_layers``; a tokenizer and
+            hooks when a map reads activations).
+        source_model: the parent the vectors came from; required by fitted maps, and when
+            given its width and depth are checked against the vectors.
+        layer_map: "greedy" (child layer n ← parent layer n, for each vector layer the child
+            has), "proportional" or "cka" (every child layer gets the vector layer at the same
+            relative depth / with the highest linear CKA), or an explicit
+            ``{child_layer: parent_layer}`` dict.
+        width: None (identity; only when the widths agree), "truncate" (first d_child
+            coordinates, or zero-padded), "ridge", "procrustes" or "random" (a seeded
+            semi-orthogonal control).
+        anchor_texts: texts the fitted maps read, at least 8; None for the small built-in set
+            (the pipeline passes the task's train questions). Unused by the other maps.
+        normalize: rescale each mapped vector to unit norm; False keeps the norm the map gave.
+        seed: seeds the "random" map (differently per child layer) and the 5-fold CV splits
+            of "ridge" / "procrustes".
+        batch_size: texts per forward pass when reading anchor activations.
+        progress: show progress bars while reading them.
+
+    Returns:
+        New :class:`~lens_steer.SteeringVectors` on the child's layers (ascending), with the
+        parent's explained variance and sign agreement carried over per mapped layer and the
+        full provenance in ``meta`` (layer map, width, fit R², the parent's own ``meta``).
+
+    Raises:
+        InputError: an unknown ``layer_map`` or ``width``; ``width=None`` with different
+            widths; a fitted map without ``source_model``; a ``source_model`` whose width or
+            depth does not fit the vectors; an explicit map naming a child layer out of range
+            or a parent layer without a vector; fewer than 8 anchor texts for a fitted map; a
+            layer map that maps nothing; a width map that sends a vector to zero.
     """
     _validate(vectors, child, source_model, layer_map, width)
     d_child, n_child = int(child.cfg.d_model), int(child.cfg.n_layers)

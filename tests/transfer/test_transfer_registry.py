@@ -91,3 +91,14 @@ def test_unknown_names_list_the_registry_including_new_entries(monkeypatch, vecs
         ls.transfer(vecs, child, width="truncate", layer_map="diag")
     with pytest.raises(ValueError, match=r"unknown width method 'magic'.*'random'\)"):
         needs_source_activations("greedy", "magic")
+
+
+def test_the_registries_are_importable_from_the_subpackage():
+    """``ls.transfer`` is the function; the maps come from ``lens_steer.transfer`` by name."""
+    from lens_steer.transfer import LAYER_MAPS, WIDTH_MAPS
+    from lens_steer.transfer import transfer as fn
+
+    assert fn is ls.transfer and callable(ls.transfer)
+    assert LAYER_MAPS is lm.LAYER_MAPS and WIDTH_MAPS is wm.WIDTH_MAPS
+    assert {"greedy", "proportional", "cka"} <= set(LAYER_MAPS)
+    assert {"truncate", "ridge", "procrustes", "random"} <= set(WIDTH_MAPS)
