@@ -197,7 +197,7 @@ def residual_norms(
     Raises:
         TypeError: ``texts`` is a single string.
         ValueError: a layer out of range or empty ``layers``, a text that tokenizes to
-            nothing, or ``batch_size`` < 1.
+            nothing, only one-token texts (nothing left to average), or ``batch_size`` < 1.
     """
 
     def norms(act: Tensor, mask: Tensor) -> Tensor:
@@ -206,9 +206,14 @@ def residual_norms(
         keep[torch.arange(len(first)), first] = 0
         n = act.float().norm(dim=-1)
         total = (n * keep).sum(dim=1)
-        count = keep.sum(dim=1).clamp(min=1)
+        count = keep.sum(dim=1)  # a one-token text counts nothing: its only token is skipped
         return torch.stack([total, count.float()], dim=-1).cpu()
 
     per_text = _batched_forward(model, texts, layers, batch_size, progress, "norms", norms)
     sums = per_text.sum(dim=0)  # [n_layers, 2]
-    return sums[:, 0] / sums[:, 1].clamp(min=1)
+    if not bool((sums[:, 1] > 0).all()):
+        raise ValueError(
+            "every text is one token long: with its first token skipped there is no residual "
+            "norm to average; pass texts of two tokens or more"
+        )
+    return sums[:, 0] / sums[:, 1]

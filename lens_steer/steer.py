@@ -192,7 +192,7 @@ def steer(
     state = Steering(vectors, coef, positions, prompt_len, _fixed_prompt_len=prompt_len)
     directions = vectors.directions.to(device)
     coef_dev = coef.to(device)
-    first_layer = vectors.layers[0]
+    first_layer = min(vectors.layers)  # the first steered layer a forward pass reaches
     window: list[tuple[int, int] | None] = [None]
 
     def make_hook(row: int, layer: int):

@@ -174,10 +174,20 @@ class SteeringVectors:
         Returns:
             ``path`` as a ``Path``. The tensors are stored float32 on CPU (a bf16 / fp16
             vector loads back as float32), ``meta`` as JSON with the format version.
+
+        Raises:
+            InputError: a layer whose direction is all zero (:meth:`load` would refuse the
+                file); nothing is written.
         """
         from safetensors.torch import save_file
 
         path = Path(path)
+        zero = zero_layers(self.directions, self.layers)
+        if zero:  # load refuses them: never write a file that cannot be read back
+            raise InputError(
+                f"cannot save {path}: the directions of layers {zero} are all zero, so they "
+                "cannot steer; drop them with vecs.select(...) first"
+            )
         tensors = {
             "directions": self.directions.detach().to("cpu", torch.float32).contiguous(),
             "layers": torch.tensor(self.layers, dtype=torch.int64),

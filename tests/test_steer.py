@@ -215,3 +215,50 @@ def test_lambda_of_the_wrong_type_is_refused(lam):
     assert hook_count(model) == 0
     with ls.steer(model, vecs, lam=np.array([0.5, 1.0])) as state:  # arrays still work
         assert state.coefficients[:, 0].tolist() == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("positions", ["all", "generated", "last_prompt"])
+def test_layer_order_of_the_vectors_does_not_matter(positions):
+    """Vectors whose layers are not ascending (``select`` keeps the order given) steer exactly as
+    the same vectors in ascending order: the first layer a pass reaches sets its positions."""
+    model = tiny_model("mistral")
+    vecs = ls.SteeringVectors(unit(3, 32, seed=4), (0, 1, 2))
+    shuffled = vecs.select([2, 0, 1])
+    assert shuffled.layers == (2, 0, 1)
+    ids = ids_of(model, ["Once upon a time"])
+    runs = []
+    for v, lam in ((vecs, [6.0, -4.0, 5.0]), (shuffled, [5.0, 6.0, -4.0])):
+        with torch.no_grad(), ls.steer(model, v, lam=lam, positions=positions):
+            runs.append(
+                model.original_model.generate(
+                    ids, max_new_tokens=6, do_sample=False, pad_token_id=0
+                )
+            )
+    with torch.no_grad():
+        plain = model.original_model.generate(
+            ids, max_new_tokens=6, do_sample=False, pad_token_id=0
+        )
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], plain)
+    logits = []
+    for v, lam in ((vecs, [6.0, -4.0, 5.0]), (shuffled, [5.0, 6.0, -4.0])):
+        with torch.no_grad(), ls.steer(model, v, lam=lam, positions=positions):
+            logits.append(model(ids))
+    assert (logits[0] - logits[1]).abs().max() < 1e-5  # the first pass too
+
+
+def test_residual_norms_skip_one_token_texts_entirely():
+    """A one-token text has no token left once its first is skipped: it must not pull the mean
+    down (it used to add nothing to the sum but one to the count), and only such texts is an
+    error rather than a silent zero."""
+    model = tiny_model("llama")
+    texts = ["one text here", "and another one"]
+    from lens_steer.activations import encode_text
+
+    one = ""  # BOS only here; on a tokenizer without BOS a single word is one token
+    assert len(encode_text(model.tokenizer, one)) == 1
+    base = ls.residual_norms(model, texts, [0, 1], progress=False)
+    with_one = ls.residual_norms(model, [*texts, one], [0, 1], progress=False)
+    assert torch.allclose(base, with_one) and (base > 0).all()
+    with pytest.raises(ValueError, match="one token long"):
+        ls.residual_norms(model, [one, one], [0], progress=False)

@@ -163,3 +163,16 @@ def test_constructor_names_non_finite_layers_and_checks_depth():
         SteeringVectors(d[:1].abs(), (999,), meta={"model_n_layers": 18})
     with pytest.raises(ValueError, match="meta must be a mapping"):
         SteeringVectors(d[:1].abs(), (0,), meta=[1, 2])
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    """An all-zero direction cannot steer and load rejects it, so save refuses it up front and
+    writes nothing (a file that cannot be read back is worse than an error now)."""
+    from lens_steer.errors import InputError
+
+    vecs = SteeringVectors(torch.cat([torch.eye(1, 4), torch.zeros(1, 4)]), (3, 5))
+    with pytest.raises(InputError, match=r"layers \[5\] are all zero.*select"):
+        vecs.save(tmp_path / "v.safetensors")
+    assert list(tmp_path.iterdir()) == []
+    vecs.select([3]).save(tmp_path / "v.safetensors")
+    assert SteeringVectors.load(tmp_path / "v.safetensors").layers == (3,)
