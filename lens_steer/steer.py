@@ -31,7 +31,15 @@ from .models.load import hook_name, model_name
 from .options import POSITIONS
 from .vectors import SteeringVectors
 
-__all__ = ["steer", "Steering", "steering_ratio", "active_steerings", "check_fits", "POSITIONS"]
+__all__ = [
+    "steer",
+    "Steering",
+    "steering_ratio",
+    "active_steerings",
+    "check_fits",
+    "relative_norms",
+    "POSITIONS",
+]
 
 Positions = Literal["all", "generated", "last_prompt"]
 Lambda = float | Sequence[float] | Tensor
@@ -134,6 +142,23 @@ class Steering:
         return (plen - 1, plen) if seq >= plen else None
 
 
+def relative_norms(
+    model: Any,
+    vectors: SteeringVectors,
+    reference_norms: Float[Tensor, " n_layers"] | None,
+    norm_texts: Sequence[str] | None,
+) -> Float[Tensor, " n_layers"]:
+    """The per-layer mean ‖h‖ a relative λ multiplies: ``reference_norms`` checked, else measured
+    on ``norm_texts`` (default: the built-in anchor texts). One rule for ``steer`` and the
+    engine's decoders, so a relative λ means the same in both."""
+    if reference_norms is None:
+        texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
+        reference_norms = residual_norms(model, texts, vectors.layers)
+    if tuple(reference_norms.shape) != (len(vectors),):
+        raise InputError(f"reference_norms must have shape ({len(vectors)},)")
+    return reference_norms.float()
+
+
 @contextmanager
 def steer(
     model: Any,
@@ -182,12 +207,8 @@ def steer(
         raise InputError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
     coef, per_batch = _coefficients(lam, len(vectors))
     if relative:
-        if reference_norms is None:
-            texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
-            reference_norms = residual_norms(model, texts, vectors.layers)
-        if tuple(reference_norms.shape) != (len(vectors),):
-            raise InputError(f"reference_norms must have shape ({len(vectors)},)")
-        coef = coef * reference_norms.float().reshape(-1, 1).cpu()
+        norms = relative_norms(model, vectors, reference_norms, norm_texts)
+        coef = coef * norms.reshape(-1, 1).cpu()
     device = model_device(model)
     state = Steering(vectors, coef, positions, prompt_len, _fixed_prompt_len=prompt_len)
     directions = vectors.directions.to(device)

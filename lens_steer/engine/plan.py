@@ -10,9 +10,9 @@ from typing import Any
 from jaxtyping import Float
 from torch import Tensor
 
-from ..activations import model_device, residual_norms
+from ..activations import model_device
 from ..anchors import ANCHOR_TEXTS
-from ..steer import active_steerings
+from ..steer import active_steerings, relative_norms
 from ..vectors import SteeringVectors
 from .store import content_key, vectors_fingerprint
 from .types import SteerSpec
@@ -108,12 +108,5 @@ def steer_spec(
 ) -> SteerSpec:
     """What the decoders add per layer: the directions, where, and (``relative``) the mean
     residual norms that turn λ into a fraction of ‖h‖ (measured on ``norm_texts`` if not given)."""
-    norms = None
-    if relative:
-        if reference_norms is None:
-            texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
-            reference_norms = residual_norms(model, texts, vectors.layers)
-        if tuple(reference_norms.shape) != (len(vectors),):
-            raise ValueError(f"reference_norms must have shape ({len(vectors)},)")
-        norms = reference_norms.float()
+    norms = relative_norms(model, vectors, reference_norms, norm_texts) if relative else None
     return SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
