@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from .engine.store import GenerationCache
     from .tasks.base import Example
 
-__all__ = ["Options", "OptionFields", "POSITIONS"]
+__all__ = ["Options", "OptionFields", "POSITIONS", "FIELDS", "DECODING_FIELDS"]
 
 #: Where steering acts while generating: every position, only generated tokens, or only the
 #: prompt's last token (then the steered key/value states carry the effect forward).
@@ -51,8 +50,8 @@ class Options:
         relative: read λ as a fraction of each layer's mean residual norm.
         max_new_tokens: generation budget per answer.
         batch_size: prompts per forward pass.
-        cache: a :class:`~lens_steer.GenerationCache` (or its path) read before decoding;
-            None for none.
+        cache: a :class:`~lens_steer.GenerationCache` (or its path) read before decoding or
+            scoring; None for none.
         progress: show progress bars.
     """
 
@@ -66,52 +65,51 @@ class Options:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        # Values are checked where they are used (generate checks positions, max_new_tokens and
+        # batch_size; loglik scoring ignores max_new_tokens), exactly as when they were keywords.
+        # fewshot becomes a tuple so that a generator serves every prompt, not only the first.
         if self.fewshot is not None and not isinstance(self.fewshot, tuple):
-            if isinstance(self.fewshot, (str, bytes)) or not isinstance(self.fewshot, Sequence):
+            if isinstance(self.fewshot, (str, bytes)) or not isinstance(self.fewshot, Iterable):
                 raise TypeError(f"fewshot must be a sequence of Examples, got {self.fewshot!r}")
             object.__setattr__(self, "fewshot", tuple(self.fewshot))
-        if self.positions not in POSITIONS:
-            raise ValueError(f"unknown positions {self.positions!r}: choose one of {POSITIONS}")
-        for name in ("max_new_tokens", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
-            object.__setattr__(self, name, int(value))
 
     def replace(self, **changes: Any) -> Options:
         """A copy with ``changes`` applied (checked like the constructor's arguments)."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def build(cls, options: Options | None, overrides: Mapping[str, Any], where: str) -> Options:
+    def build(
+        cls,
+        options: Options | None,
+        overrides: Mapping[str, Any],
+        where: str,
+        allowed: Sequence[str] | None = None,
+    ) -> Options:
         """``options`` (default: the defaults) with the keyword ``overrides`` applied.
 
-        ``where`` names the function, so a misspelt keyword fails as Python's own would, with the
-        allowed names and the closest one.
+        ``where`` names the function and ``allowed`` the option keywords it takes (default: all),
+        so a misspelt or meaningless keyword fails as Python's own would, naming the allowed
+        ones and the closest.
         """
         if options is not None and not isinstance(options, Options):
             raise TypeError(f"{where}(): options must be a lens_steer Options, got {options!r}")
-        unknown = [k for k in overrides if k not in FIELDS]
+        names = tuple(allowed) if allowed is not None else FIELDS
+        unknown = [k for k in overrides if k not in names]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], FIELDS, n=1)
+            close = difflib.get_close_matches(unknown[0], names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TypeError(
                 f"{where}() got an unexpected keyword argument {unknown[0]!r}{hint}; "
-                f"the shared options are {', '.join(FIELDS)}"
+                f"its options are {', '.join(names)}"
             )
         base = options if options is not None else cls()
         return base.replace(**overrides) if overrides else base
 
     def decoding(self) -> dict[str, Any]:
         """The keywords a generation engine takes from these options (not the prompting ones)."""
-        return {
-            "positions": self.positions,
-            "relative": self.relative,
-            "max_new_tokens": self.max_new_tokens,
-            "batch_size": self.batch_size,
-            "cache": self.cache,
-            "progress": self.progress,
-        }
+        return {name: getattr(self, name) for name in DECODING_FIELDS}
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Options))
+#: The options a generation engine reads; prompting (few-shot, zero-shot) happens before it.
+DECODING_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f not in ("fewshot", "zero_shot"))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import lens_steer as ls
-from lens_steer.options import FIELDS, Options
+from lens_steer import testing
+from lens_steer.options import DECODING_FIELDS, FIELDS, Options
 from lens_steer.tasks import Example
 
 
@@ -25,6 +26,31 @@ def test_defaults_are_the_functions_old_defaults():
     )
 
 
+def test_loglik_reads_a_cache_given_as_a_path(tmp_path):
+    """A cache path works under loglik scoring as under generation (it used to reach the store
+    as a bare string)."""
+    import torch
+
+    model = testing.tiny_model("llama")
+    task = ls.get_task("arc_challenge")
+    exs = [
+        Example(
+            id=f"q{i}",
+            question=f"Which one {i}?",
+            answer="A",
+            choices=("a", "b"),
+            labels=("A", "B"),
+        )
+        for i in range(2)
+    ]
+    vecs = ls.SteeringVectors(torch.nn.functional.normalize(torch.ones(1, 32), dim=-1), (0,))
+    path = tmp_path / "gens.sqlite"
+    first = ls.tune_lambda(model, vecs, task, exs, (0.5,), scoring="loglik", cache=str(path))
+    assert path.exists()
+    again = ls.tune_lambda(model, vecs, task, exs, (0.5,), scoring="loglik", cache=path)
+    assert first.answers == again.answers
+
+
 def test_frozen_and_replace_returns_a_new_value():
     o = Options(max_new_tokens=8)
     with pytest.raises(AttributeError):
@@ -33,19 +59,42 @@ def test_frozen_and_replace_returns_a_new_value():
     assert (o.batch_size, p.batch_size, p.max_new_tokens) == (16, 2, 8)
 
 
-def test_values_are_checked_and_normalised():
+def test_values_are_checked_where_they_are_used_as_before():
+    """Options holds values as given (a loglik run may pass max_new_tokens=None, which it never
+    reads); generate checks what it uses, with the same errors as when they were keywords."""
     ex = Example(id="a", question="q", answer="1")
-    o = Options(fewshot=[ex], max_new_tokens=np.int64(7))
-    assert o.fewshot == (ex,) and type(o.max_new_tokens) is int and o.max_new_tokens == 7
-    with pytest.raises(ValueError, match="unknown positions 'middle'"):
-        Options(positions="middle")
-    for bad in (0, -1, 2.5, True, "8"):
-        with pytest.raises(ValueError, match="max_new_tokens must be an integer ≥ 1"):
-            Options(max_new_tokens=bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="batch_size"):
-        Options(batch_size=0)
+    assert Options(fewshot=[ex]).fewshot == (ex,)
+    assert Options(fewshot=(e for e in [ex])).fewshot == (ex,)  # a generator serves every prompt
+    assert Options(max_new_tokens=None).max_new_tokens is None  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="fewshot must be a sequence of Examples"):
         Options(fewshot="a")  # type: ignore[arg-type]
+    model = ls.load_model(
+        testing.tiny_hf_model("llama"), tokenizer=testing.tiny_tokenizer(), device="cpu"
+    )
+    cases = [
+        (dict(positions="middle"), ValueError, "unknown positions 'middle'"),
+        (dict(max_new_tokens=0), ValueError, "must be ≥ 1"),
+        (dict(batch_size=0), ValueError, "must be ≥ 1"),
+        (dict(options=Options(max_new_tokens=0)), ValueError, "must be ≥ 1"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            ls.generate(model, ["x"], progress=False, **kwargs)
+    with pytest.raises(TypeError, match="single string"):  # checked before the options
+        ls.generate(model, "x", max_new_tokens=0)
+    out = ls.generate(model, ["x"], max_new_tokens=np.int64(2), batch_size=1, progress=False)
+    assert len(out) == 1 and len(out[0]) == 1
+
+
+def test_generate_refuses_the_prompting_keywords_it_would_ignore():
+    """generate takes rendered prompts: few-shot and zero-shot as keywords would be silently
+    ignored, so they are refused; inside a shared Options they are simply not read."""
+    with pytest.raises(
+        TypeError, match=r"generate\(\) got an unexpected keyword argument 'zero_shot'"
+    ):
+        ls.generate(object(), ["x"], zero_shot=True)
+    with pytest.raises(TypeError, match="'fewshot'"):
+        ls.generate(object(), ["x"], fewshot=[])
 
 
 def test_build_applies_keywords_over_the_options():
@@ -61,7 +110,7 @@ def test_a_misspelt_keyword_names_the_function_and_the_closest_option():
         ls.evaluate(object(), object(), [], max_new_token=3)
     msg = str(err.value)
     assert msg.startswith("evaluate() got an unexpected keyword argument 'max_new_token'")
-    assert "did you mean 'max_new_tokens'?" in msg and "batch_size" in msg
+    assert "did you mean 'max_new_tokens'?" in msg and "batch_size" in msg and "fewshot" in msg
     with pytest.raises(
         TypeError, match=r"tune_lambda\(\) got an unexpected keyword argument 'beam'"
     ):
@@ -74,6 +123,7 @@ def test_a_misspelt_keyword_names_the_function_and_the_closest_option():
 
 def test_decoding_keywords_leave_the_prompting_ones_out():
     o = Options(fewshot=(), zero_shot=True, positions="generated", batch_size=3, progress=False)
+    assert tuple(o.decoding()) == DECODING_FIELDS
     assert o.decoding() == {
         "positions": "generated",
         "relative": False,

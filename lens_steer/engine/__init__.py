@@ -1,10 +1,12 @@
 """The engine: everything that decodes or scores a (steered) model.
 
 ``generate`` (batched, λ-batched, cached generation) and ``loglik`` (λ-batched multiple-choice
-scoring) are the entry points; ``store`` is the SQLite result store both write through. Below them:
-``decode`` (the batch decoder and its shared types), ``graph``/``static`` (the fixed-shape decoder
-captured as CUDA graphs), ``prefill``, ``plain`` (the bridge's HF model without hook machinery),
-``stopping`` (EOS, stop sequences, length) and ``attention`` (GQA decode attention). The memory the
+scoring) are the entry points; ``store`` is the SQLite result store both write through, and
+``plan`` picks the decoder and builds the steering spec for both. Below them: ``decode`` (the batch
+decoder), ``graph``/``static`` (the fixed-shape decoder captured as CUDA graphs), ``prefill``,
+``plain`` (the bridge's HF model without hook machinery), ``stopping`` (EOS, stop sequences,
+length) and ``attention`` (GQA decode attention); ``types`` holds the values they share (settings,
+steering spec, row, result). The memory the
 fast paths hold is inspected with :func:`decoder_stats` and released with
 :func:`free_decoder_memory`.
 """

@@ -181,7 +181,11 @@ class _PlainBackend:
         pos: Int[Tensor, "batch seq"],
         cache: Any,
         keep: Keep = 0,
-    ) -> Float[Tensor, "batch kept vocab"]:
+    ) -> (
+        Float[Tensor, "batch vocab"]
+        | Float[Tensor, "batch k vocab"]
+        | Float[Tensor, "flagged vocab"]
+    ):
         with ExitStack() as stack:
             if isinstance(keep, Tensor):  # unembed only the flagged positions
                 head = self.hf.get_output_embeddings()
@@ -233,7 +237,11 @@ class _HookBackend:
         pos: Int[Tensor, "batch seq"],
         cache: Any,
         keep: Keep = 0,
-    ) -> Float[Tensor, "batch kept vocab"]:
+    ) -> (
+        Float[Tensor, "batch vocab"]
+        | Float[Tensor, "batch k vocab"]
+        | Float[Tensor, "flagged vocab"]
+    ):
         logits = self.model(
             ids,
             attention_mask=mask,

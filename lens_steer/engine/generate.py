@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from ..activations import chunks, encode, model_device, pad_id
-from ..options import OptionFields, Options
+from ..options import DECODING_FIELDS, POSITIONS, OptionFields, Options
 from ..steer import check_fits
 from ..vectors import SteeringVectors
 from . import decode as decoder
@@ -64,9 +64,11 @@ def _check_lams(lams: Any) -> list[float]:
     return out
 
 
-def _check_samples(n_samples: int, temperature: float, min_new_tokens: int) -> None:
-    if n_samples < 1 or min_new_tokens < 0:
-        raise ValueError("n_samples must be ≥ 1 and min_new_tokens ≥ 0")
+def _check_decoding(opts: Options, n_samples: int, temperature: float, min_new_tokens: int) -> None:
+    if opts.positions not in POSITIONS:
+        raise ValueError(f"unknown positions {opts.positions!r}: choose one of {POSITIONS}")
+    if opts.max_new_tokens < 1 or opts.batch_size < 1 or n_samples < 1 or min_new_tokens < 0:
+        raise ValueError("max_new_tokens, batch_size and n_samples must be ≥ 1")
     if not (math.isfinite(temperature) and temperature >= 0):
         raise ValueError(f"temperature must be ≥ 0, got {temperature}")
     if n_samples > 1 and temperature == 0:
@@ -150,11 +152,11 @@ def generate(
     Returns:
         ``outs[i][k]``: prompt i's text in column k (λ-major, then sample).
     """
-    opts = Options.build(options, overrides, "generate")
     if isinstance(prompts, str):
         raise TypeError("prompts must be a sequence of strings, got a single string")
+    opts = Options.build(options, overrides, "generate", DECODING_FIELDS)
     prompts = list(prompts)
-    _check_samples(n_samples, temperature, min_new_tokens)
+    _check_decoding(opts, n_samples, temperature, min_new_tokens)
     stops = _check_stops(stop_sequences)
     col_lams = _column_lams(model, vectors, lams)
     engine = pick_engine(model, engine)
@@ -162,7 +164,7 @@ def generate(
         return []
     cache = _open_cache(opts.cache, model)
     settings = Settings(
-        max_new_tokens=opts.max_new_tokens,
+        max_new_tokens=int(opts.max_new_tokens),
         min_new_tokens=int(min_new_tokens),
         stop_sequences=stops,
         temperature=float(temperature),

@@ -66,7 +66,7 @@ def static_decoder(backend: Any) -> StaticDecoder:
 
 
 def stats(plain_hf: Any) -> dict[str, Any] | None:
-    """What the decoder of a plain model holds (see :func:`lens_steer.decoder_stats`)."""
+    """What the decoder of a plain model holds (see :func:`lens_steer.engine.decoder_stats`)."""
     dec = getattr(plain_hf, _ATTR, None)
     if dec is None:
         return None

@@ -16,6 +16,7 @@ scores against ``score_choices`` under ``steer`` at every λ.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -75,7 +76,7 @@ def score_choices_lams(
     length_normalize: bool | Literal["chars", "tokens"] = False,
     target: Literal["text", "label"] = "text",
     batch_size: int = 64,
-    cache: GenerationCache | None = None,
+    cache: GenerationCache | str | Path | None = None,
     progress: bool = True,
     engine: str = "auto",
 ) -> list[ChoiceScores]:
@@ -93,7 +94,8 @@ def score_choices_lams(
             "tokens"; True means "chars").
         target: score the option's text or its label.
         batch_size: (option, λ) rows per forward pass.
-        cache: a :class:`~lens_steer.GenerationCache`; cached rows are not recomputed.
+        cache: a :class:`~lens_steer.GenerationCache` or its path; cached rows are not
+            recomputed.
         progress: show a progress bar.
         engine: as for :func:`lens_steer.generate`.
 
@@ -109,6 +111,8 @@ def score_choices_lams(
     if tok is None:
         raise ValueError("score_choices_lams needs a model with a tokenizer (ls.load_model)")
     engine = pick_engine(model, engine)
+    if isinstance(cache, (str, Path)):
+        cache = GenerationCache(cache)
     if cache is not None and has_hooks(model):
         cache = None  # hooks from outside change the scores in ways the key cannot see
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))

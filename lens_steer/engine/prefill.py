@@ -33,8 +33,8 @@ class Prefilled:
     """A prefilled batch: the logits to sample the first token from, and the state decoding
     continues from."""
 
-    #: at each row's last prompt token ([batch, keep, vocab] at the ``keep`` positions instead)
-    logits: Float[Tensor, "batch vocab"] | Float[Tensor, "batch keep vocab"]
+    #: at each row's last prompt token, or (with ``keep``) at the flagged positions, flattened
+    logits: Float[Tensor, "batch vocab"] | Float[Tensor, "flagged vocab"]
     mask: Int[Tensor, "batch width"]  # 1 over the cache slots filled so far
     next_pos: Int[Tensor, " batch"]  # position id of each row's first generated token
     cache: Any

@@ -1,6 +1,7 @@
 """The engine's shared values: what a batch row holds (:class:`Row`), how decoding runs
 (:class:`Settings`), what steering adds (:class:`SteerSpec`) and how a row ended
-(:class:`Result`). Every engine module takes them from here, so no two modules need each other."""
+(:class:`Result`). The decoders, the stopping rule, ``generate`` and ``loglik`` take them from here
+rather than from each other."""
 
 from __future__ import annotations
 

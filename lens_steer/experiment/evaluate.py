@@ -93,8 +93,9 @@ def _check_controls(controls: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Settings:
-    """How :func:`evaluate` runs and records its conditions, kept exactly as passed: the engines
-    and the config record each convert what they need, so that conversion stays in one place."""
+    """How :func:`evaluate` runs and records its conditions: the shared :class:`Options` and the
+    evaluate-only settings. The engines and the config record each convert what they need, so
+    that conversion stays in one place."""
 
     scoring: str
     options: Options

@@ -196,9 +196,9 @@ def tune_lambda(
     Returns:
         A :class:`TuneResult`: the accuracy table with Wilson intervals, every output, ``best``.
     """
-    opts = Options.build(options, overrides, "tune_lambda")
     if vectors is None:
         raise ValueError("tune_lambda needs steering vectors")
+    opts = Options.build(options, overrides, "tune_lambda")
     entries = normalize_grid(grid, len(vectors))
     exs = check_examples(examples)
     check_scoring(scoring, exs, opts.positions)

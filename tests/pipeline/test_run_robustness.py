@@ -154,7 +154,7 @@ def _inject(run_dir: Path) -> None:
         vecs = SteeringVectors.load(path)
         vecs.replace(meta={"source_model": EVIL, "method": EVIL}).save(path)
     with open(run_dir / "run.log", "a") as log:
-        log.write(f"2025-01-01 INFO lens_steer.pipeline.run {EVIL}\n")
+        log.write(f"2025-01-01 INFO lens_steer.run {EVIL}\n")
 
 
 def test_report_escapes_config_data_and_log_strings(whole, tmp_path):
