@@ -112,6 +112,8 @@ def _batched_forward(model, texts, layers, batch_size, progress, desc, reduce) -
     """Run ``texts`` through ``model`` and apply ``reduce(act, mask)`` at each layer's hook."""
     layers = _check_layers(model, layers)
     seqs = encode(model, texts)
+    if not seqs:
+        raise ValueError("no texts: give at least one text to read activations from")
     # Sort by length so each batch pads little; results are put back in input order.
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     device, pad = model_device(model), pad_id(model)
@@ -161,8 +163,8 @@ def last_token_activations(
 
     Raises:
         TypeError: ``texts`` is a single string.
-        ValueError: a layer out of range or empty ``layers``, a text that tokenizes to
-            nothing, or ``batch_size`` < 1.
+        ValueError: no texts, a layer out of range or empty ``layers``, a text that tokenizes
+            to nothing, or ``batch_size`` < 1.
     """
 
     def last(act: Tensor, mask: Tensor) -> Tensor:
@@ -196,8 +198,8 @@ def residual_norms(
 
     Raises:
         TypeError: ``texts`` is a single string.
-        ValueError: a layer out of range or empty ``layers``, a text that tokenizes to
-            nothing, only one-token texts (nothing left to average), or ``batch_size`` < 1.
+        ValueError: no texts, a layer out of range or empty ``layers``, a text that tokenizes
+            to nothing, only one-token texts (nothing left to average), or ``batch_size`` < 1.
     """
 
     def norms(act: Tensor, mask: Tensor) -> Tensor:

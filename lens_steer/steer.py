@@ -281,11 +281,16 @@ def steering_ratio(
         order.
 
     Raises:
-        InputError: vectors that do not fit the model, or a λ that is not finite or has the
-            wrong number of per-layer values.
+        InputError: vectors that do not fit the model, or a λ that is not finite, has the
+            wrong number of per-layer values, or is a 1-D tensor of several per-row values.
         TypeError: a λ of the wrong type.
     """
     check_fits(model, vectors)
-    coef, _ = _coefficients(lam, len(vectors))
+    coef, per_batch = _coefficients(lam, len(vectors))
+    if per_batch and coef.shape[1] != 1:  # one ratio per layer: a λ per batch row has no meaning
+        raise InputError(
+            f"steering_ratio takes one λ (or one per layer), got a tensor of {coef.shape[1]} "
+            "per-row values; call it once per λ"
+        )
     norms = residual_norms(model, list(texts or ANCHOR_TEXTS), vectors.layers, batch_size)
     return coef[:, 0].abs() * vectors.directions.float().norm(dim=-1).cpu() / norms

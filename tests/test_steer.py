@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import lens_steer as ls
+from lens_steer import errors as ls_errors
 from lens_steer.testing import FAMILIES, tiny_hf_model, tiny_model, tiny_tokenizer
 from lens_steer.testing import unit_directions as unit
 
@@ -262,3 +263,16 @@ def test_residual_norms_skip_one_token_texts_entirely():
     assert torch.allclose(base, with_one) and (base > 0).all()
     with pytest.raises(ValueError, match="one token long"):
         ls.residual_norms(model, [one, one], [0], progress=False)
+
+
+def test_steering_ratio_and_norms_refuse_what_they_cannot_mean():
+    model = tiny_model("llama")
+    vecs = ls.SteeringVectors(unit(2, 32), (0, 1))
+    one = ls.steering_ratio(model, vecs, torch.tensor([0.5]))  # one λ as a 1-element tensor
+    assert torch.allclose(one, ls.steering_ratio(model, vecs, 0.5))
+    with pytest.raises(ls_errors.InputError, match="per-row values; call it once per λ"):
+        ls.steering_ratio(model, vecs, torch.tensor([0.5, 1.0]))  # used to report λ = 0.5 only
+    with pytest.raises(ValueError, match="no texts"):
+        ls.residual_norms(model, [], [0])
+    with pytest.raises(ValueError, match="no texts"):
+        ls.last_token_activations(model, [], [0])
