@@ -2,42 +2,76 @@
 
 Voting rules (DESIGN, method step 3): answers are given in ascending-λ order; unparseable answers
 (None) do not vote unless every answer is unparseable; a tie goes to the tied answer that was given
-at the smallest λ. The same rule serves the self-consistency control, where the order is the sample
-index.
+at the smallest λ. Answers that are one answer vote together: MATH answers compare by
+``math_equal`` (what grading uses), so "0.5" and "\\frac{1}{2}" do not split a vote; GSM8K numbers
+and ARC labels are canonical strings. The same rule serves the self-consistency control, where the
+order is the sample index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..tasks.base import Example, Task
 
-__all__ = ["majority_vote", "answer_matches", "its_predictions", "ITSPrediction"]
+__all__ = ["majority_vote", "same_answer", "answer_matches", "its_predictions", "ITSPrediction"]
 
 
-def majority_vote(answers: Sequence[str | None]) -> str | None:
+def majority_vote(
+    answers: Sequence[str | None], same: Callable[[str, str], bool] | None = None
+) -> str | None:
     """The mode of ``answers`` (ordered by λ); see the module docstring for ties and None.
 
     Args:
         answers: canonical answers in ascending-λ (or sample) order; None is unparseable and
-            does not vote. Answers compare by string equality.
+            does not vote.
+        same: whether two answers are one answer; None for string equality. MATH passes
+            ``math_equal``, so "0.5" and "\\frac{1}{2}" pool their votes instead of splitting them.
 
     Returns:
-        The most frequent answer, the earliest-given of those tied; None when every answer is
-        None (or there are none).
+        An answer of the largest group, as first written; of tied groups, the one whose first
+        answer came earliest. None when every answer is None (or there are none).
     """
-    counts: dict[str, int] = {}
-    first: dict[str, int] = {}
+    best = _winning_group(answers, same)
+    return answers[best[0]] if best else None
+
+
+def _groups(
+    answers: Sequence[str | None], same: Callable[[str, str], bool] | None
+) -> list[list[int]]:
+    """Indices of the parsed answers, grouped with the first answer each one matches."""
+    groups: list[list[int]] = []
+    by_text: dict[str, list[int]] = {}
     for i, ans in enumerate(answers):
         if ans is None:
             continue
-        counts[ans] = counts.get(ans, 0) + 1
-        first.setdefault(ans, i)
-    if not counts:
-        return None
-    return max(counts, key=lambda a: (counts[a], -first[a]))
+        group = by_text.get(ans)
+        if group is None and same is not None:
+            group = next((g for g in groups if same(answers[g[0]], ans)), None)  # type: ignore[arg-type]
+        if group is None:
+            group = []
+            groups.append(group)
+        group.append(i)
+        by_text.setdefault(ans, group)
+    return groups
+
+
+def _winning_group(
+    answers: Sequence[str | None], same: Callable[[str, str], bool] | None
+) -> list[int]:
+    """The indices of the largest group (ties: the group answered first); [] if none parsed."""
+    groups = _groups(answers, same)
+    return max(groups, key=lambda g: (len(g), -g[0])) if groups else []
+
+
+def same_answer(task: Task) -> Callable[[str, str], bool] | None:
+    """How ``task``'s canonical answers compare in a vote: MATH by ``math_equal``, else None
+    (string equality: GSM8K numbers and ARC labels are already canonical)."""
+    from ..tasks.math import MATH, math_equal
+
+    return math_equal if isinstance(task, MATH) else None
 
 
 def answer_matches(task: Task, answer: str | None, example: Example) -> bool:
@@ -76,12 +110,13 @@ class ITSPrediction:
 
 
 def vote(task: Task, answers: Sequence[str | None], example: Example) -> ITSPrediction:
-    winner = majority_vote(answers)
+    best = _winning_group(answers, same_answer(task))
+    winner = answers[best[0]] if best else None
     parsed = [a for a in answers if a is not None]
     return ITSPrediction(
         answers=tuple(answers),
         answer=winner,
-        votes=sum(a == winner for a in parsed) if winner is not None else 0,
+        votes=len(best),
         n_votes=len(parsed),
         correct=answer_matches(task, winner, example),
     )

@@ -89,3 +89,32 @@ def test_its_predictions_errors() -> None:
         its_predictions(task, [_gsm(0)], [[]])
     with pytest.raises(ValueError, match="2 λ"):
         its_predictions(task, [_gsm(0)], [["#### 1"]], lams=[0.1, 0.2])
+
+
+def test_equivalent_math_answers_vote_together() -> None:
+    """ "0.5", "\\frac{1}{2}" and "\\frac12" are one answer to the MATH grader, so they are one
+    answer to the vote: split by spelling, a wrong answer given twice would win 2-1-1-1."""
+    task = get_task("math")
+    ex = Example(id="m0", question="Q0", answer="\\frac{1}{2}", solution="$\\boxed{\\frac{1}{2}}$")
+    outs = [
+        [
+            "The answer is $\\boxed{3}$.",
+            "The answer is $\\boxed{0.5}$.",
+            "The answer is $\\boxed{3}$.",
+            "The answer is $\\boxed{\\frac{1}{2}}$.",
+            "The answer is $\\boxed{\\frac12}$.",
+        ]
+    ]
+    (pred,) = its_predictions(task, [ex], outs)
+    assert pred.answer == "0.5" and pred.votes == 3 and pred.n_votes == 5 and pred.correct
+    assert majority_vote(list(pred.answers)) == "3"  # by spelling alone the vote would split
+    assert majority_vote(list(pred.answers), same=lambda a, b: a == b) == "3"
+
+
+def test_grouping_keeps_the_tie_rule() -> None:
+    """Two groups of equal size: the one answered first (smallest λ) wins, whatever spelling."""
+    from lens_steer.tasks.math import math_equal
+
+    assert majority_vote(["2", "0.5", "\\frac{1}{2}", "2"], same=math_equal) == "2"
+    assert majority_vote(["0.5", "2", "2", "\\frac{1}{2}"], same=math_equal) == "0.5"
+    assert majority_vote([None, "1/2", None], same=math_equal) == "1/2"
