@@ -1,9 +1,12 @@
 """Every grader reads a 200,000-character degenerate output in bounded time.
 
 A model that degenerates into whitespace or a repeated phrase must not stall a λ sweep, so no
-pattern may backtrack polynomially. The bound here is generous (CPU seconds, not wall time, so a
-busy machine does not fail it); the measured figures are in benchmarks/RESULTS.md
-(benchmarks/grading_speed.py).
+pattern may backtrack polynomially. This guards termination, not speed: a backtracking pattern
+takes seconds to minutes on these inputs (some never finished before issue 13), a linear one
+≤ 0.2 s, so the bound is a generous 3 s of this thread's CPU time (not wall time, and not the
+process's, which counts other threads: torch's idle OpenMP workers spin after earlier tests and
+once pushed a 0.3 s parse over 1 s on a 2-core CI machine). The speed figures are measured, not
+asserted: benchmarks/grading_speed.py, in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ def _warm() -> None:
 def test_parse_is_fast_on_pathological_input(task_name: str, kind: str) -> None:
     task, text = get_task(task_name), INPUTS[kind]
     assert len(text) >= 199_000
-    start = time.process_time()
+    start = time.thread_time()
     task.parse(text, EXAMPLES[task_name])
     correct = task.is_correct(text, EXAMPLES[task_name])
-    took = time.process_time() - start
-    assert took < 1.0, f"{task_name} took {took:.2f} s of CPU on {kind!r}"
+    took = time.thread_time() - start
+    assert took < 3.0, (
+        f"{task_name} took {took:.2f} s of CPU on {kind!r}: does a pattern backtrack?"
+    )
     assert correct is False  # none of these floods states the gold answer
 
 
