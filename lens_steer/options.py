@@ -74,7 +74,7 @@ class Options:
             object.__setattr__(self, "fewshot", tuple(self.fewshot))
 
     def replace(self, **changes: Any) -> Options:
-        """A copy with ``changes`` applied (checked like the constructor's arguments)."""
+        """A copy with ``changes`` applied (few-shot made a tuple, as by the constructor)."""
         return dataclasses.replace(self, **changes)
 
     @classmethod

@@ -21,7 +21,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
@@ -36,7 +35,7 @@ from ..steer import check_fits
 from ..vectors import SteeringVectors
 from . import decode as decoder
 from . import graph as graph_decoder
-from .plan import ENGINES, eos_ids, has_hooks, pick_engine, steer_spec, steering_key_fields
+from .plan import ENGINES, eos_ids, pick_engine, steer_spec, steering_key_fields, usable_cache
 from .store import GenerationCache, content_key, model_fingerprint
 from .types import Row, Settings, SteerSpec
 
@@ -93,15 +92,6 @@ def _column_lams(model: Any, vectors: SteeringVectors | None, lams: Any) -> list
         warnings.warn("vectors given without lams: generating one unsteered column", stacklevel=3)
         return [None]
     return _check_lams(lams)
-
-
-def _open_cache(cache: GenerationCache | str | Path | None, model: Any) -> GenerationCache | None:
-    if isinstance(cache, (str, Path)):
-        cache = GenerationCache(cache)
-    if cache is not None and has_hooks(model):
-        warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=3)
-        return None
-    return cache
 
 
 def generate(
@@ -162,7 +152,9 @@ def generate(
     engine = pick_engine(model, engine)
     if not prompts:
         return []
-    cache = _open_cache(opts.cache, model)
+    cache = usable_cache(opts.cache, model)
+    if cache is None and opts.cache is not None:
+        warnings.warn("hooks are on the model: the generation cache is bypassed", stacklevel=2)
     settings = Settings(
         max_new_tokens=int(opts.max_new_tokens),
         min_new_tokens=int(min_new_tokens),

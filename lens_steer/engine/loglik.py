@@ -29,7 +29,7 @@ from ..tasks.base import Example, Task
 from ..tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
 from ..vectors import SteeringVectors
 from . import decode as decoder
-from .plan import has_hooks, pick_engine, steer_spec, steering_key_fields
+from .plan import pick_engine, steer_spec, steering_key_fields, usable_cache
 from .store import GenerationCache, content_key, model_fingerprint
 
 __all__ = ["score_choices_lams"]
@@ -111,10 +111,7 @@ def score_choices_lams(
     if tok is None:
         raise ValueError("score_choices_lams needs a model with a tokenizer (ls.load_model)")
     engine = pick_engine(model, engine)
-    if isinstance(cache, (str, Path)):
-        cache = GenerationCache(cache)
-    if cache is not None and has_hooks(model):
-        cache = None  # hooks from outside change the scores in ways the key cannot see
+    cache = usable_cache(cache, model)
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
     steered = vectors is not None and any(lams)
     key_fields = None
@@ -126,10 +123,11 @@ def score_choices_lams(
         if steered:
             spec = steer_spec(model, vectors, "all", relative, reference_norms, None)
         backend = decoder.make_backend(model, engine)
+        place = (model_device(model), pad_id(model), next(model.parameters()).dtype)
         bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
         with torch.inference_mode():
             for batch in _batches(todo, rows, batch_size):
-                done = _score_batch(backend, model, spec, rows, lams, batch)
+                done = _score_batch(backend, place, spec, rows, lams, batch)
                 _record(done, rows, sums, keys, lams, cache)
                 bar.update(len(batch))
         bar.close()
@@ -177,15 +175,15 @@ def _lookup(
 
 def _score_batch(
     backend: Any,
-    model: Any,
+    place: tuple[torch.device, int, torch.dtype],
     spec: Any,
     rows: Sequence[OptionRow],
     lams: list[float],
     batch: list[Cell],
 ) -> list[tuple[Cell, float]]:
-    """Each cell's summed log-probability of its option tokens, in one steered forward pass."""
-    device, pad = model_device(model), pad_id(model)
-    dtype = next(model.parameters()).dtype
+    """Each cell's summed log-probability of its option tokens, in one steered forward pass;
+    ``place`` is the model's (device, pad id, dtype)."""
+    device, pad, dtype = place
     backend.before_batch()
     batch_lams = [lams[k] for _, k in batch]
     adder = decoder.Adder(spec, batch_lams, device, dtype) if spec is not None else None

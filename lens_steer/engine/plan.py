@@ -5,6 +5,7 @@ apply, and the fields that identify a steering in a cache key. Shared by :mod:`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from jaxtyping import Float
@@ -14,10 +15,18 @@ from ..activations import model_device
 from ..anchors import ANCHOR_TEXTS
 from ..steer import active_steerings, relative_norms
 from ..vectors import SteeringVectors
-from .store import content_key, vectors_fingerprint
+from .store import GenerationCache, content_key, vectors_fingerprint
 from .types import SteerSpec
 
-__all__ = ["ENGINES", "has_hooks", "pick_engine", "eos_ids", "steer_spec", "steering_key_fields"]
+__all__ = [
+    "ENGINES",
+    "has_hooks",
+    "pick_engine",
+    "usable_cache",
+    "eos_ids",
+    "steer_spec",
+    "steering_key_fields",
+]
 
 ENGINES = ("auto", "graph", "plain", "hooks")
 
@@ -35,6 +44,14 @@ def has_hooks(model: Any) -> bool:
         isinstance(m, HookPoint) and (m._forward_hooks or m._forward_pre_hooks)
         for m in model.modules()
     )
+
+
+def usable_cache(cache: GenerationCache | str | Path | None, model: Any) -> GenerationCache | None:
+    """The cache to read and write: a path opened as a :class:`GenerationCache`, and none while
+    hooks are on the model, which change outputs in ways a cache key cannot see."""
+    if isinstance(cache, (str, Path)):
+        cache = GenerationCache(cache)
+    return None if cache is not None and has_hooks(model) else cache
 
 
 def eos_ids(model: Any) -> tuple[int, ...]:

@@ -82,11 +82,8 @@ def answer_matches(task: Task, answer: str | None, example: Example) -> bool:
     """
     if answer is None:
         return False
-    from ..tasks.math import MATH, math_equal
-
-    if isinstance(task, MATH):
-        return math_equal(example.answer, answer)
-    return answer == example.answer
+    same = same_answer(task)
+    return same(example.answer, answer) if same is not None else answer == example.answer
 
 
 @dataclass(frozen=True)
@@ -112,12 +109,11 @@ class ITSPrediction:
 def vote(task: Task, answers: Sequence[str | None], example: Example) -> ITSPrediction:
     best = _winning_group(answers, same_answer(task))
     winner = answers[best[0]] if best else None
-    parsed = [a for a in answers if a is not None]
     return ITSPrediction(
         answers=tuple(answers),
         answer=winner,
         votes=len(best),
-        n_votes=len(parsed),
+        n_votes=sum(a is not None for a in answers),
         correct=answer_matches(task, winner, example),
     )
 
