@@ -2,26 +2,8 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer.testing import tiny_model
 from lens_steer.transfer import width_maps as wm
 from lens_steer.transfer.layer_maps import cka_map, greedy_map, linear_cka, proportional_map
-
-
-@pytest.fixture(scope="module")
-def parent():
-    return tiny_model("gemma3", d_model=48, n_layers=4, seed=3)
-
-
-@pytest.fixture(scope="module")
-def child():
-    return tiny_model("llama", d_model=32, n_layers=6, seed=4)
-
-
-@pytest.fixture(scope="module")
-def vecs(parent):
-    torch.manual_seed(0)
-    d = torch.nn.functional.normalize(torch.randn(4, 48), dim=-1)
-    return ls.SteeringVectors(d, (0, 1, 2, 3), meta={"source_model": "p", "model_n_layers": 4})
 
 
 def test_unequal_width_without_method_names_both(vecs, child):

@@ -7,28 +7,9 @@ import pytest
 import torch
 
 import lens_steer as ls
-from lens_steer.testing import tiny_model
 from lens_steer.transfer import layer_maps as lm
 from lens_steer.transfer import needs_source_activations
 from lens_steer.transfer import width_maps as wm
-
-
-@pytest.fixture(scope="module")
-def parent():
-    return tiny_model("gemma3", d_model=48, n_layers=4, seed=3)
-
-
-@pytest.fixture(scope="module")
-def child():
-    return tiny_model("llama", d_model=32, n_layers=6, seed=4)
-
-
-@pytest.fixture(scope="module")
-def vecs():
-    d = torch.nn.functional.normalize(
-        torch.randn(4, 48, generator=torch.Generator().manual_seed(0))
-    )
-    return ls.SteeringVectors(d, (0, 1, 2, 3), meta={"source_model": "p", "model_n_layers": 4})
 
 
 def _reversed(inp: lm.LayerMapInputs) -> tuple[lm.LayerMap, dict]:
