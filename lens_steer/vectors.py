@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,6 @@ from .errors import InputError
 __all__ = ["SteeringVectors", "FORMAT_VERSION", "zero_layers"]
 
 FORMAT_VERSION = 1
-_META_KEY = "lens_steer"
 
 
 def _freeze(meta: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -165,7 +162,7 @@ class SteeringVectors:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write a safetensors file with the provenance in its metadata (atomic: no partial file).
+        """Write lens_steer's safetensors file, provenance in its header (atomic: no partial file).
 
         Args:
             path: the file to write; missing parent folders are created and an existing file
@@ -179,111 +176,44 @@ class SteeringVectors:
             InputError: a layer whose direction is all zero (:meth:`load` would refuse the
                 file); nothing is written.
         """
-        from safetensors.torch import save_file
+        from .formats.native import write_native
 
-        path = Path(path)
-        zero = zero_layers(self.directions, self.layers)
-        if zero:  # load refuses them: never write a file that cannot be read back
-            raise InputError(
-                f"cannot save {path}: the directions of layers {zero} are all zero, so they "
-                "cannot steer; drop them with vecs.select(...) first"
-            )
-        tensors = {
-            "directions": self.directions.detach().to("cpu", torch.float32).contiguous(),
-            "layers": torch.tensor(self.layers, dtype=torch.int64),
-        }
-        for name in ("explained_variance", "sign_agreement"):
-            value = getattr(self, name)
-            if value is not None:
-                tensors[name] = value.detach().to("cpu", torch.float32).contiguous()
-        header = {_META_KEY: json.dumps(dict(self.meta)), "format_version": str(FORMAT_VERSION)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=header)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return write_native(self, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVectors:
-        """Read a file written by :meth:`save`; validates version, shapes, dtypes and values.
+        """Read vectors from lens_steer's safetensors or another tool's file, told by content.
 
-        Every way an existing file can be wrong ends in one
-        :class:`~lens_steer.errors.InputError` that names the file, so a bad vector never
-        reaches a model as silent garbage.
+        Reads :meth:`save`'s files exactly; llama.cpp / repeng / EasySteer control-vector
+        ``.gguf``, lm-evaluation-harness steer ``.pt`` (``weights_only``, never a full unpickle)
+        and IBM activation-steering ``.svec`` come in as the source tool applies them, so
+        ``steer(model, v, lam=s)`` does what that tool does at strength ``s``; their ``meta``
+        records ``source_format`` and ``original_norms`` (see :mod:`lens_steer.formats`).
 
         Args:
-            path: a file written by :meth:`save`.
+            path: the file.
 
         Returns:
-            The :class:`SteeringVectors`, on CPU, as saved (float32).
+            The :class:`SteeringVectors`, on CPU, float32.
 
         Raises:
             FileNotFoundError: no file at ``path``.
-            InputError: not a safetensors file; no lens_steer metadata, another format version
-                or corrupt metadata JSON; a missing ``directions`` / ``layers`` tensor or bad
-                shapes, dtypes or values; a layer whose direction is all zero.
+            InputError: naming the file: an unknown, truncated or corrupt file; another
+                lens_steer format version; missing tensors, bad shapes, NaN or inf values; a
+                layer whose direction is all zero; a hook point or action lens_steer cannot
+                steer with.
         """
-        from safetensors import safe_open
+        from .formats import read
 
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no steering-vector file at {path}")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                header = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as err:  # safetensors raises several error types for bad files
-            raise InputError(f"{path} is not a readable safetensors file: {err}") from None
-        meta = _read_header(path, header)
-        for key in ("directions", "layers"):
-            if key not in tensors:
-                raise InputError(f"{path} lacks the {key!r} tensor")
-        if tensors["layers"].dtype not in (torch.int64, torch.int32) or tensors["layers"].ndim != 1:
-            raise InputError(f"{path}: 'layers' must be a 1-D integer tensor")
-        try:
-            vecs = cls(
-                tensors["directions"],
-                tuple(tensors["layers"].tolist()),
-                tensors.get("explained_variance"),
-                tensors.get("sign_agreement"),
-                meta,
-            )
-        except ValueError as err:
-            raise InputError(f"{path}: {err}") from None
-        zero = zero_layers(vecs.directions, vecs.layers)
-        if zero:
-            raise InputError(
-                f"{path}: the directions of layers {zero} are all zero, so they cannot steer; "
-                "re-create the file (or save vectors.select(<the other layers>))"
-            )
-        return vecs
+        return read(path)
 
+    def export(self, path: str | Path, format: str, **options: Any) -> Path:
+        """Write these vectors for another tool, λ baked in: see :func:`lens_steer.formats.export`.
 
-def _read_header(path: Path, header: Mapping[str, str]) -> dict[str, Any]:
-    """The provenance of a vector file, after checking its format version."""
-    if _META_KEY not in header:
-        raise InputError(
-            f"{path} has no lens_steer metadata: was it written by SteeringVectors.save?"
-        )
-    version = header.get("format_version", str(FORMAT_VERSION))
-    if version != str(FORMAT_VERSION):
-        raise InputError(
-            f"{path} has format_version {version!r}, but this lens_steer reads format_version "
-            f"{FORMAT_VERSION} only: re-create the file with SteeringVectors.save, or use the "
-            "lens_steer version that wrote it"
-        )
-    try:
-        meta = json.loads(header[_META_KEY])
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: corrupt metadata JSON ({err})") from None
-    if not isinstance(meta, dict):
-        raise InputError(
-            f"{path}: the lens_steer metadata is a JSON {type(meta).__name__}, not an object; "
-            "the file was not written by SteeringVectors.save (re-create it)"
-        )
-    return meta
+        ``format`` is "gguf" (llama.cpp), "lm-eval" or "svec" (IBM activation-steering);
+        ``lam=``, ``reference_norms=`` (a relative λ's mean ‖h‖ per layer), ``model_hint=``,
+        ``positions=`` and ``hookpoint=`` are passed on. The write is atomic.
+        """
+        from .formats import export
+
+        return export(self, path, format, **options)

@@ -20,6 +20,7 @@ RANK = {
     "top:errors": 0,
     "top:vectors": 1,
     "top:anchors": 1,
+    "formats": 1,  # file formats of vectors: SteeringVectors.load reads them all
     "models": 2,
     "top:activations": 3,
     "tasks": 4,

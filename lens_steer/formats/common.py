@@ -1,0 +1,126 @@
+"""What every format shares: λ baked into the data, atomic writes, and file errors that name the file.
+
+Other tools have no λ of their own beyond one global strength (llama.cpp's ``--control-vector-scaled
+FILE S``, IBM's ``behavior_vector_strength``) or a per-hookpoint coefficient (lm-eval), so an export
+fixes the per-layer λ — and, for a relative λ, the mean ‖h‖ it multiplies — at write time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..errors import InputError
+from ..vectors import SteeringVectors
+
+__all__ = ["Baked", "bake", "atomic_write", "file_error", "RESID_POST", "check_exportable"]
+
+RESID_POST = "hook_resid_post"
+
+
+def file_error(path: Path | str, what: str) -> InputError:
+    """One error naming the file and what is wrong with it."""
+    return InputError(f"{path}: {what}")
+
+
+@dataclass(frozen=True)
+class Baked:
+    """Vectors and the per-layer coefficient each target multiplies them by.
+
+    ``coefficients[i]`` is λ for ``vectors.layers[i]``, already multiplied by the layer's mean
+    ‖h‖ when the λ was relative. ``scaled()`` is what a tool without coefficients stores.
+    """
+
+    vectors: SteeringVectors
+    coefficients: Float[Tensor, " n_layers"]
+    provenance: Mapping[str, Any]
+
+    def scaled(self) -> Float[Tensor, "n_layers d_model"]:
+        d = self.vectors.directions.detach().to("cpu", torch.float32)
+        return d * self.coefficients.reshape(-1, 1)
+
+
+def _lams(lam: float | Sequence[float], n: int) -> list[float]:
+    values = [float(lam)] * n if isinstance(lam, (int, float)) else [float(x) for x in lam]
+    if isinstance(lam, bool) or len(values) != n:
+        raise InputError(f"lam must be a number or one number per layer ({n}), got {lam!r}")
+    if not all(math.isfinite(x) for x in values):
+        raise InputError(f"lam must be finite, got {lam!r}")
+    return values
+
+
+def bake(
+    vectors: SteeringVectors,
+    lam: float | Sequence[float] = 1.0,
+    reference_norms: Float[Tensor, " n_layers"] | Sequence[float] | None = None,
+) -> Baked:
+    """λ (and the relative norms) as per-layer coefficients, recorded for the file's provenance.
+
+    Args:
+        vectors: the vectors to export, used as stored (never re-normalised).
+        lam: one λ, or one per layer in ``vectors.layers`` order.
+        reference_norms: the mean ‖h‖ per layer a relative λ multiplies (what
+            ``ls.steer(..., relative=True)`` measures); None for an absolute λ.
+
+    Raises:
+        InputError: a λ of the wrong length or not finite; norms of the wrong shape or not
+            positive.
+    """
+    lams = _lams(lam, len(vectors))
+    coef = torch.tensor(lams, dtype=torch.float32)
+    provenance: dict[str, Any] = {
+        "layers": list(vectors.layers),
+        "lam": lams,
+        "relative": reference_norms is not None,
+    }
+    if reference_norms is not None:
+        norms = torch.as_tensor(reference_norms, dtype=torch.float32).reshape(-1)
+        if norms.numel() != len(vectors) or not bool((norms > 0).all() & norms.isfinite().all()):
+            raise InputError(
+                f"reference_norms must be {len(vectors)} positive finite numbers (one per layer)"
+            )
+        coef = coef * norms
+        provenance["reference_norms"] = norms.tolist()
+    return Baked(vectors, coef, provenance)
+
+
+def check_exportable(vectors: SteeringVectors, positions: str, target: str) -> None:
+    """Refuse what ``target`` cannot express: another hook point, or steering only some positions."""
+    hook = vectors.meta.get("hook_point", RESID_POST)
+    if hook != RESID_POST:
+        raise InputError(
+            f"{target} adds a vector to a block's output (blocks.{{k}}.{RESID_POST}); these vectors "
+            f"steer {hook}, which {target} cannot express"
+        )
+    if positions != "all":
+        raise InputError(
+            f"{target} adds the vector at every position; positions={positions!r} cannot be "
+            "expressed there: export with positions='all' (and steer that way in lens_steer)"
+        )
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    An exception anywhere leaves ``path`` as it was (absent or the old file), never half-written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
