@@ -15,7 +15,7 @@ from .load import (
     resolve_device,
     resolve_dtype,
 )
-from .offline import ALIASES, list_aliases
+from .offline import ALIASES, alias_gguf, hf_directory, list_aliases
 from .specs import ResolvedSpec, resolve_spec
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "DEVICES",
     "ALIASES",
     "list_aliases",
+    "alias_gguf",
+    "hf_directory",
     "ResolvedSpec",
     "resolve_spec",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "alias_gguf",
     "cache_root",
     "list_aliases",
+    "hf_directory",
     "load_hf",
 ]
 
@@ -263,6 +264,18 @@ def load_hf(
         return _from_pretrained(found.source, tokenizer)
     except OSError as err:  # the config resolved (e.g. cached) but the weights did not
         raise hub_error(found.source, err) from err
+
+
+def hf_directory(name: str, cache_dir: str | Path | None = None) -> Path:
+    """The Hugging Face directory alias ``name`` is cached as (config, safetensors, tokenizer),
+    filled on first use: what HF-based tools (lm-eval's ``pretrained=``, repeng) load."""
+    alias = find_alias(name)
+    folder = _hf_cache(alias, cache_dir)
+    if not _is_cached(folder, alias):
+        _load_alias(alias, None, cache_dir)
+    if not _is_cached(folder, alias):
+        raise OSError(f"could not cache {name} in {folder}: is the cache folder writable?")
+    return folder
 
 
 def list_aliases(cache_dir: str | Path | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,14 @@ from typing import Any, BinaryIO, Literal
 
 from ..errors import ModelSpecError
 
-__all__ = ["ResolvedSpec", "HubUnreachableError", "resolve_spec", "hub_error", "gguf_block_count"]
+__all__ = [
+    "ResolvedSpec",
+    "HubUnreachableError",
+    "resolve_spec",
+    "hub_error",
+    "gguf_block_count",
+    "gguf_architecture",
+]
 
 Kind = Literal["alias", "gguf", "directory", "hub"]
 
@@ -43,6 +50,17 @@ class ResolvedSpec:
         if self.kind == "gguf":
             return gguf_block_count(Path(self.source))
         return _config_layers(self.config)
+
+    def architecture(self) -> str | None:
+        """The model's architecture name from metadata only: the GGUF's
+        ``general.architecture`` (alias, ``.gguf``) or the HF config's ``model_type``."""
+        from .offline import ALIASES
+
+        if self.kind == "alias":
+            return ALIASES[self.source].arch
+        if self.kind == "gguf":
+            return gguf_architecture(Path(self.source))
+        return getattr(self.config, "model_type", None)
 
 
 def _hub_offline() -> bool:
@@ -182,16 +200,26 @@ def _value(fh: BinaryIO, vtype: int, keep: bool) -> Any:
     raise ValueError(f"unknown GGUF value type {vtype}")
 
 
+def gguf_architecture(path: Path) -> str | None:
+    """``general.architecture`` from a GGUF header (None when it cannot be read)."""
+    return _gguf_header(path)[0]
+
+
 def gguf_block_count(path: Path) -> int | None:
     """``{arch}.block_count`` from a GGUF header (milliseconds; ``gguf.GGUFReader`` takes
     seconds because it parses the whole vocabulary). None when the header does not say."""
+    return _gguf_header(path)[1]
+
+
+def _gguf_header(path: Path) -> tuple[str | None, int | None]:
+    """(architecture, block count) from a GGUF header; None for what it does not say."""
+    arch = None
     try:
         with open(path, "rb") as fh:
             if fh.read(4) != b"GGUF":
-                return None
+                return None, None
             _read(fh, "I")  # version
             _read(fh, "Q")  # tensor count
-            arch = None
             for _ in range(_read(fh, "Q")):
                 key = fh.read(_read(fh, "Q")).decode("utf-8", "replace")
                 vtype = _read(fh, "I")
@@ -199,7 +227,7 @@ def gguf_block_count(path: Path) -> int | None:
                 if key == "general.architecture":
                     arch = value
                 elif arch is not None and key == f"{arch}.block_count":
-                    return int(value)
+                    return arch, int(value)
     except (OSError, EOFError, ValueError, struct.error):
-        return None
-    return None
+        pass
+    return arch, None

@@ -4,7 +4,8 @@
     lens-steer extract --model gemma-3-270m --task gsm8k --data-dir ../shared/data/gsm8k -o p.safetensors
     lens-steer transfer p.safetensors --child smollm2-135m-instruct --source-model gemma-3-270m \
         --width ridge -o c.safetensors
-    lens-steer info c.safetensors
+    lens-steer info c.safetensors                        # any format: .safetensors .gguf .pt .svec
+    lens-steer export c.safetensors -o cv.gguf --lam 0.5 # for llama.cpp (also lm-eval .pt, .svec)
     lens-steer run configs/demo.yaml                     # the whole loop, resumable
     lens-steer demo                                      # offline demo run
     lens-steer report runs/demo                          # runs/demo/report.html, opens offline
@@ -13,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -70,8 +70,11 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from ..models.offline import list_aliases
+    from ..models.offline import alias_gguf, hf_directory, list_aliases
 
+    if args.gguf or args.hf_dir:  # one path, for scripts: $(lens-steer models --gguf ALIAS)
+        print(alias_gguf(args.gguf) if args.gguf else hf_directory(args.hf_dir))
+        return
     for row in list_aliases():
         state = "installed" if row["installed"] else f"missing: {row['pip']}"
         cached = " (cached)" if row["cached"] else ""
@@ -150,14 +153,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"run directory: {run_pipeline(cfg, progress=not args.quiet)}")
 
 
-def cmd_info(args: argparse.Namespace) -> None:
-    from ..vectors import SteeringVectors
-
-    vecs = SteeringVectors.load(args.vectors)
-    print(vecs)
-    print(json.dumps(dict(vecs.meta), indent=2))
-
-
 def cmd_report(args: argparse.Namespace) -> None:
     from ..analysis import write_report
     from ..errors import InputError
@@ -174,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     from ..extract import METHODS
     from ..transfer.layer_maps import LAYER_MAPS
     from ..transfer.width_maps import WIDTH_METHODS
+    from .interop import add_commands
 
     p = argparse.ArgumentParser(prog="lens-steer", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -184,7 +180,10 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--batch-size", type=int, default=8)
         q.add_argument("--seed", type=int, default=0)
 
-    sub.add_parser("models", help="list offline model aliases").set_defaults(func=cmd_models)
+    q = sub.add_parser("models", help="list offline model aliases (or print one's files)")
+    q.add_argument("--gguf", metavar="ALIAS", help="print the alias's GGUF file (for llama.cpp)")
+    q.add_argument("--hf-dir", metavar="ALIAS", help="print its cached HF directory (for lm-eval)")
+    q.set_defaults(func=cmd_models)
 
     q = sub.add_parser("extract", help="Algorithm 1: steering vectors from a parent model")
     q.add_argument("--model", required=True, help="alias, .gguf file, HF directory or hub id")
@@ -227,9 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--out", help="output HTML (default: RUN_DIR/report.html for one run)")
     q.set_defaults(func=cmd_report)
 
-    q = sub.add_parser("info", help="print a vector file's summary and provenance")
-    q.add_argument("vectors")
-    q.set_defaults(func=cmd_info)
+    add_commands(sub, model_opts)
     return p
 
 

@@ -1,0 +1,223 @@
+"""``lens-steer export`` and ``lens-steer info``: vectors out to llama.cpp, lm-eval and IBM
+activation-steering, and any of their files (or lens_steer's own) summarised.
+
+    lens-steer export runs/demo/arc_challenge/vectors/child.safetensors -o cv.gguf --lam best
+    lens-steer export child.safetensors -o steer.pt --format lm-eval --lam 0.1 --relative \
+        --model smollm2-135m-instruct --layers 10-20
+    lens-steer info cv.gguf --model smollm2-135m-instruct
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_commands", "cmd_export", "cmd_info", "parse_layers"]
+
+_USE = {
+    "gguf": "llama-server -m CHILD.gguf --control-vector-scaled {out} 1.0",
+    "lm-eval": "lm_eval --model steered --model_args pretrained=CHILD_HF_DIR,steer_path={out} ...",
+    "svec": "SteeringVector.load('{stem}') + MalleableModel.steer(..., behavior_vector_strength=1.0)",
+}
+
+
+def parse_layers(text: str, available: tuple[int, ...]) -> list[int]:
+    """``"A-B"`` (inclusive) or ``"1,3,5"`` → the listed layers present in ``available``."""
+    from ..errors import InputError
+
+    try:
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            wanted = list(range(lo, hi + 1))
+        else:
+            wanted = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--layers {text!r}: give A-B (inclusive) or a comma list") from None
+    picked = [layer for layer in wanted if layer in available]
+    if not picked:
+        raise InputError(f"--layers {text!r} selects none of the vectors' layers {available}")
+    return picked
+
+
+def _run_setting(vectors_path: Path) -> dict[str, Any]:
+    """λ*, relative and positions of the run whose ``TASK/vectors/`` holds ``vectors_path``."""
+    from ..errors import InputError
+
+    task_dir = vectors_path.resolve().parent.parent
+    tune, config = task_dir / "tune.json", task_dir.parent / "config.json"
+    if not tune.is_file() or not config.is_file():
+        raise InputError(
+            f"--lam best reads the run around {vectors_path} (TASK/tune.json and config.json), "
+            "but it is not in a run directory: give --lam NUMBER"
+        )
+    cfg = json.loads(config.read_text())["config"]
+    task = next((t for t in cfg["tasks"] if t["name"] == task_dir.name), {})
+    steer = {**cfg.get("steer", {}), **{k: task[k] for k in ("relative", "positions") if k in task}}
+    return {"lam": json.loads(tune.read_text())["best"], "child": cfg.get("child"), **steer}
+
+
+def _strength(args: argparse.Namespace) -> tuple[Any, bool, str, str | None]:
+    """(λ, relative, positions, model spec) from --lam/--relative/--model or the run."""
+    if args.lam == "best":
+        run = _run_setting(Path(args.vectors))
+        relative = bool(run.get("relative")) or args.relative
+        return run["lam"], relative, run.get("positions", "all"), args.model or run.get("child")
+    try:
+        lam: Any = [float(x) for x in args.lam.split(",")]
+    except ValueError:
+        from ..errors import InputError
+
+        raise InputError(
+            f"--lam {args.lam!r}: a number, one per layer (a,b,...), or 'best'"
+        ) from None
+    return (lam[0] if len(lam) == 1 else lam), args.relative, args.positions, args.model
+
+
+def _hint(args: argparse.Namespace, vecs: Any, spec: str | None) -> str | None:
+    from ..models.specs import resolve_spec
+
+    if args.model_hint:
+        return args.model_hint
+    if vecs.meta.get("model_hint"):
+        return vecs.meta["model_hint"]
+    spec = spec or vecs.meta.get("target_model") or vecs.meta.get("source_model")
+    try:
+        return resolve_spec(spec).architecture() if spec else None
+    except Exception:  # an unresolvable spec only means no hint: export says how to give one
+        return None
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from ..formats import FORMATS
+    from ..vectors import SteeringVectors
+
+    vecs = SteeringVectors.load(args.vectors)
+    if args.layers:
+        vecs = vecs.select(parse_layers(args.layers, vecs.layers))
+    lam, relative, positions, spec = _strength(args)
+    norms = None
+    if relative:
+        norms = _relative_norms(spec, vecs, args)
+    fmt = args.format or next(
+        (f.name for f in FORMATS.values() if f.suffix == Path(args.out).suffix), None
+    )
+    if fmt is None:
+        from ..errors import InputError
+
+        raise InputError(f"say --format {{gguf,lm-eval,svec}}: {args.out} has no known suffix")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = vecs.export(
+            args.out,
+            fmt,
+            lam=lam,
+            reference_norms=norms,
+            model_hint=_hint(args, vecs, spec),
+            positions=positions,
+            hookpoint=args.hookpoint,
+        )
+    for w in caught:
+        print(f"lens-steer: warning: {w.message}", file=sys.stderr)
+    kind = "× mean‖h‖ per layer" if relative else "absolute"
+    print(f"wrote {out} ({fmt}, for {FORMATS[fmt].target}): λ = {lam} ({kind})")
+    print(
+        "use: "
+        + _USE.get(fmt, "ls.SteeringVectors.load('{out}')").format(
+            out=out, stem=out.with_suffix("")
+        )
+    )
+
+
+def _relative_norms(spec: str | None, vecs: Any, args: argparse.Namespace) -> Any:
+    from ..errors import InputError
+    from ..models.load import load_model
+    from ..steer import check_fits, relative_norms
+
+    if not spec:
+        raise InputError(
+            "a relative λ is a fraction of the model's ‖h‖: say which model with --model"
+        )
+    model = load_model(spec, device=args.device, dtype=args.dtype)
+    check_fits(model, vecs)
+    return relative_norms(model, vecs, None, None)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from ..formats import detect
+    from ..vectors import SteeringVectors
+
+    vecs = SteeringVectors.load(args.vectors)
+    norms = vecs.directions.norm(dim=-1).tolist()
+    print(f"{args.vectors}: {detect(args.vectors)}")
+    print(vecs)
+    print(
+        "norms: "
+        + ", ".join(f"{layer}:{n:.4g}" for layer, n in zip(vecs.layers, norms, strict=True))
+    )
+    if args.model:
+        _check_model(args, vecs)
+    print(json.dumps(dict(vecs.meta), indent=2))
+
+
+def _check_model(args: argparse.Namespace, vecs: Any) -> None:
+    from ..errors import InputError
+    from ..models.load import load_model
+    from ..models.specs import resolve_spec
+    from ..steer import check_fits
+
+    arch, hint = resolve_spec(args.model).architecture(), vecs.meta.get("model_hint")
+    if hint and arch and hint.split("_")[0] != arch.split("_")[0]:
+        raise InputError(
+            f"{args.vectors} was made for a {hint!r} model, but {args.model} is {arch!r}"
+        )
+    check_fits(load_model(args.model, device=args.device, dtype=args.dtype), vecs)
+    print(f"fits {args.model}")
+
+
+def add_commands(sub: Any, model_opts: Any) -> None:
+    """The ``export`` and ``info`` subcommands."""
+    from ..formats import FORMATS, HOOKPOINT
+    from ..options import POSITIONS
+
+    q = sub.add_parser("export", help="write vectors for llama.cpp, lm-eval or activation-steering")
+    q.add_argument("vectors", help="a vector file (any format `info` reads)")
+    q.add_argument("-o", "--out", required=True, help="the file to write")
+    q.add_argument(
+        "--format",
+        choices=[f for f in FORMATS if f != "safetensors"],
+        help="default: from the suffix of -o (.gguf, .pt, .svec)",
+    )
+    q.add_argument(
+        "--lam",
+        default="1.0",
+        help="λ: a number, one per layer (a,b,...), or 'best' = the run's λ* (default 1)",
+    )
+    q.add_argument(
+        "--relative", action="store_true", help="λ is a fraction of mean ‖h‖ (needs --model)"
+    )
+    q.add_argument("--model", help="the model the vectors steer: for --relative and the model hint")
+    q.add_argument(
+        "--model-hint", help="architecture name written into gguf/svec (default: from the model)"
+    )
+    q.add_argument("--layers", help="only these layers: A-B (inclusive) or 1,3,5")
+    q.add_argument(
+        "--positions",
+        default="all",
+        choices=POSITIONS,
+        help="only 'all' can be exported: the targets steer every position",
+    )
+    q.add_argument(
+        "--hookpoint", default=HOOKPOINT, help=f"lm-eval module name (default {HOOKPOINT})"
+    )
+    model_opts(q)
+    q.set_defaults(func=cmd_export)
+
+    q = sub.add_parser("info", help="print a vector file's format, summary and provenance")
+    q.add_argument("vectors")
+    q.add_argument("--model", help="also check that the vectors fit this model")
+    model_opts(q)
+    q.set_defaults(func=cmd_info)
