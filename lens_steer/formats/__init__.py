@@ -18,6 +18,7 @@ svec        IBM activation-steering       ``directions["k+1"]`` × λ (it adds a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,16 +81,23 @@ def detect(path: Path | str) -> str:
 
 
 def read(path: Path | str) -> SteeringVectors:
-    """Vectors from any format in :data:`FORMATS`; every problem names the file."""
+    """Vectors from any format in :data:`FORMATS`; every problem names the file.
+
+    Another tool's layer whose vector (or coefficient) is zero steers nothing: it is dropped with
+    a warning. lens_steer's own files never hold one, so there it means a damaged file.
+    """
     path = Path(path)
     fmt = FORMATS[detect(path)]
     try:
         vecs = fmt.read(path)
     except InputError as err:
-        if str(path) in str(err):
-            raise
-        raise file_error(path, str(err)) from None
+        raise err if str(path) in str(err) else file_error(path, str(err)) from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
+        raise file_error(path, f"malformed {fmt.name} file ({type(err).__name__}: {err})") from None
     zero = zero_layers(vecs.directions, vecs.layers)
+    if zero and fmt.write is not None and len(zero) < len(vecs):
+        warnings.warn(f"{path}: layers {zero} have zero vectors and are dropped", stacklevel=3)
+        return _drop(vecs, zero)
     if zero:
         raise file_error(
             path,
@@ -97,6 +105,22 @@ def read(path: Path | str) -> SteeringVectors:
             "file (or save vectors.select(<the other layers>))",
         )
     return vecs
+
+
+def _drop(vecs: SteeringVectors, layers: list[int]) -> SteeringVectors:
+    """``vecs`` without ``layers``, with the per-layer lists an import records kept aligned."""
+    keep = [i for i, k in enumerate(vecs.layers) if k not in layers]
+    meta = {
+        k: [v[i] for i in keep] if k in _PER_LAYER and isinstance(v, list) else v
+        for k, v in vecs.meta.items()
+    }
+    picked = vecs.select([vecs.layers[i] for i in keep])
+    return SteeringVectors(
+        picked.directions, picked.layers, picked.explained_variance, picked.sign_agreement, meta
+    )
+
+
+_PER_LAYER = ("original_norms", "coefficients", "source_layer_keys")
 
 
 def export(
@@ -109,12 +133,27 @@ def export(
     model_hint: str | None = None,
     positions: str = "all",
     hookpoint: str = HOOKPOINT,
+    n_layers: int | None = None,
 ) -> Path:
     """Write ``vectors`` for another tool with λ baked in (see the module table).
 
+    Args:
+        vectors: the vectors, used as stored (never re-normalised).
+        path: the file to write (atomically: a failure leaves no partial file).
+        format: a name in :data:`FORMATS`.
+        lam: one λ, or one per layer in ``vectors.layers`` order; none may be 0.
+        reference_norms: for a relative λ, the mean ‖h‖ per layer it multiplies (what
+            ``lens_steer.steer.relative_norms`` measures); None for an absolute λ.
+        model_hint: the architecture name gguf and svec files carry (default: the vectors'
+            ``meta["model_hint"]``), e.g. "llama" for SmolLM2.
+        positions: only "all" can be written: every target steers every position.
+        hookpoint: lm-eval's module name per layer, with ``{layer}``.
+        n_layers: the model's depth, for svec's last-layer rule (default: ``meta``).
+
     Raises:
         InputError: an unknown format; what the target cannot express (another hook point,
-            ``positions`` other than "all"); a bad λ or norms; no model hint for gguf / svec.
+            ``positions`` other than "all"); no layers, a λ of 0, a bad λ or norms; no model
+            hint for gguf / svec.
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}: choose one of {sorted(FORMATS)}")
@@ -138,4 +177,6 @@ def export(
                 "'llama' for SmolLM2, 'qwen2', 'gemma3'), or --model MODEL on the command line"
             )
         options["model_type" if format == "svec" else "model_hint"] = hint
+    if format == "svec":
+        options["n_layers"] = n_layers
     return fmt.write(baked, path, **options)

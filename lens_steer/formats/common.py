@@ -7,6 +7,7 @@ fixes the per-layer λ — and, for a relative λ, the mean ‖h‖ it multiplie
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -20,11 +21,32 @@ from jaxtyping import Float
 from torch import Tensor
 
 from ..errors import InputError
-from ..vectors import SteeringVectors
+from ..vectors import FORMAT_VERSION, SteeringVectors
 
-__all__ = ["Baked", "bake", "atomic_write", "file_error", "RESID_POST", "check_exportable"]
+__all__ = [
+    "Baked",
+    "bake",
+    "atomic_write",
+    "file_error",
+    "RESID_POST",
+    "check_exportable",
+    "provenance",
+    "parse_provenance",
+    "imported_meta",
+    "imported_extras",
+]
 
 RESID_POST = "hook_resid_post"
+#: meta keys an import adds; an export leaves them out, so a re-import does not carry stale ones
+IMPORT_KEYS = (
+    "source_format",
+    "source_file",
+    "original_norms",
+    "coefficients",
+    "source_layer_keys",
+    "exported",
+    "model_hint",
+)
 
 
 def file_error(path: Path | str, what: str) -> InputError:
@@ -75,7 +97,15 @@ def bake(
         InputError: a λ of the wrong length or not finite; norms of the wrong shape or not
             positive.
     """
+    if not len(vectors):
+        raise InputError("no layers to export")
     lams = _lams(lam, len(vectors))
+    zero = [layer for layer, x in zip(vectors.layers, lams, strict=True) if x == 0.0]
+    if zero:
+        raise InputError(
+            f"λ is 0 at layers {zero}: a zero vector steers nothing (and lens_steer refuses to read "
+            "one back); leave those layers out (--layers, or vecs.select(...))"
+        )
     coef = torch.tensor(lams, dtype=torch.float32)
     provenance: dict[str, Any] = {
         "layers": list(vectors.layers),
@@ -124,3 +154,59 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def provenance(baked: Baked, rows: Sequence[int], **extra: Any) -> dict[str, Any]:
+    """What an export records for lens_steer (tools ignore it): the vectors' meta without
+    import-only keys, λ and its norms, and explained variance / sign agreement of ``rows``."""
+    vecs = baked.vectors
+    out: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "meta": {k: v for k, v in vecs.meta.items() if k not in IMPORT_KEYS},
+        "export": {**baked.provenance, **extra},
+    }
+    for name in ("explained_variance", "sign_agreement"):
+        value = getattr(vecs, name)
+        if value is not None:
+            out[name] = [float(value[i]) for i in rows]
+    return out
+
+
+def parse_provenance(raw: Any, path: Path) -> dict[str, Any]:
+    """A file's ``lens_steer`` provenance (a JSON string or an object), or {} when it has none."""
+    if raw is None:
+        return {}
+    try:
+        prov = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as err:
+        raise file_error(path, f"corrupt lens_steer provenance JSON ({err})") from None
+    ok = isinstance(prov, dict) and all(
+        isinstance(prov.get(k, {}), dict) for k in ("meta", "export")
+    )
+    if not ok:
+        raise file_error(path, "the lens_steer provenance is not a JSON object of objects")
+    return prov
+
+
+def imported_meta(prov: Mapping[str, Any], path: Path, **fields: Any) -> dict[str, Any]:
+    """The meta of imported vectors: lens_steer's own (when the file carries it), then
+    ``kind="imported"``, the source file and format, and ``fields`` (norms, hint, ...)."""
+    original = dict(prov.get("meta", {}))
+    meta = {**original, "kind": "imported", "source_file": str(path), **fields}
+    meta.setdefault("hook_point", RESID_POST)
+    if prov.get("export"):
+        meta["exported"] = {**prov["export"], "kind": original.get("kind")}
+    return meta
+
+
+def imported_extras(prov: Mapping[str, Any], n: int, path: Path) -> dict[str, Tensor]:
+    """Explained variance / sign agreement from the provenance, when present for all ``n`` rows."""
+    out = {}
+    for name in ("explained_variance", "sign_agreement"):
+        values = prov.get(name)
+        if values is None:
+            continue
+        if not isinstance(values, list) or len(values) != n:
+            raise file_error(path, f"the provenance's {name} does not have one value per layer")
+        out[name] = torch.tensor(values, dtype=torch.float32)
+    return out

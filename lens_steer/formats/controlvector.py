@@ -1,11 +1,12 @@
-"""llama.cpp control vectors (also what repeng's ``export_gguf`` and EasySteer write).
+"""llama.cpp control vectors, the GGUF layout repeng's and EasySteer's ``export_gguf`` write too.
 
-A GGUF file with ``general.architecture = "controlvector"``, ``controlvector.model_hint`` and
-``controlvector.layer_count``, and one F32 1-D tensor ``direction.{k}`` per layer. llama.cpp adds
-``strength × direction.{k}`` to the output of block k at every position (its ``build_cvec`` after
-the block's residual add: ``blocks.{k}.hook_resid_post``) and refuses a file with ``direction.0``
-(it keeps no slot for layer 0). So on export λ is baked into the data, layer 0 is dropped with a
-warning, and lens_steer's provenance rides along in ``lens_steer.*`` keys, which llama.cpp ignores.
+``general.architecture = "controlvector"``, ``controlvector.model_hint`` and
+``controlvector.layer_count``, and one F32 1-D tensor ``direction.{k}`` per layer (EasySteer adds
+float32 ``controlvector.*`` keys, which are ignored). llama.cpp adds ``strength × direction.{k}``
+to the output of block k at every position (its ``build_cvec`` after the block's residual add:
+``blocks.{k}.hook_resid_post``) and refuses a file with ``direction.0`` (it keeps no slot for
+layer 0). So on export λ is baked into the data, layer 0 is dropped with a warning, and
+lens_steer's provenance rides along in a ``lens_steer.provenance`` key, which llama.cpp ignores.
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..vectors import FORMAT_VERSION, SteeringVectors
-from .common import RESID_POST, Baked, atomic_write, file_error
+from ..vectors import SteeringVectors
+from .common import (
+    Baked,
+    atomic_write,
+    file_error,
+    imported_extras,
+    imported_meta,
+    parse_provenance,
+    provenance,
+)
 
 __all__ = ["write_gguf", "read_gguf", "sniff_gguf", "ARCH"]
 
@@ -38,31 +47,25 @@ def write_gguf(baked: Baked, path: Path, model_hint: str) -> Path:
     import gguf
 
     vecs, data = baked.vectors, baked.scaled().numpy()
-    keep = [i for i, layer in enumerate(vecs.layers) if layer != 0]
-    if len(keep) < len(vecs):
+    order = sorted((i for i, k in enumerate(vecs.layers) if k != 0), key=lambda i: vecs.layers[i])
+    if len(order) < len(vecs):
         warnings.warn(
             f"{path}: layer 0 dropped — llama.cpp has no control-vector slot for block 0 and "
             "refuses a file with direction.0; lens_steer steers it, llama.cpp will not",
             stacklevel=4,
         )
-    if not keep:
+    if not order:
         raise file_error(
             path, "nothing to write: layer 0 is the only layer, and llama.cpp refuses it"
         )
-    order = sorted(keep, key=lambda i: vecs.layers[i])  # the order read_gguf returns
-    provenance = {
-        "format_version": FORMAT_VERSION,
-        "meta": dict(vecs.meta),
-        "export": {**baked.provenance, "written_layers": [vecs.layers[i] for i in order]},
-        **_extras(vecs, order),
-    }
+    prov = provenance(baked, order, written_layers=[vecs.layers[i] for i in order])
 
     def write(tmp: Path) -> None:
         writer = gguf.GGUFWriter(str(tmp), ARCH)
         writer.add_string(f"{ARCH}.model_hint", model_hint)
         writer.add_uint32(f"{ARCH}.layer_count", len(order))
-        writer.add_string(PROVENANCE_KEY, json.dumps(provenance))
-        for i in order:
+        writer.add_string(PROVENANCE_KEY, json.dumps(prov))
+        for i in order:  # ascending layers: the order read_gguf returns them in
             writer.add_tensor(f"direction.{vecs.layers[i]}", np.ascontiguousarray(data[i]))
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
@@ -70,15 +73,6 @@ def write_gguf(baked: Baked, path: Path, model_hint: str) -> Path:
         writer.close()
 
     return atomic_write(path, write)
-
-
-def _extras(vecs: SteeringVectors, rows: list[int]) -> dict[str, Any]:
-    out = {}
-    for name in ("explained_variance", "sign_agreement"):
-        value = getattr(vecs, name)
-        if value is not None:
-            out[name] = [float(value[i]) for i in rows]
-    return out
 
 
 def _string(reader: Any, key: str) -> str | None:
@@ -133,20 +127,13 @@ def read_gguf(path: Path) -> SteeringVectors:
             f"{path} has direction.0, which llama.cpp refuses; lens_steer steers block 0 with it",
             stacklevel=4,
         )
-    raw = _string(reader, PROVENANCE_KEY)
-    prov = json.loads(raw) if raw else {}
-    meta: dict[str, Any] = dict(prov.get("meta", {})) if isinstance(prov, dict) else {}
-    meta.setdefault("kind", "imported")
-    meta.setdefault("hook_point", RESID_POST)
-    meta.update(
+    prov = parse_provenance(_string(reader, PROVENANCE_KEY), path)
+    meta = imported_meta(
+        prov,
+        path,
         source_format="gguf",
-        source_file=str(path),
         model_hint=_string(reader, f"{ARCH}.model_hint"),
         original_norms=directions.norm(dim=-1).tolist(),
     )
-    if prov.get("export"):
-        meta["exported"] = prov["export"]
-    extras = {
-        k: torch.tensor(prov[k]) for k in ("explained_variance", "sign_agreement") if k in prov
-    }
+    extras = imported_extras(prov, len(layers), path)
     return SteeringVectors(directions, tuple(layers), meta=meta, **extras)

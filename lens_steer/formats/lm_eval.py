@@ -20,8 +20,16 @@ from typing import Any
 
 import torch
 
-from ..vectors import FORMAT_VERSION, SteeringVectors
-from .common import RESID_POST, Baked, atomic_write, file_error
+from ..vectors import SteeringVectors
+from .common import (
+    Baked,
+    atomic_write,
+    file_error,
+    imported_extras,
+    imported_meta,
+    parse_provenance,
+    provenance,
+)
 
 __all__ = ["write_lm_eval", "read_lm_eval", "sniff_pt", "HOOKPOINT"]
 
@@ -42,24 +50,18 @@ def write_lm_eval(baked: Baked, path: Path, hookpoint: str = HOOKPOINT) -> Path:
         raise file_error(
             path, f"hookpoint {hookpoint!r} must contain {{layer}}, e.g. {HOOKPOINT!r}"
         )
-    provenance = json.dumps(
-        {"format_version": FORMAT_VERSION, "meta": dict(vecs.meta), "export": baked.provenance}
-    )
+    rows = range(len(vecs))
+    prov = json.dumps(provenance(baked, rows))
     config: dict[str, dict[str, Any]] = {}
-    for i, layer in enumerate(vecs.layers):
-        entry: dict[str, Any] = {
+    for i in rows:
+        config[hookpoint.format(layer=vecs.layers[i])] = {
             "steering_vector": vecs.directions[i].detach().to("cpu", torch.float32).clone(),
             "steering_coefficient": float(baked.coefficients[i]),
             "action": "add",
             "bias": None,
             "head_index": None,
         }
-        for name in ("explained_variance", "sign_agreement"):
-            value = getattr(vecs, name)
-            entry[f"lens_steer_{name}"] = None if value is None else float(value[i])
-        config[hookpoint.format(layer=layer)] = entry
-    first = next(iter(config.values()))
-    first[PROVENANCE_KEY] = provenance  # lm-eval reads only the keys it knows
+    next(iter(config.values()))[PROVENANCE_KEY] = prov  # lm-eval reads only the keys it knows
     return atomic_write(path, lambda tmp: torch.save(config, tmp))
 
 
@@ -77,7 +79,8 @@ def _load(path: Path) -> dict[str, Any]:
     return config
 
 
-def _entry(path: Path, hookpoint: str, entry: Any) -> tuple[int, torch.Tensor]:
+def _entry(path: Path, hookpoint: str, entry: Any) -> tuple[int, torch.Tensor, float]:
+    """(block, vector, coefficient) of one hookpoint, after checking lens_steer can steer it."""
     match = _BLOCK.fullmatch(str(hookpoint))
     if match is None:
         raise file_error(
@@ -85,46 +88,40 @@ def _entry(path: Path, hookpoint: str, entry: Any) -> tuple[int, torch.Tensor]:
             f"hookpoint {hookpoint!r} is not a decoder block's output (layers.N); lens_steer "
             "steers block outputs only",
         )
-    if not isinstance(entry, dict) or not isinstance(entry.get("steering_vector"), torch.Tensor):
-        raise file_error(path, f"{hookpoint}: no steering_vector tensor")
+    vector = entry.get("steering_vector") if isinstance(entry, dict) else None
+    if not isinstance(vector, torch.Tensor) or vector.ndim != 1:
+        raise file_error(path, f"{hookpoint}: steering_vector must be a 1-D tensor")
     action = entry.get("action", "add")
     if action != "add":
         raise file_error(path, f"{hookpoint}: action {action!r}; lens_steer imports 'add' only")
     for key in ("bias", "head_index"):
         if entry.get(key) is not None:
             raise file_error(path, f"{hookpoint}: a {key} cannot be expressed by lens_steer")
-    vector = entry["steering_vector"].detach().float().reshape(-1)
-    return int(match.group(1)), vector * float(entry.get("steering_coefficient", 1.0))
+    coef = entry.get("steering_coefficient", 1.0)
+    if isinstance(coef, bool) or not isinstance(coef, (int, float)):
+        raise file_error(path, f"{hookpoint}: steering_coefficient {coef!r} is not a number")
+    return int(match.group(1)), vector.detach().float(), float(coef)
 
 
 def read_lm_eval(path: Path) -> SteeringVectors:
     """Coefficient × vector per block: ``steer(model, v, lam=1)`` = lm-eval's steered model."""
     config = _load(path)
-    rows = dict(_entry(path, hp, e) for hp, e in config.items())
-    if len(rows) != len(config):
+    entries = [_entry(path, hp, e) for hp, e in config.items()]
+    layers = [k for k, _, _ in entries]
+    if len(set(layers)) != len(layers):
         raise file_error(path, "two hookpoints name the same block")
-    widths = {v.shape[0] for v in rows.values()}
+    widths = {v.shape[0] for _, v, _ in entries}
     if len(widths) != 1:
         raise file_error(path, f"steering vectors of different widths {sorted(widths)}")
-    layers = list(rows)
-    entries = list(config.values())
-    raw = next((e[PROVENANCE_KEY] for e in entries if isinstance(e.get(PROVENANCE_KEY), str)), None)
-    prov = json.loads(raw) if raw else {}
-    meta: dict[str, Any] = dict(prov.get("meta", {}))
-    meta.setdefault("kind", "imported")
-    meta.setdefault("hook_point", RESID_POST)
-    directions = torch.stack([rows[k] for k in layers])
-    meta.update(
+    raw = next((e.get(PROVENANCE_KEY) for e in config.values() if PROVENANCE_KEY in e), None)
+    prov = parse_provenance(raw, path)
+    meta = imported_meta(
+        prov,
+        path,
         source_format="lm-eval",
-        source_file=str(path),
-        coefficients=[float(e.get("steering_coefficient", 1.0)) for e in entries],
-        original_norms=[float(e["steering_vector"].float().norm()) for e in entries],
+        coefficients=[c for _, _, c in entries],
+        original_norms=[float(v.norm()) for _, v, _ in entries],
     )
-    if prov.get("export"):
-        meta["exported"] = prov["export"]
-    extras = {}
-    for name in ("explained_variance", "sign_agreement"):
-        values = [e.get(f"lens_steer_{name}") for e in entries]
-        if all(isinstance(v, float) for v in values):
-            extras[name] = torch.tensor(values)
+    directions = torch.stack([v * c for _, v, c in entries])
+    extras = imported_extras(prov, len(layers), path)
     return SteeringVectors(directions, tuple(layers), meta=meta, **extras)

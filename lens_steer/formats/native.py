@@ -22,8 +22,9 @@ META_KEY = "lens_steer"
 
 
 def sniff_native(head: bytes) -> bool:
-    """A safetensors file: an 8-byte little-endian header length, then a JSON object."""
-    return len(head) > 8 and head[8:9] == b"{"
+    """A safetensors file: an 8-byte little-endian header length (well under 4 GiB, where a
+    text file's first 8 bytes read as a huge number), then a JSON object with string keys."""
+    return len(head) > 10 and head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < 1 << 32
 
 
 def write_native(vectors: SteeringVectors, path: Path) -> Path:

@@ -7,6 +7,7 @@ Its one-block offset, handled explicitly: ``SteeringVector.train`` reads ``direc
 ``blocks.{L-1}.hook_resid_post``. So lens_steer layer k is written as key k + 1 (the model's last
 block has no key and is dropped with a warning), and key L is read as layer L − 1 (key 0 steers the
 embeddings, which lens_steer does not, and is dropped with a warning). λ is baked into the data.
+IBM's ``LeashLayer`` steers batch row 0 only (``hidden_states[0]``): the two agree at batch size 1.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from typing import Any
 
 import torch
 
-from ..vectors import FORMAT_VERSION, SteeringVectors
-from .common import RESID_POST, Baked, atomic_write, file_error
+from ..vectors import SteeringVectors
+from .common import (
+    Baked,
+    atomic_write,
+    file_error,
+    imported_extras,
+    imported_meta,
+    parse_provenance,
+    provenance,
+)
 
 __all__ = ["write_svec", "read_svec", "sniff_svec"]
 
@@ -30,10 +39,19 @@ def sniff_svec(head: bytes) -> bool:
     return head.lstrip()[:1] == b"{"
 
 
-def write_svec(baked: Baked, path: Path, model_type: str) -> Path:
+def write_svec(baked: Baked, path: Path, model_type: str, n_layers: int | None = None) -> Path:
+    """Layer k under key k + 1; the model's last block (``n_layers`` − 1, else
+    ``meta["model_n_layers"]`` − 1) is dropped, as no block follows it."""
     vecs, data = baked.vectors, baked.scaled()
-    depth = vecs.meta.get("model_n_layers")
-    rows = [i for i, layer in enumerate(vecs.layers) if depth is None or layer + 1 < depth]
+    depth = n_layers or vecs.meta.get("model_n_layers")
+    if depth is None:
+        warnings.warn(
+            f"{path}: the model's depth is unknown, so a vector for its last block (which "
+            "activation-steering cannot place) is not dropped; pass n_layers= (--model)",
+            stacklevel=4,
+        )
+    order = sorted(range(len(vecs)), key=lambda i: vecs.layers[i])
+    rows = [i for i in order if depth is None or vecs.layers[i] + 1 < depth]
     if len(rows) < len(vecs):
         warnings.warn(
             f"{path}: layer {depth - 1} dropped — activation-steering adds directions[L] at block "
@@ -41,42 +59,38 @@ def write_svec(baked: Baked, path: Path, model_type: str) -> Path:
             stacklevel=4,
         )
     if not rows:
-        raise file_error(path, "nothing to write: only the last layer was given")
+        raise file_error(path, f"nothing to write: only the last layer ({depth - 1}) was given")
     ev = vecs.explained_variance
+    keys = [str(vecs.layers[i] + 1) for i in rows]
     body = {
         "model_type": model_type,
-        "directions": {str(vecs.layers[i] + 1): data[i].tolist() for i in rows},
+        "directions": {k: data[i].tolist() for k, i in zip(keys, rows, strict=True)},
         "explained_variances": {
-            str(vecs.layers[i] + 1): None if ev is None else float(ev[i]) for i in rows
+            k: None if ev is None else float(ev[i]) for k, i in zip(keys, rows, strict=True)
         },
-        PROVENANCE_KEY: {
-            "format_version": FORMAT_VERSION,
-            "meta": dict(vecs.meta),
-            "export": baked.provenance,
-        },
+        PROVENANCE_KEY: provenance(baked, rows),
     }
     return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(body), encoding="utf-8"))
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def _parse(path: Path) -> tuple[dict[str, Any], list[int]]:
+    """The JSON body and its direction keys as layer numbers (ascending)."""
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise file_error(path, f"not a readable .svec JSON file ({err})") from None
     if not isinstance(body, dict) or not isinstance(body.get("directions"), dict):
         raise file_error(path, "an .svec file is a JSON object with a 'directions' object")
-    if not body["directions"]:
-        raise file_error(path, "has no directions")
-    return body
+    keys = list(body["directions"])
+    if not keys or not all(k.isdigit() and str(int(k)) == k for k in keys):
+        raise file_error(path, f"direction keys must be layer numbers, got {keys[:5]}")
+    return body, sorted(int(k) for k in keys)
 
 
 def read_svec(path: Path) -> SteeringVectors:
-    """Key L as layer L − 1: ``steer(model, v, lam=s)`` = activation-steering at strength ``s``."""
-    body = _parse(path)
-    try:
-        keys = sorted(int(k) for k in body["directions"])
-    except ValueError:
-        raise file_error(path, "direction keys must be layer numbers") from None
+    """Key L as layer L − 1: ``steer(model, v, lam=s)`` = activation-steering at strength ``s``
+    (which, in its ``LeashLayer``, steers batch row 0 only: the same at batch size 1)."""
+    body, keys = _parse(path)
     if 0 in keys:
         warnings.warn(
             f"{path}: directions['0'] dropped — activation-steering adds it to the embeddings "
@@ -94,22 +108,22 @@ def read_svec(path: Path) -> SteeringVectors:
         raise file_error(
             path, f"directions must be lists of numbers of one width ({err})"
         ) from None
-    prov = body.get(PROVENANCE_KEY) or {}
-    meta: dict[str, Any] = dict(prov.get("meta", {}))
-    meta.setdefault("kind", "imported")
-    meta.setdefault("hook_point", RESID_POST)
-    meta.update(
+    prov = parse_provenance(body.get(PROVENANCE_KEY), path)
+    meta = imported_meta(
+        prov,
+        path,
         source_format="svec",
-        source_file=str(path),
         model_hint=body.get("model_type"),
         source_layer_keys=keys,
         original_norms=directions.norm(dim=-1).tolist(),
     )
-    if prov.get("export"):
-        meta["exported"] = prov["export"]
-    ev = body.get("explained_variances") or {}
-    values = [ev.get(str(k)) for k in keys]
-    extras = {}
-    if all(isinstance(v, (int, float)) for v in values):
+    extras = imported_extras(prov, len(keys), path)
+    ev = body.get("explained_variances")
+    values = [ev.get(str(k)) for k in keys] if isinstance(ev, dict) else []
+    if (
+        "explained_variance" not in extras
+        and values
+        and all(isinstance(v, (int, float)) for v in values)
+    ):
         extras["explained_variance"] = torch.tensor(values, dtype=torch.float32)
     return SteeringVectors(directions, tuple(k - 1 for k in keys), meta=meta, **extras)

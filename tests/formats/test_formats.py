@@ -23,7 +23,7 @@ def _quiet_export(vecs, path, fmt, **kw):
 
 
 def test_gguf_round_trip_bakes_lambda_and_drops_layer_zero(vecs, tmp_path):
-    lam = [0.0, 2.0, -1.5, 0.25, 3.0]
+    lam = [0.5, 2.0, -1.5, 0.25, 3.0]
     out, said = _quiet_export(vecs, tmp_path / "cv.gguf", "gguf", lam=lam, model_hint="llama")
     assert any("layer 0 dropped" in s for s in said)
     back = SteeringVectors.load(out)
@@ -34,6 +34,7 @@ def test_gguf_round_trip_bakes_lambda_and_drops_layer_zero(vecs, tmp_path):
     assert torch.equal(back.sign_agreement, vecs.sign_agreement[1:])
     assert back.meta["source_format"] == "gguf" and back.meta["model_hint"] == "llama"
     assert back.meta["method"] == "pca" and back.meta["model_n_layers"] == 6
+    assert back.meta["kind"] == "imported" and back.meta["exported"]["kind"] == "extracted"
     assert back.meta["exported"]["lam"] == lam
     assert back.meta["original_norms"] == pytest.approx(expected.norm(dim=-1).tolist())
 
@@ -137,6 +138,7 @@ def test_detect_reads_content_not_the_name(vecs, tmp_path):
         ({"format": "gguf"}, "model_hint"),
         ({"format": "svec", "lam": [1.0, 2.0]}, "one number per layer"),
         ({"format": "lm-eval", "lam": float("nan")}, "finite"),
+        ({"format": "lm-eval", "lam": [1.0, 0.0, 1.0, 1.0, 1.0]}, "λ is 0 at layers \\[1\\]"),
         ({"format": "lm-eval", "reference_norms": [1.0, 0.0, 1.0, 1.0, 1.0]}, "positive"),
         ({"format": "lm-eval", "hookpoint": "layers"}, "must contain"),
     ],
@@ -233,3 +235,118 @@ def test_the_refused_payload_would_run_under_a_full_unpickle(tmp_path, capsys):
     torch.save({"layers.1": {"steering_vector": Payload()}}, evil)
     torch.load(evil, weights_only=False)
     assert "unpickled!" in capsys.readouterr().out
+
+
+def test_easysteer_style_gguf_with_extra_keys_loads(tmp_path):
+    """EasySteer's export_gguf writes repeng's layout plus float32 controlvector.* metadata."""
+    import gguf
+
+    path = tmp_path / "easysteer.gguf"
+    writer = gguf.GGUFWriter(str(path), "controlvector")
+    writer.add_string("controlvector.model_hint", "qwen2")
+    writer.add_string("controlvector.method", "diffmean")
+    writer.add_uint32("controlvector.layer_count", 2)
+    writer.add_float32("controlvector.explained_variance.3", 0.5)
+    writer.add_tensor("direction.3", np.full(8, 0.5, np.float32))
+    writer.add_tensor("direction.5", np.full(8, -2.0, np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    back = SteeringVectors.load(path)
+    assert back.layers == (3, 5) and back.meta["model_hint"] == "qwen2"
+    assert back.directions[1].tolist() == [-2.0] * 8
+    assert back.meta["original_norms"] == pytest.approx([0.5 * 8**0.5, 2.0 * 8**0.5])
+
+
+@pytest.mark.parametrize("fmt", ["gguf", "lm-eval", "svec"])
+def test_unsorted_layers_keep_lambda_and_extras_on_their_layer(vecs, tmp_path, fmt):
+    shuffled = vecs.select([4, 1, 2]).replace(meta={"model_n_layers": 6})
+    lam = [4.0, 1.0, 2.0]
+    out, _ = _quiet_export(shuffled, tmp_path / f"v.{fmt}", fmt, lam=lam, model_hint="llama")
+    back = SteeringVectors.load(out)
+    for layer, scale in zip((4, 1, 2), lam, strict=True):
+        assert torch.equal(back[layer], scale * vecs[layer]), (fmt, layer)
+        row = back.layers.index(layer)
+        assert back.explained_variance[row] == vecs.explained_variance[vecs.layers.index(layer)]
+        assert back.sign_agreement[row] == vecs.sign_agreement[vecs.layers.index(layer)]
+
+
+def test_reexport_of_an_import_drops_stale_import_keys(vecs, tmp_path):
+    first = SteeringVectors.load(vecs.export(tmp_path / "a.pt", "lm-eval", lam=2.0))
+    again = SteeringVectors.load(first.export(tmp_path / "b.pt", "lm-eval", lam=3.0))
+    assert again.meta["coefficients"] == [3.0] * 5 and again.meta["source_file"].endswith("b.pt")
+    assert torch.equal(again.directions, 6.0 * vecs.directions)
+    assert again.meta["exported"]["kind"] == "imported"
+
+
+def test_svec_needs_the_depth_to_drop_the_last_layer(vecs, tmp_path):
+    bare = SteeringVectors(vecs.directions[3:], (3, 4))
+    with pytest.warns(UserWarning, match="depth is unknown"):
+        bare.export(tmp_path / "a.svec", "svec", model_hint="llama")
+    with pytest.warns(UserWarning, match="layer 4 dropped"):
+        out = bare.export(tmp_path / "b.svec", "svec", model_hint="llama", n_layers=5)
+    assert list(json.loads(out.read_text())["directions"]) == ["4"]
+
+
+def test_zero_layers_of_another_tools_file_are_dropped(tmp_path):
+    path = tmp_path / "off.pt"
+    torch.save(
+        {
+            "layers.2": {"steering_vector": torch.ones(4), "steering_coefficient": 0.0},
+            "layers.3": {"steering_vector": torch.ones(4), "steering_coefficient": 2.0},
+        },
+        path,
+    )
+    with pytest.warns(UserWarning, match=r"layers \[2\] have zero vectors"):
+        back = SteeringVectors.load(path)
+    assert back.layers == (3,) and back.meta["coefficients"] == [2.0]
+    assert back.meta["original_norms"] == [2.0]
+
+
+def test_detect_svec_and_safetensors_by_content(vecs, tmp_path):
+    svec = tmp_path / "x"
+    svec.write_text('{"dirs":{"a":1}, "directions": {"3": [1.0, 2.0]}}')  # byte 8 is '{'
+    assert detect(svec) == "svec"
+    native = vecs.save(tmp_path / "v.safetensors").rename(tmp_path / "v.data")
+    assert detect(native) == "safetensors"
+    assert SteeringVectors.load(svec).layers == (2,)
+
+
+def _malformed(tmp_path, vecs):
+    bad_key = tmp_path / "key.svec"
+    bad_key.write_text(json.dumps({"directions": {"01": [1.0]}}))
+    bad_prov = tmp_path / "prov.svec"
+    bad_prov.write_text(json.dumps({"directions": {"2": [1.0]}, "lens_steer": "{oops"}))
+    list_prov = tmp_path / "list.svec"
+    list_prov.write_text(json.dumps({"directions": {"2": [1.0]}, "lens_steer": {"meta": [1]}}))
+    coef = tmp_path / "coef.pt"
+    torch.save({"layers.1": {"steering_vector": torch.ones(4), "steering_coefficient": "x"}}, coef)
+    flat = tmp_path / "flat.pt"
+    torch.save({"layers.1": {"steering_vector": torch.ones(2, 4)}}, flat)
+    short = tmp_path / "short.pt"
+    cfg = torch.load(vecs.export(tmp_path / "ok.pt", "lm-eval"), weights_only=True)
+    prov = json.loads(cfg["layers.0"]["lens_steer"])
+    cfg["layers.0"]["lens_steer"] = json.dumps({**prov, "sign_agreement": [1.0]})
+    torch.save(cfg, short)
+    return {
+        bad_key: "layer numbers",
+        bad_prov: "corrupt lens_steer provenance",
+        list_prov: "not a JSON object",
+        coef: "not a number",
+        flat: "1-D tensor",
+        short: "one value per layer",
+    }
+
+
+def test_malformed_files_fail_naming_the_file(vecs, tmp_path):
+    for path, match in _malformed(tmp_path, vecs).items():
+        with pytest.raises(InputError, match=match) as err:
+            SteeringVectors.load(path)
+        assert str(path) in str(err.value), path
+
+
+def test_nothing_to_export(tmp_path):
+    empty = SteeringVectors(torch.zeros(0, 4), ())
+    with pytest.raises(InputError, match="no layers"):
+        empty.export(tmp_path / "e.pt", "lm-eval")
