@@ -18,12 +18,6 @@ from typing import Any
 
 __all__ = ["add_commands", "cmd_export", "cmd_info", "parse_layers"]
 
-_USE = {
-    "gguf": "llama-server -m CHILD.gguf --control-vector-scaled {out} 1.0",
-    "lm-eval": "lm_eval --model steered --model_args pretrained=CHILD_HF_DIR,steer_path={out} ...",
-    "svec": "SteeringVector.load('{stem}') + MalleableModel.steer(..., behavior_vector_strength=1.0)",
-}
-
 
 def parse_layers(text: str, available: tuple[int, ...]) -> list[int]:
     """``"A-B"`` (inclusive) or ``"1,3,5"`` → the listed layers present in ``available``."""
@@ -44,7 +38,7 @@ def parse_layers(text: str, available: tuple[int, ...]) -> list[int]:
 
 
 def _run_setting(vectors_path: Path) -> dict[str, Any]:
-    """λ*, relative and positions of the run whose ``TASK/vectors/`` holds ``vectors_path``."""
+    """λ*, relative and positions of the run whose ``TASK/vectors/child.safetensors`` this is."""
     from ..errors import InputError
 
     task_dir = vectors_path.resolve().parent.parent
@@ -54,36 +48,58 @@ def _run_setting(vectors_path: Path) -> dict[str, Any]:
             f"--lam best reads the run around {vectors_path} (TASK/tune.json and config.json), "
             "but it is not in a run directory: give --lam NUMBER"
         )
-    cfg = json.loads(config.read_text())["config"]
-    task = next((t for t in cfg["tasks"] if t["name"] == task_dir.name), {})
-    steer = {**cfg.get("steer", {}), **{k: task[k] for k in ("relative", "positions") if k in task}}
-    return {"lam": json.loads(tune.read_text())["best"], "child": cfg.get("child"), **steer}
+    if vectors_path.name != "child.safetensors":
+        raise InputError(
+            f"--lam best is the λ* tuned for the run's child vectors (vectors/child.safetensors), "
+            f"not {vectors_path.name}: give --lam NUMBER"
+        )
+    try:
+        cfg = json.loads(config.read_text())["config"]
+        task = next((t for t in cfg["tasks"] if t["name"] == task_dir.name), {})
+        best = json.loads(tune.read_text())["best"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"--lam best: cannot read the run's {tune} / {config} ({err!r})") from None
+    keys = ("relative", "positions")
+    steer = {**cfg.get("steer", {}), **{k: task[k] for k in keys if k in task}}
+    return {"lam": best, "child": cfg.get("child"), **steer}
 
 
 def _strength(args: argparse.Namespace) -> tuple[Any, bool, str, str | None]:
     """(λ, relative, positions, model spec) from --lam/--relative/--model or the run."""
+    from ..errors import InputError
+
     if args.lam == "best":
         run = _run_setting(Path(args.vectors))
-        relative = bool(run.get("relative")) or args.relative
-        return run["lam"], relative, run.get("positions", "all"), args.model or run.get("child")
+        if args.relative and not run.get("relative"):
+            raise InputError("--relative: the run's λ* is absolute (steer.relative is false)")
+        spec = args.model or run.get("child")
+        return run["lam"], bool(run.get("relative")), run.get("positions", "all"), spec
     try:
         lam: Any = [float(x) for x in args.lam.split(",")]
     except ValueError:
-        from ..errors import InputError
-
         raise InputError(
             f"--lam {args.lam!r}: a number, one per layer (a,b,...), or 'best'"
         ) from None
     return (lam[0] if len(lam) == 1 else lam), args.relative, args.positions, args.model
 
 
+def _pick(lam: Any, layers: tuple[int, ...], picked: list[int]) -> Any:
+    """The λ of the ``picked`` layers, when λ is one per layer of ``layers``."""
+    from ..errors import InputError
+
+    if not isinstance(lam, list):
+        return lam
+    if len(lam) != len(layers):
+        raise InputError(f"{len(lam)} λ values for the file's {len(layers)} layers {layers}")
+    by_layer = dict(zip(layers, lam, strict=True))
+    return [by_layer[k] for k in picked]
+
+
 def _hint(args: argparse.Namespace, vecs: Any, spec: str | None) -> str | None:
     from ..models.specs import resolve_spec
 
-    if args.model_hint:
-        return args.model_hint
-    if vecs.meta.get("model_hint"):
-        return vecs.meta["model_hint"]
+    if args.model_hint or vecs.meta.get("model_hint"):
+        return args.model_hint or vecs.meta["model_hint"]
     spec = spec or vecs.meta.get("target_model") or vecs.meta.get("source_model")
     try:
         return resolve_spec(spec).architecture() if spec else None
@@ -91,24 +107,43 @@ def _hint(args: argparse.Namespace, vecs: Any, spec: str | None) -> str | None:
         return None
 
 
+def _depth(spec: str | None) -> int | None:
+    from ..models.specs import resolve_spec
+
+    try:
+        return resolve_spec(spec).n_layers() if spec else None
+    except Exception:  # unknown depth: write_svec falls back on the vectors' meta, or warns
+        return None
+
+
+def _format(args: argparse.Namespace) -> str:
+    from ..errors import InputError
+    from ..formats import FORMATS
+
+    fmt = args.format or next(
+        (f.name for f in FORMATS.values() if f.suffix == Path(args.out).suffix), None
+    )
+    if fmt is None or fmt == "safetensors":
+        raise InputError(f"say --format {{gguf,lm-eval,svec}}: {args.out} has no export suffix")
+    return fmt
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from ..formats import FORMATS
     from ..vectors import SteeringVectors
 
+    fmt = _format(args)
     vecs = SteeringVectors.load(args.vectors)
-    if args.layers:
-        vecs = vecs.select(parse_layers(args.layers, vecs.layers))
     lam, relative, positions, spec = _strength(args)
-    norms = None
-    if relative:
-        norms = _relative_norms(spec, vecs, args)
-    fmt = args.format or next(
-        (f.name for f in FORMATS.values() if f.suffix == Path(args.out).suffix), None
-    )
-    if fmt is None:
-        from ..errors import InputError
-
-        raise InputError(f"say --format {{gguf,lm-eval,svec}}: {args.out} has no known suffix")
+    if args.layers:
+        picked = parse_layers(args.layers, vecs.layers)
+        lam, vecs = _pick(lam, vecs.layers, picked), vecs.select(picked)
+    norms = _relative_norms(spec, vecs, args) if relative else None
+    target = {}
+    if fmt != "lm-eval":
+        target["model_hint"] = _hint(args, vecs, spec)
+    if fmt == "svec":
+        target["n_layers"] = _depth(spec or vecs.meta.get("target_model"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = vecs.export(
@@ -116,19 +151,26 @@ def cmd_export(args: argparse.Namespace) -> None:
             fmt,
             lam=lam,
             reference_norms=norms,
-            model_hint=_hint(args, vecs, spec),
             positions=positions,
             hookpoint=args.hookpoint,
+            **target,
         )
     for w in caught:
         print(f"lens-steer: warning: {w.message}", file=sys.stderr)
     kind = "× mean‖h‖ per layer" if relative else "absolute"
     print(f"wrote {out} ({fmt}, for {FORMATS[fmt].target}): λ = {lam} ({kind})")
-    print(
-        "use: "
-        + _USE.get(fmt, "ls.SteeringVectors.load('{out}')").format(
-            out=out, stem=out.with_suffix("")
-        )
+    print("use: " + _usage(fmt, out))
+
+
+def _usage(fmt: str, out: Path) -> str:
+    if fmt == "gguf":
+        return f"llama-server -m CHILD.gguf --control-vector-scaled {out} 1.0"
+    if fmt == "lm-eval":
+        return f"lm_eval --model steered --model_args pretrained=CHILD_HF_DIR,steer_path={out} ..."
+    keys = json.loads(out.read_text())["directions"]
+    return (
+        f"MalleableModel.steer(behavior_vector=SteeringVector.load('{out.with_suffix('')}'), "
+        f"behavior_layer_ids=[{', '.join(keys)}], behavior_vector_strength=1.0)"
     )
 
 
@@ -164,15 +206,16 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def _check_model(args: argparse.Namespace, vecs: Any) -> None:
-    from ..errors import InputError
     from ..models.load import load_model
     from ..models.specs import resolve_spec
     from ..steer import check_fits
 
     arch, hint = resolve_spec(args.model).architecture(), vecs.meta.get("model_hint")
-    if hint and arch and hint.split("_")[0] != arch.split("_")[0]:
-        raise InputError(
-            f"{args.vectors} was made for a {hint!r} model, but {args.model} is {arch!r}"
+    if hint and arch and hint.split("_")[0] != arch.split("_")[0]:  # gemma3 ~ gemma3_text
+        print(
+            f"lens-steer: warning: {args.vectors} names a {hint!r} model, but {args.model} is "
+            f"{arch!r} (HF and GGUF names differ for some families: check it is the model meant)",
+            file=sys.stderr,
         )
     check_fits(load_model(args.model, device=args.device, dtype=args.dtype), vecs)
     print(f"fits {args.model}")

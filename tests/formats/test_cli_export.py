@@ -90,6 +90,8 @@ def test_info_reads_any_format_and_checks_the_model(run_vectors, child_dir, tmp_
         (["--layers", "7-9"], "selects none"),
         (["--relative"], "--model"),
         (["--positions", "generated", "--model-hint", "llama"], "every position"),
+        (["--lam", "1,2,3"], "one number per layer (2)"),
+        (["--lam", "1,2,3", "--layers", "1"], "3 λ values for the file's 2 layers"),
     ],
 )
 def test_export_errors_are_one_line(tmp_path, capsys, extra, match):
@@ -99,3 +101,46 @@ def test_export_errors_are_one_line(tmp_path, capsys, extra, match):
     err = capsys.readouterr().err
     assert err.startswith("lens-steer: error:") and match in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_info_warns_of_a_file_made_for_another_architecture(child_dir, tmp_path, capsys):
+    vecs = SteeringVectors(unit_directions(2, 32), (1, 2))
+    cv = vecs.export(tmp_path / "g.gguf", "gguf", model_hint="gemma3")
+    assert cli.main(["info", str(cv), "--model", str(child_dir), "--device", "cpu"]) == 0
+    assert "names a 'gemma3' model, but" in capsys.readouterr().err
+
+
+def test_best_per_layer_lambda_follows_the_selected_layers(run_vectors, tmp_path, capsys):
+    tune = run_vectors.parent.parent / "tune.json"
+    tune.write_text(json.dumps({"best": [1.0, 2.0, 3.0, 4.0]}))
+    config = run_vectors.parent.parent.parent / "config.json"
+    cfg = json.loads(config.read_text())
+    cfg["config"]["steer"]["relative"] = False
+    config.write_text(json.dumps(cfg))
+    out = tmp_path / "s.pt"
+    args = ["export", str(run_vectors), "-o", str(out), "--lam", "best", "--layers", "3,1"]
+    assert cli.main(args) == 0
+    back = SteeringVectors.load(out)
+    assert back.layers == (3, 1) and back.meta["coefficients"] == [4.0, 2.0]
+    assert cli.main([*args, "--relative"]) == 2
+    assert "the run's λ* is absolute" in capsys.readouterr().err
+
+
+def test_best_is_the_childs_lambda_only(run_vectors, tmp_path, capsys):
+    parent = SteeringVectors.load(run_vectors).save(run_vectors.with_name("parent.safetensors"))
+    assert cli.main(["export", str(parent), "-o", str(tmp_path / "p.pt"), "--lam", "best"]) == 2
+    assert "not parent.safetensors" in capsys.readouterr().err
+    (run_vectors.parent.parent / "tune.json").write_text("{}")
+    assert (
+        cli.main(["export", str(run_vectors), "-o", str(tmp_path / "c.pt"), "--lam", "best"]) == 2
+    )
+    assert "cannot read the run" in capsys.readouterr().err
+
+
+def test_svec_export_prints_the_layer_ids_to_steer(run_vectors, child_dir, tmp_path, capsys):
+    out = tmp_path / "v.svec"
+    args = ["export", str(run_vectors), "-o", str(out), "--model", str(child_dir)]
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    assert "behavior_layer_ids=[1, 2, 3]" in captured.out  # layer 3 is the last block: dropped
+    assert "layer 3 dropped" in captured.err

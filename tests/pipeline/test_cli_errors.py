@@ -14,7 +14,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from lens_steer.pipeline import cli
+from lens_steer.pipeline import cli, interop
 from lens_steer.pipeline.config import load_config
 from lens_steer.pipeline.preflight import preflight
 from lens_steer.pipeline.run import run_pipeline
@@ -235,7 +235,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     def broken(args):
         raise ValueError("an internal invariant failed")
 
-    monkeypatch.setattr(cli, "cmd_info", broken)
+    monkeypatch.setattr(interop, "cmd_info", broken)
     with pytest.raises(ValueError, match="internal invariant"):
         cli.main(["info", "whatever.safetensors"])
 
