@@ -7,8 +7,8 @@ SmolLM2-135M-Instruct, steering vectors extracted on itself from 8 ARC-Challenge
 at layers 8-13, and three comparisons, each against the tool itself:
 
 - llama.cpp (llama-cpp-python 0.3.36): next-token log-probabilities of a prompt with the exported
-  control vector (applied by libllama's ``llama_set_adapter_cvec``) vs ``ls.steer`` on the same
-  GGUF dequantised to float32; the same with each vector moved one block up or down, to show the
+  control vector (parsed by libggml's GGUF reader, applied by libllama's
+  ``llama_set_adapter_cvec``) vs ``ls.steer`` on the same GGUF dequantised to float32; the same with each vector moved one block up or down, to show the
   layer convention is the one that agrees;
 - lm-evaluation-harness (0.4.13, ``--model steered``): per-choice log-likelihoods on 30 ARC test
   questions vs ``ls.score_choices`` under ``ls.steer``;
@@ -29,25 +29,13 @@ from typing import Any
 import numpy as np
 
 SMOLLM2 = "smollm2-135m-instruct"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_challenge"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "arc_challenge"
 LAYERS = list(range(8, 14))
 PROMPT = "Question: Which gas do plants take in from the air to make food?\nAnswer:"
 TOP = 20  # next-token log-probabilities compared on the reference's 20 most likely tokens
 
-TASK_YAML = """\
-task: lens_steer_arc_challenge
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question.stem}}}}\\nAnswer:"
-doc_to_choice: "{{{{question.choices | map(attribute='text') | list}}}}"
-doc_to_target: "{{{{(question.choices | map(attribute='label') | list).index(answerKey)}}}}"
-metric_list:
-  - metric: acc
-"""
+TASK_YAML = ROOT / "configs" / "lm_eval" / "lens_steer_arc_challenge.yaml"
 
 
 def concept_vectors(model: Any, data_dir: Path = DATA, layers: list[int] = LAYERS) -> Any:
@@ -60,23 +48,64 @@ def concept_vectors(model: Any, data_dir: Path = DATA, layers: list[int] = LAYER
 
 
 # -- llama.cpp --------------------------------------------------------------------------------
-def llama_cpp_cvec(path: Path, strength: float, n_embd: int) -> np.ndarray:
-    """The buffer llama.cpp's ``common_control_vector_load_one`` builds from a control-vector
-    GGUF: ``direction.{k}`` × strength at offset (k − 1)·n_embd; k = 0 and non-F32 refused.
-    (libllama does not export that loader, so this mirrors its rules; the steering is libllama's.)"""
-    import gguf
+class _GGUFParams(ctypes.Structure):
+    _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.POINTER(ctypes.c_void_p))]
 
-    data = np.zeros(0, np.float32)
-    for t in gguf.GGUFReader(str(path)).tensors:
-        kind, _, idx = t.name.partition(".")
-        k = int(idx) if kind == "direction" and idx.isdigit() else -1
-        if k <= 0 or t.tensor_type != gguf.GGMLQuantizationType.F32 or len(t.shape) != 1:
-            raise ValueError(f"llama.cpp refuses {path}: tensor {t.name}")
-        if t.data.size != n_embd:
-            raise ValueError(f"llama.cpp refuses {path}: width {t.data.size} ≠ n_embd {n_embd}")
-        data = np.concatenate([data, np.zeros(max(0, n_embd * k - data.size), np.float32)])
-        data[n_embd * (k - 1) : n_embd * k] += np.asarray(t.data, np.float32) * strength
-    return data
+
+def _libggml() -> Any:
+    """llama.cpp's GGUF parser (libggml-base, shipped inside llama-cpp-python), with signatures."""
+    import llama_cpp
+
+    lib = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    p, i64, s = ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p
+    for name, res, args in [
+        ("gguf_init_from_file", p, [s, _GGUFParams]),
+        ("gguf_find_key", i64, [p, s]),
+        ("gguf_get_val_str", s, [p, i64]),
+        ("gguf_get_n_tensors", i64, [p]),
+        ("gguf_get_tensor_name", s, [p, i64]),
+        ("gguf_free", None, [p]),
+        ("ggml_get_tensor", p, [p, s]),
+        ("ggml_nelements", i64, [p]),
+        ("ggml_n_dims", ctypes.c_int, [p]),
+        ("ggml_get_data_f32", ctypes.POINTER(ctypes.c_float), [p]),
+        ("ggml_free", None, [p]),
+    ]:
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    return lib
+
+
+def llama_cpp_cvec(path: Path, strength: float, n_embd: int) -> np.ndarray:
+    """The buffer llama.cpp's ``common_control_vector_load_one`` builds, from the file as
+    llama.cpp's own GGUF parser reads it: ``direction.{k}`` × strength at offset (k − 1)·n_embd;
+    layer 0, non-F32 and non-1-D tensors refused. (The parser is libggml's; the loop mirrors
+    common.cpp, which llama-cpp-python does not ship.)"""
+    lib = _libggml()
+    ctx = ctypes.c_void_p()
+    gg = lib.gguf_init_from_file(str(path).encode(), _GGUFParams(False, ctypes.pointer(ctx)))
+    if not gg:
+        raise ValueError(f"llama.cpp cannot parse {path}")
+    try:
+        key = lib.gguf_find_key(gg, b"general.architecture")
+        if key < 0 or lib.gguf_get_val_str(gg, key) != b"controlvector":
+            raise ValueError(f"{path}: general.architecture is not controlvector")
+        data = np.zeros(0, np.float32)
+        for i in range(lib.gguf_get_n_tensors(gg)):
+            name = lib.gguf_get_tensor_name(gg, i)
+            kind, _, idx = name.decode().partition(".")
+            k = int(idx) if kind == "direction" and idx.isdigit() else -1
+            t = lib.ggml_get_tensor(ctx, name)
+            is_f32 = ctypes.cast(t, ctypes.POINTER(ctypes.c_int32))[0] == 0  # ggml_tensor.type
+            if k <= 0 or not is_f32 or lib.ggml_n_dims(t) != 1 or lib.ggml_nelements(t) != n_embd:
+                raise ValueError(f"llama.cpp refuses {path}: tensor {name.decode()}")
+            row = np.ctypeslib.as_array(lib.ggml_get_data_f32(t), shape=(n_embd,))
+            data = np.concatenate([data, np.zeros(max(0, n_embd * k - data.size), np.float32)])
+            data[n_embd * (k - 1) : n_embd * k] += row * strength
+        return data
+    finally:
+        lib.gguf_free(gg)
+        lib.ggml_free(ctx)
 
 
 def llama_cpp_logprobs(llm: Any, tokens: list[int], cvec: np.ndarray | None) -> np.ndarray:
@@ -134,6 +163,8 @@ def llama_cpp_agreement(model: Any, model_gguf: Path, cv: Path, vecs: Any, lam: 
                 res["effect"] = gap(steered, base_l)
                 for shift in (-1, 1):
                     layers = tuple(k + shift for k in vecs.layers)
+                    if min(layers) < 0 or max(layers) >= model.cfg.n_layers:
+                        continue  # no block to move to
                     moved = ls.SteeringVectors(vecs.directions, layers)
                     res[f"shifted {shift:+d}"] = gap(
                         steered, lens_logprobs(model, tokens, moved, lam)
@@ -146,11 +177,18 @@ def llama_cpp_agreement(model: Any, model_gguf: Path, cv: Path, vecs: Any, lam: 
 # -- lm-evaluation-harness --------------------------------------------------------------------
 def lm_eval_logliks(hf_dir: Path, steer_file: Path, work: Path, n: int) -> tuple[list, float]:
     """Per-choice log-likelihoods and accuracy of lm-eval's ``steered`` model on the first ``n``
-    ARC test questions, from a local task in lm-eval's arc_challenge format."""
+    ARC test questions, from configs/lm_eval's task in lm-eval's arc_challenge format."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    (work / "arc.yaml").write_text(TASK_YAML.format(data=DATA / "ARC-Challenge-Test.jsonl"))
+    # the README's task file, with the data path made absolute (lm-eval may run anywhere)
+    text = TASK_YAML.read_text().replace(
+        "../shared/data/arc_challenge/ARC-Challenge-Test.jsonl",
+        str(DATA / "ARC-Challenge-Test.jsonl"),
+    )
+    if str(DATA) not in text:
+        raise ValueError(f"{TASK_YAML} no longer names ../shared/data/arc_challenge's test file")
+    (work / "arc.yaml").write_text(text)
     args = {"pretrained": str(hf_dir), "steer_path": str(steer_file), "device": "cpu"}
     # SmolLM2's tokenizer puts <|im_start|> first; lens_steer's bridge does, lm-eval must too
     args.update(dtype="float32", add_bos_token=True)
@@ -252,6 +290,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache-dir", default=os.environ.get("LENS_STEER_CACHE"))
     p.add_argument("--work", default="/tmp/lens_steer_interop")
+    p.add_argument(
+        "--vectors", help="compare this SmolLM2 vector file instead (e.g. a run's child)"
+    )
+    p.add_argument(
+        "--lam", type=float, help="λ for --vectors (default: 8 in llama.cpp, 4 in lm-eval)"
+    )
     args = p.parse_args()
 
     import torch
@@ -264,23 +308,25 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     model = ls.load_model(SMOLLM2, device="cpu", dtype="float32", cache_dir=args.cache_dir)
     hf_dir, gguf_path = hf_directory(SMOLLM2, args.cache_dir), alias_gguf(SMOLLM2, args.cache_dir)
-    vecs = concept_vectors(model)
+    vecs = ls.SteeringVectors.load(args.vectors) if args.vectors else concept_vectors(model)
+    lam_cpp, lam_lm = (args.lam, args.lam) if args.lam is not None else (8.0, 4.0)
+    in_cpp = vecs.select([k for k in vecs.layers if k != 0])  # llama.cpp cannot steer block 0
+    cv = in_cpp.export(work / "cv.gguf", "gguf", lam=lam_cpp, model_hint="llama")
     rows = {
-        "llama.cpp, exported (λ = 8)": llama_cpp_agreement(
-            model,
-            gguf_path,
-            vecs.export(work / "cv.gguf", "gguf", lam=8.0, model_hint="llama"),
-            vecs,
-            8.0,
+        f"llama.cpp, exported (λ = {lam_cpp:g})": llama_cpp_agreement(
+            model, gguf_path, cv, in_cpp, lam_cpp
         ),
-        "lm-eval steered, 30 ARC (λ = 4)": lm_eval_agreement(model, hf_dir, vecs, 4.0, work),
+        f"lm-eval steered, 30 ARC (λ = {lam_lm:g})": lm_eval_agreement(
+            model, hf_dir, vecs, lam_lm, work
+        ),
     }
-    rep, rep_file = repeng_agreement(model, hf_dir, work)
-    rows["repeng ControlModel (coeff 2)"] = rep
-    imported = ls.SteeringVectors.load(rep_file).select(LAYERS)
-    rows["llama.cpp, repeng's file (×8)"] = llama_cpp_agreement(
-        model, gguf_path, _subset_gguf(imported, work), imported, 8.0
-    )
+    if not args.vectors:
+        rep, rep_file = repeng_agreement(model, hf_dir, work)
+        rows["repeng ControlModel (coeff 2)"] = rep
+        imported = ls.SteeringVectors.load(rep_file).select(LAYERS)
+        rows["llama.cpp, repeng's file (×8)"] = llama_cpp_agreement(
+            model, gguf_path, _subset_gguf(imported, work), imported, 8.0
+        )
     for name, res in rows.items():
         print(f"{name:<34} " + "  ".join(f"{k}: {_fmt(v)}" for k, v in res.items()))
 

@@ -61,12 +61,14 @@ def test_foreign_control_vector_loads_and_steers_like_llama_cpp(
     _check(res)
 
 
-def test_llama_cpp_refuses_what_lens_steer_refuses_to_write(interop, concept, tmp_path, tool):
-    """llama.cpp's loader rules (mirrored by the benchmark) refuse direction.0; export drops it."""
+def test_llama_cpps_own_parser_reads_the_export(interop, concept, tmp_path, tool):
+    """libggml's GGUF reader sees the exported tensors: direction.0 gone, direction.9 = λ·v at
+    llama.cpp's offset for block 9 (8·n_embd: its buffer starts at layer 1), F32, 1-D."""
     tool("llama_cpp")
+    vecs = SteeringVectors(concept.directions[:2], (0, 9))
     with pytest.warns(UserWarning, match="layer 0 dropped"):
-        cv = SteeringVectors(concept.directions[:2], (0, 9)).export(
-            tmp_path / "cv.gguf", "gguf", model_hint="llama"
-        )
-    buf = interop.llama_cpp_cvec(cv, 1.0, concept.d_model)
-    assert buf.size == 9 * concept.d_model and (buf[: 8 * concept.d_model] == 0).all()
+        cv = vecs.export(tmp_path / "cv.gguf", "gguf", lam=[1.0, 3.0], model_hint="llama")
+    d = concept.d_model
+    buf = interop.llama_cpp_cvec(cv, 2.0, d)
+    assert buf.size == 9 * d and (buf[: 8 * d] == 0).all()
+    assert (buf[8 * d :] == (6.0 * concept.directions[1]).numpy()).all()
