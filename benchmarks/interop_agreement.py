@@ -141,7 +141,8 @@ def lens_logprobs(model: Any, tokens: list[int], vecs: Any = None, lam: float = 
 def llama_cpp_agreement(model: Any, model_gguf: Path, cv: Path, vecs: Any, lam: float) -> dict:
     """Max |Δ log p| over the top tokens between llama.cpp running control vector ``cv`` at
     strength s and lens_steer steering ``vecs`` at λ = s·``lam``: unsteered, s = 1 and 2, and
-    with lens_steer's vectors one block up or down (which must agree worse)."""
+    with lens_steer's vectors one block up or down (which must agree worse); and llama.cpp's own
+    noise floor, how far its log-probs move when the vector is scaled down to 1e-4."""
     import llama_cpp
 
     import lens_steer as ls
@@ -156,6 +157,9 @@ def llama_cpp_agreement(model: Any, model_gguf: Path, cv: Path, vecs: Any, lam: 
             return float(np.abs(a[top] - b[top]).max())
 
         res = {"plain": gap(base_l, base_o)}
+        # llama.cpp's own noise: 8-bit activation rounding turns a 1e-4 nudge into ~0.17 nats
+        nudge = llama_cpp_logprobs(llm, tokens, llama_cpp_cvec(cv, 1e-4, llm.n_embd()))
+        res["llama.cpp noise"] = gap(nudge, base_l)
         for s in (1.0, 2.0):
             steered = llama_cpp_logprobs(llm, tokens, llama_cpp_cvec(cv, s, llm.n_embd()))
             res[f"steered x{s:g}"] = gap(steered, lens_logprobs(model, tokens, vecs, s * lam))

@@ -1,11 +1,13 @@
 """llama.cpp itself (llama-cpp-python built from source by scripts/interop_env.sh) steering
 SmolLM2's Q4_1 GGUF with control vectors, vs lens_steer on the same weights dequantised to float32.
 
-Tolerance: unsteered, the two already differ by ~0.12 in next-token log-probability (llama.cpp
-multiplies Q4_1 weights by activations quantised to 8 bits; lens_steer computes in float32), and
-steering six layers hard (λ = 8 on unit vectors, ~2.5 nats of effect) carries that to ~0.3. So a
-steered gap below 0.5 nats, with the same vectors one block up or down agreeing at least twice as
-badly, pins the layer convention: ``direction.{k}`` is ``blocks.{k}.hook_resid_post``.
+Tolerance: unsteered, the two differ by 0.12 nats in next-token log-probability (llama.cpp
+multiplies Q4_1 weights by activations rounded to 8 bits; lens_steer computes in float32), and
+llama.cpp's rounding makes it move by ~0.17 nats for any nudge at all (a control vector scaled to
+1e-4 does it: the benchmark prints this as "llama.cpp noise"). Steering six layers hard (λ = 8 on
+unit vectors, ~2.7 nats of effect) then agrees to within 0.2-0.5 nats. So: steered gaps below 0.6,
+and the same vectors one block up or down agreeing at least twice as badly, which pins the layer
+convention — ``direction.{k}`` is ``blocks.{k}.hook_resid_post``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.integration
 def _check(res: dict) -> None:
     assert res["plain"] < 0.25, res
     assert res["effect"] > 1.0, f"the vector barely steers, the comparison says nothing: {res}"
-    assert res["steered x1"] < 0.5 and res["steered x2"] < 0.5, res
+    assert res["steered x1"] < 0.6 and res["steered x2"] < 0.6, res
     assert min(res["shifted -1"], res["shifted +1"]) > 2 * res["steered x1"], res
 
 

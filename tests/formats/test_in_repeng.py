@@ -29,5 +29,5 @@ def test_repeng_vector_steers_like_repeng_control_model(
     cv = subset.export(tmp_path / "repeng_layers.gguf", "gguf", lam=8.0)  # hint from the file
     gguf_path = alias_gguf(interop.SMOLLM2, lens_steer_cache)
     res = interop.llama_cpp_agreement(smollm2, gguf_path, cv, subset, 8.0)
-    assert res["steered x1"] < 0.5 and res["effect"] > 1.0, res
+    assert res["steered x1"] < 0.6 and res["effect"] > 1.0, res
     assert min(res["shifted -1"], res["shifted +1"]) > 2 * res["steered x1"], res
