@@ -3,9 +3,10 @@
 The method follows arXiv 2512.19069: ``extract`` (Algorithm 1) → ``transfer`` → ``steer`` → tune λ
 (Algorithm 2, ``tune_lambda``) → test with λ* and inference-time scaling (Algorithm 3,
 ``evaluate``), with explicit choices for what the paper leaves open (layer maps, width bridging,
-positions, λ scaling). The subpackages, one concern each: ``models`` (loading), ``transfer`` (layer
-and width maps), ``engine`` (decoding and scoring), ``experiment`` (tuning, ITS, evaluation,
-statistics), ``pipeline`` (configs, runs, CLI), ``tasks`` and ``analysis``.
+positions, λ scaling). The subpackages, one concern each: ``formats`` (vector files in and out:
+llama.cpp, lm-eval, IBM), ``models`` (loading), ``transfer`` (layer and width maps), ``engine``
+(decoding and scoring), ``experiment`` (tuning, ITS, evaluation, statistics), ``pipeline``
+(configs, runs, CLI), ``tasks`` and ``analysis``.
 """
 
 from .activations import last_token_activations, residual_norms
