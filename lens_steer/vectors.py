@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,72 @@ class SteeringVectors:
             if len(self)
             else "SteeringVectors(empty)"
         )
+
+    # -- algebra ----------------------------------------------------------------------------
+    # Concept arithmetic (repeng's ControlVector has the same): every result is a new value whose
+    # meta records the operation and its operands' provenance. Explained variance and sign
+    # agreement describe an extraction, not a sum, so sums and scalings drop them.
+
+    def _aligned(self, other: Any, op: str) -> SteeringVectors:
+        """``other`` in this object's layer order, after checking the two can be combined."""
+        if not isinstance(other, SteeringVectors):
+            raise TypeError(f"cannot {op} SteeringVectors and {type(other).__name__}")
+        if set(other.layers) != set(self.layers):
+            raise InputError(
+                f"cannot {op} vectors for layers {self.layers} and {other.layers}: select the "
+                "same layers first (vecs.select(...))"
+            )
+        if other.d_model != self.d_model:
+            raise InputError(f"cannot {op} vectors of width {self.d_model} and {other.d_model}")
+        hooks = {v.meta.get("hook_point", "hook_resid_post") for v in (self, other)}
+        if len(hooks) > 1:
+            raise InputError(f"cannot {op} vectors read at different hook points {sorted(hooks)}")
+        return other.select(self.layers)
+
+    def _composed(self, directions: Tensor, op: str, operands: list[Any], **extra: Any):
+        keep = ("hook_point", "model_n_layers", "model_d_model", "target_model", "coordinates")
+        meta = {k: self.meta[k] for k in keep if k in self.meta}
+        meta.update(kind="composed", composition={"op": op, "operands": operands, **extra})
+        return SteeringVectors(directions, self.layers, meta=meta)
+
+    def __add__(self, other: Any) -> SteeringVectors:
+        b = self._aligned(other, "add")
+        return self._composed(self.directions + b.directions, "+", [dict(self.meta), dict(b.meta)])
+
+    def __sub__(self, other: Any) -> SteeringVectors:
+        b = self._aligned(other, "subtract")
+        return self._composed(self.directions - b.directions, "-", [dict(self.meta), dict(b.meta)])
+
+    def __neg__(self) -> SteeringVectors:
+        return self._composed(-self.directions, "neg", [dict(self.meta)])
+
+    def __mul__(self, factor: Any) -> SteeringVectors:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            return NotImplemented
+        if not math.isfinite(factor):
+            raise InputError(f"cannot scale vectors by {factor}")
+        return self._composed(self.directions * factor, "scale", [dict(self.meta)], factor=factor)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, factor: Any) -> SteeringVectors:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            return NotImplemented
+        if factor == 0:
+            raise InputError("cannot divide vectors by 0")
+        return self * (1.0 / factor)
+
+    def normalized(self) -> SteeringVectors:
+        """Each layer's direction scaled to unit norm (extraction statistics kept: same direction).
+
+        Raises:
+            InputError: a layer whose direction is zero has no unit direction.
+        """
+        zero = zero_layers(self.directions, self.layers)
+        if zero:
+            raise InputError(f"the directions of layers {zero} are zero: no unit direction")
+        unit = self.directions / self.directions.norm(dim=-1, keepdim=True)
+        return self.replace(directions=unit, meta={"normalized": True})
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
