@@ -33,6 +33,9 @@ from .vectors import SteeringVectors
 
 __all__ = [
     "steer",
+    "apply_op",
+    "unit_directions",
+    "OPS",
     "Steering",
     "steering_ratio",
     "active_steerings",
@@ -42,6 +45,51 @@ __all__ = [
 ]
 
 Positions = Literal["all", "generated", "last_prompt"]
+Op = Literal["add", "ablate", "clamp"]
+#: What a steering does to h at a steered position, with v the layer's vector, v̂ = v/‖v‖ and λ
+#: the row's coefficient: "add" h + λ·v; "ablate" h − λ·(h·v̂)v̂ (λ = 1 removes the direction);
+#: "clamp" h − (h·v̂)v̂ + λ·v̂ (the component along v̂ set to λ, lm-eval's clamp).
+OPS = ("add", "ablate", "clamp")
+
+
+def check_op(op: str, relative: bool) -> None:
+    if op not in OPS:
+        raise InputError(f"unknown op {op!r}: choose one of {OPS}")
+    if op == "ablate" and relative:
+        raise InputError(
+            "op='ablate' takes λ as the share of the direction to remove (1 = all of it), "
+            "not a fraction of ‖h‖: use relative=False"
+        )
+
+
+def unit_directions(vectors: SteeringVectors, op: str) -> Float[Tensor, "n_layers d_model"]:
+    """The rows ``op`` uses: v as stored for "add", v̂ for "ablate" and "clamp"."""
+    d = vectors.directions
+    if op == "add":
+        return d
+    zero = [k for k, n in zip(vectors.layers, d.norm(dim=-1).tolist(), strict=True) if n == 0.0]
+    if zero:
+        raise InputError(f"op={op!r} needs a direction, but layers {zero} have zero vectors")
+    return d / d.norm(dim=-1, keepdim=True)
+
+
+def apply_op(
+    op: str,
+    h: Float[Tensor, "batch pos d_model"],
+    direction: Float[Tensor, " d_model"],
+    coef: Float[Tensor, " batch_or_1"],
+) -> Float[Tensor, "batch pos d_model"]:
+    """``op`` at these positions (see :data:`OPS`); ``direction`` is v for "add", v̂ otherwise,
+    and ``coef`` holds one λ per row or one for all. Returns a new tensor."""
+    c = coef.reshape(-1, 1, 1).float()
+    v = direction.reshape(1, 1, -1).float()
+    if op == "add":  # the delta in float32, then h's dtype: as the engine's decoders add it
+        return h + (c * v).to(h.dtype)
+    along = (h.float() * v).sum(-1, keepdim=True)
+    change = -c * along * v if op == "ablate" else (c - along) * v
+    return (h.float() + change).to(h.dtype)
+
+
 Lambda = float | Sequence[float] | Tensor
 
 
@@ -170,8 +218,10 @@ def steer(
     reference_norms: Tensor | None = None,
     norm_texts: Sequence[str] | None = None,
     prompt_len: int | None = None,
+    op: Op = "add",
 ) -> Iterator[Steering]:
-    """Add λ·v to each steered layer's residual stream for every forward inside the block.
+    """Add λ·v to each steered layer's residual stream for every forward inside the block
+    (or, with ``op``, ablate or clamp the vector's direction there).
 
     A 1-D λ tensor is λ-batching: one forward pass sweeps many λ, one per batch row.
 
@@ -191,13 +241,16 @@ def steer(
             anchor set. Ignored unless ``relative``.
         norm_texts: texts to measure the norms on.
         prompt_len: the prompt's length in tokens; None takes the first pass's length.
+        op: "add" (h + λ·v), "ablate" (h − λ·(h·v̂)v̂: λ = 1 removes the direction) or "clamp"
+            (h − (h·v̂)v̂ + λ·v̂: the component along v̂ set to λ; with ``relative``, to λ·‖h‖).
 
     Yields:
         The :class:`Steering` state: effective λ per layer (``coefficients``, after
         ``relative``), position bookkeeping and ``reset()`` for the next prompt.
 
     Raises:
-        InputError: vectors that do not fit the model; an unknown ``positions``; a λ that is
+        InputError: vectors that do not fit the model; an unknown ``positions`` or ``op``;
+            ``op="ablate"`` with ``relative``; a zero vector for ablate or clamp; a λ that is
             not finite, or a sequence of the wrong length; a λ tensor that is not 1-D (or,
             during a forward, whose length differs from the batch); bad ``reference_norms``.
         TypeError: a λ of the wrong type (a string, a bool, a mapping, ...).
@@ -205,13 +258,14 @@ def steer(
     check_fits(model, vectors)
     if positions not in POSITIONS:
         raise InputError(f"unknown positions {positions!r}: choose one of {POSITIONS}")
+    check_op(op, relative)
     coef, per_batch = _coefficients(lam, len(vectors))
     if relative:
         norms = relative_norms(model, vectors, reference_norms, norm_texts)
         coef = coef * norms.reshape(-1, 1).cpu()
     device = model_device(model)
     state = Steering(vectors, coef, positions, prompt_len, _fixed_prompt_len=prompt_len)
-    directions = vectors.directions.to(device)
+    directions = unit_directions(vectors, op).to(device)
     coef_dev = coef.to(device)
     first_layer = min(vectors.layers)  # the first steered layer a forward pass reaches
     window: list[tuple[int, int] | None] = [None]
@@ -229,9 +283,9 @@ def steer(
                 raise InputError(
                     f"{c.shape[0]} per-row λ values for a batch of {resid.shape[0]} rows"
                 )
-            delta = (c.reshape(-1, 1, 1) * directions[row].reshape(1, 1, -1)).to(resid.dtype)
             out = resid.clone()
-            out[:, span[0] : span[1]] += delta
+            part = out[:, span[0] : span[1]]
+            out[:, span[0] : span[1]] = apply_op(op, part, directions[row], c)
             return out
 
         return hook
