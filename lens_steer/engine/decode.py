@@ -33,7 +33,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..models.load import hook_name
-from ..steer import active_steerings
+from ..steer import active_steerings, apply_op
 from .prefill import prefill
 from .stopping import Finisher
 from .types import Result, Row, Settings, SteerSpec
@@ -66,25 +66,29 @@ class Adder:
         coef = torch.tensor([float(x) for x in lams]).float().reshape(1, -1).expand(n, -1)
         if spec.norms is not None:  # exactly steer(relative=True)'s λ·‖h‖ per layer
             coef = coef * spec.norms.float().reshape(-1, 1).cpu()
-        coef = coef.to(device)
-        dirs = spec.directions.to(device)
-        self.deltas = [
-            (coef[i].reshape(-1, 1, 1) * dirs[i].reshape(1, 1, -1)).to(dtype) for i in range(n)
+        self.coefs = coef.to(device)  # [layer, row]: what ablate and clamp use per row
+        self.dirs = spec.directions.to(device)
+        self.deltas = [  # what "add" adds, formed once (the CUDA-graph decoder copies these)
+            (self.coefs[i].reshape(-1, 1, 1) * self.dirs[i].reshape(1, 1, -1)).to(dtype)
+            for i in range(n)
         ]
         self.layers, self.positions, self.phase = spec.layers, spec.positions, "prompt"
+        self.op = spec.op
 
     def select(self, keep: Tensor) -> None:
         self.deltas = [d.index_select(0, keep) for d in self.deltas]
+        self.coefs = self.coefs.index_select(1, keep)
 
     @contextmanager
     def rows(self, idx: Tensor, phase: str):
         """Temporarily steer only rows ``idx`` (in that order) in ``phase``."""
-        saved = self.deltas, self.phase
-        self.deltas, self.phase = [d.index_select(0, idx) for d in self.deltas], phase
+        saved = self.deltas, self.coefs, self.phase
+        self.deltas = [d.index_select(0, idx) for d in self.deltas]
+        self.coefs, self.phase = self.coefs.index_select(1, idx), phase
         try:
             yield
         finally:
-            self.deltas, self.phase = saved
+            self.deltas, self.coefs, self.phase = saved
 
     def span(self, seq: int) -> tuple[int, int] | None:
         if self.phase == "decode":  # one new (generated) token per row
@@ -99,8 +103,13 @@ class Adder:
         self, i: int, resid: Float[Tensor, "batch seq d_model"]
     ) -> Float[Tensor, "batch seq d_model"]:
         span = self.span(resid.shape[1])
-        if span is not None:
+        if span is None:
+            return resid
+        if self.op == "add":
             resid[:, span[0] : span[1]] += self.deltas[i]
+        else:
+            part = resid[:, span[0] : span[1]]
+            resid[:, span[0] : span[1]] = apply_op(self.op, part, self.dirs[i], self.coefs[i])
         return resid
 
     def torch_hook(self, i: int) -> Callable:

@@ -31,11 +31,20 @@ if TYPE_CHECKING:
 
 from ..activations import chunks, encode, model_device, pad_id
 from ..options import DECODING_FIELDS, POSITIONS, OptionFields, Options
-from ..steer import check_fits
+from ..steer import check_fits, check_op
 from ..vectors import SteeringVectors
 from . import decode as decoder
 from . import graph as graph_decoder
-from .plan import ENGINES, eos_ids, pick_engine, steer_spec, steering_key_fields, usable_cache
+from .plan import (
+    ENGINES,
+    engine_for_op,
+    eos_ids,
+    pick_engine,
+    steer_spec,
+    steering_key_fields,
+    unsteered,
+    usable_cache,
+)
 from .store import GenerationCache, content_key, model_fingerprint
 from .types import Row, Settings, SteerSpec
 
@@ -108,6 +117,7 @@ def generate(
     reference_norms: Tensor | None = None,
     norm_texts: Sequence[str] | None = None,
     engine: str = "auto",
+    op: str = "add",
     options: Options | None = None,
     **overrides: Unpack[OptionFields],
 ) -> list[list[str]]:
@@ -134,6 +144,10 @@ def generate(
         engine: "auto" (the static decoder with CUDA graphs on a GPU, the plain fast path on CPU,
             the hook path when hooks are on the model), "graph", "plain" or "hooks"; all give the
             same tokens.
+        op: what steering does, as in :func:`lens_steer.steer`: "add" (h + λ·v), "ablate" or
+            "clamp"; every column's λ is a row of the same batch for each. With "clamp", λ = 0
+            is a steering (the component set to 0), not the plain model; the CUDA-graph decoder
+            adds only, so other ops decode with "plain" on a GPU.
         options: the shared :class:`~lens_steer.options.Options` (positions, relative,
             max_new_tokens, batch_size, cache, progress); keywords of the same names override it.
             The cache is read first; only misses are decoded, each finished batch written in one
@@ -149,7 +163,8 @@ def generate(
     _check_decoding(opts, n_samples, temperature, min_new_tokens)
     stops = _check_stops(stop_sequences)
     col_lams = _column_lams(model, vectors, lams)
-    engine = pick_engine(model, engine)
+    check_op(op, opts.relative)
+    engine = engine_for_op(pick_engine(model, engine), op, engine)
     if not prompts:
         return []
     cache = usable_cache(opts.cache, model)
@@ -163,12 +178,12 @@ def generate(
         eos_ids=eos_ids(model),
     )
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
-    steered = vectors is not None and any(lam for lam in col_lams)
+    steered = vectors is not None and any(not unsteered(lam, op) for lam in col_lams)
     norms = (opts.positions, opts.relative, reference_norms, norm_texts)
-    steer_fields = steering_key_fields(vectors, *norms) if cache is not None and steered else {}
-    outs, todo = _lookup(cache, model, prompts, columns, settings, seed, steer_fields)
+    steer_fields = steering_key_fields(vectors, *norms, op) if cache is not None and steered else {}
+    outs, todo = _lookup(cache, model, prompts, columns, settings, seed, (steer_fields, op))
     if todo:
-        spec = steer_spec(model, vectors, *norms) if steered else None
+        spec = steer_spec(model, vectors, *norms, op) if steered else None
         job = _Job(prompts, columns, settings, seed, spec, opts.batch_size)
         _run(model, job, todo, outs, engine, cache, opts.progress)
     return [[str(x) for x in row] for row in outs]
@@ -181,10 +196,11 @@ def _lookup(
     columns: list[tuple[float | None, int]],
     settings: Settings,
     seed: int,
-    steer_fields: dict[str, Any],
+    steering_of: tuple[dict[str, Any], str],
 ) -> tuple[list[list[str | None]], list[tuple[int, int, str | None]]]:
     """The outputs the cache already holds, and the (prompt, column, cache key) cells still to
-    decode (every cell when there is no cache)."""
+    decode (every cell when there is no cache); ``steering_of`` is (key fields, op)."""
+    steer_fields, op = steering_of
     sampled = settings.temperature > 0
     base = _base_fields(model, settings, seed if sampled else None) if cache is not None else {}
     outs: list[list[str | None]] = [[None] * len(columns) for _ in prompts]
@@ -193,7 +209,7 @@ def _lookup(
         for k, (lam, s) in enumerate(columns):
             key = None
             if cache is not None:
-                steering = None if not lam else dict(steer_fields, lam=float(lam))
+                steering = None if unsteered(lam, op) else dict(steer_fields, lam=float(lam))
                 sample = s if sampled else None
                 key = content_key(dict(base, prompt=prompt, steering=steering, sample=sample))
             todo.append((i, k, key))

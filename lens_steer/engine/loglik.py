@@ -25,11 +25,19 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..activations import model_device, pad_id
+from ..steer import check_op
 from ..tasks.base import Example, Task
 from ..tasks.choices import ChoiceScores, OptionRow, check_options, finalise, option_rows
 from ..vectors import SteeringVectors
 from . import decode as decoder
-from .plan import pick_engine, steer_spec, steering_key_fields, usable_cache
+from .plan import (
+    engine_for_op,
+    pick_engine,
+    steer_spec,
+    steering_key_fields,
+    unsteered,
+    usable_cache,
+)
 from .store import GenerationCache, content_key, model_fingerprint
 
 __all__ = ["score_choices_lams"]
@@ -79,6 +87,7 @@ def score_choices_lams(
     cache: GenerationCache | str | Path | None = None,
     progress: bool = True,
     engine: str = "auto",
+    op: str = "add",
 ) -> list[ChoiceScores]:
     """Score the options of ``examples`` steered at each λ of ``lams``; one result per λ.
 
@@ -98,6 +107,8 @@ def score_choices_lams(
             recomputed.
         progress: show a progress bar.
         engine: as for :func:`lens_steer.generate`.
+        op: "add", "ablate" or "clamp", as for :func:`lens_steer.steer`; every λ is a row of the
+            same forward pass for each (with "clamp", λ = 0 is a steering, not the plain model).
 
     Returns:
         One :class:`~lens_steer.tasks.choices.ChoiceScores` per λ, in ``lams`` order. The context
@@ -110,18 +121,20 @@ def score_choices_lams(
     tok = getattr(model, "tokenizer", None)
     if tok is None:
         raise ValueError("score_choices_lams needs a model with a tokenizer (ls.load_model)")
-    engine = pick_engine(model, engine)
+    check_op(op, relative)
+    engine = engine_for_op(pick_engine(model, engine), op, engine)
     cache = usable_cache(cache, model)
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
-    steered = vectors is not None and any(lams)
+    steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
     key_fields = None
     if cache is not None:
-        key_fields = _key_fields(model, vectors if steered else None, relative, reference_norms)
+        steering = (vectors if steered else None, relative, reference_norms, op)
+        key_fields = _key_fields(model, *steering)
     sums, keys, todo = _lookup(cache, rows, lams, key_fields)
     if todo:  # all cached: no model work at all, not even the relative norms
         spec = None
         if steered:
-            spec = steer_spec(model, vectors, "all", relative, reference_norms, None)
+            spec = steer_spec(model, vectors, "all", relative, reference_norms, None, op)
         backend = decoder.make_backend(model, engine)
         place = (model_device(model), pad_id(model), next(model.parameters()).dtype)
         bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
@@ -138,22 +151,23 @@ Cell = tuple[int, int]  # (option row, λ index)
 
 
 def _key_fields(
-    model: Any, vectors: SteeringVectors | None, relative: bool, norms: Tensor | None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """What every cache key holds (model, dtype) and, when steered, what its steering holds."""
+    model: Any, vectors: SteeringVectors | None, relative: bool, norms: Tensor | None, op: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """What every cache key holds (model, dtype), when steered what its steering holds, and the
+    op (which decides whether λ = 0 is unsteered)."""
     param = next(model.parameters())
     base = dict(kind="loglik", model=model_fingerprint(model), dtype=str(param.dtype))
-    steer = (
-        steering_key_fields(vectors, "all", relative, norms, None) if vectors is not None else None
-    )
-    return base, steer
+    steer = None
+    if vectors is not None:
+        steer = steering_key_fields(vectors, "all", relative, norms, None, op)
+    return base, steer, op
 
 
 def _lookup(
     cache: GenerationCache | None,
     rows: Sequence[OptionRow],
     lams: list[float],
-    key_fields: tuple[dict[str, Any], dict[str, Any] | None] | None,
+    key_fields: tuple[dict[str, Any], dict[str, Any] | None, str] | None,
 ) -> tuple[list[dict[Cell, float]], dict[Cell, str], list[Cell]]:
     """Per-λ sums already cached (keyed by (example, option)), every cell's cache key, and the
     cells still to score."""
@@ -161,10 +175,11 @@ def _lookup(
     todo = [(r, k) for k in range(len(lams)) for r in range(len(rows))]
     if cache is None or key_fields is None:
         return sums, {}, todo
-    base, steer = key_fields
+    base, steer, op = key_fields
     keys: dict[Cell, str] = {}
     for r, k in todo:
-        steering = dict(steer, lam=lams[k]) if steer is not None and lams[k] else None
+        steered = steer is not None and not unsteered(lams[k], op)
+        steering = dict(steer, lam=lams[k]) if steered else None
         keys[(r, k)] = _row_key(base, rows[r], steering)
     hits = cache.get_many(keys.values())
     for (r, k), key in keys.items():

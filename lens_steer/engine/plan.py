@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..activations import model_device
 from ..anchors import ANCHOR_TEXTS
-from ..steer import active_steerings, relative_norms
+from ..steer import active_steerings, check_op, relative_norms, unit_directions
 from ..vectors import SteeringVectors
 from .store import GenerationCache, content_key, vectors_fingerprint
 from .types import SteerSpec
@@ -26,6 +26,8 @@ __all__ = [
     "eos_ids",
     "steer_spec",
     "steering_key_fields",
+    "unsteered",
+    "engine_for_op",
 ]
 
 ENGINES = ("auto", "graph", "plain", "hooks")
@@ -100,9 +102,11 @@ def steering_key_fields(
     relative: bool,
     reference_norms: Tensor | None,
     norm_texts: Sequence[str] | None,
+    op: str = "add",
 ) -> dict[str, Any]:
     """What identifies a steering in a cache key (λ aside), without running the model: relative
-    norms are named by their values when given, else by the texts they will be measured on."""
+    norms are named by their values when given, else by the texts they will be measured on; the
+    op only when it is not "add", so keys written before ops existed still hit."""
     norm_src = None
     if relative:
         norm_src = (
@@ -110,9 +114,25 @@ def steering_key_fields(
             if reference_norms is not None
             else content_key({"texts": list(norm_texts or ANCHOR_TEXTS)})
         )
-    return dict(
+    fields = dict(
         vectors=vectors_fingerprint(vectors), positions=positions, relative=relative, norms=norm_src
     )
+    return fields if op == "add" else dict(fields, op=op)
+
+
+def unsteered(lam: float | None, op: str) -> bool:
+    """Whether a row at ``lam`` is the plain model: λ = 0 adds or ablates nothing, but
+    ``clamp`` at 0 sets the direction's component to 0, which is a steering."""
+    return lam is None or (op != "clamp" and not lam)
+
+
+def engine_for_op(engine: str, op: str, requested: str) -> str:
+    """The CUDA-graph decoder bakes additive deltas into its graph: other ops decode plainly."""
+    if op == "add" or engine != "graph":
+        return engine
+    if requested == "graph":
+        raise ValueError(f"engine='graph' adds steering only; op={op!r} needs 'plain' or 'hooks'")
+    return "plain"
 
 
 def steer_spec(
@@ -122,8 +142,12 @@ def steer_spec(
     relative: bool,
     reference_norms: Float[Tensor, " layer"] | None,
     norm_texts: Sequence[str] | None,
+    op: str = "add",
 ) -> SteerSpec:
-    """What the decoders add per layer: the directions, where, and (``relative``) the mean
-    residual norms that turn λ into a fraction of ‖h‖ (measured on ``norm_texts`` if not given)."""
+    """What the decoders do per layer: ``op`` with the directions it uses, where, and
+    (``relative``) the mean residual norms that turn λ into a fraction of ‖h‖ (measured on
+    ``norm_texts`` if not given)."""
+    check_op(op, relative)
     norms = relative_norms(model, vectors, reference_norms, norm_texts) if relative else None
-    return SteerSpec(vectors.directions, tuple(vectors.layers), norms, positions)
+    directions = unit_directions(vectors, op)
+    return SteerSpec(directions, tuple(vectors.layers), norms, positions, op)

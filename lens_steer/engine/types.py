@@ -27,12 +27,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class SteerSpec:
-    """What to add: unit directions per steered layer, optional reference norms, positions."""
+    """What steering does: the rows ``op`` uses per steered layer (v for "add", v̂ for "ablate"
+    and "clamp"), optional reference norms, positions, and the op."""
 
     directions: Float[Tensor, "steered d_model"]
     layers: tuple[int, ...]
     norms: Float[Tensor, " steered"] | None
     positions: str
+    op: str = "add"
 
 
 @dataclass
