@@ -33,6 +33,7 @@ class OptionFields(TypedDict, total=False):
     zero_shot: bool
     positions: str
     relative: bool
+    op: str
     max_new_tokens: int
     batch_size: int
     cache: GenerationCache | str | Path | None
@@ -48,6 +49,9 @@ class Options:
         zero_shot: prompt without exemplars.
         positions: where steering acts while generating, one of :data:`POSITIONS`.
         relative: read λ as a fraction of each layer's mean residual norm.
+        op: what steering does at each steered position: "add" (h + λ·v), "ablate"
+            (h − λ·(h·v̂)v̂) or "clamp" (the component along v̂ set to λ); see
+            :func:`lens_steer.steer`.
         max_new_tokens: generation budget per answer.
         batch_size: prompts per forward pass.
         cache: a :class:`~lens_steer.GenerationCache` (or its path) read before decoding or
@@ -59,6 +63,7 @@ class Options:
     zero_shot: bool = False
     positions: str = "all"
     relative: bool = False
+    op: str = "add"
     max_new_tokens: int = 256
     batch_size: int = 16
     cache: Any = None

@@ -19,11 +19,13 @@ def test_defaults_are_the_functions_old_defaults():
         "zero_shot",
         "positions",
         "relative",
+        "op",
         "max_new_tokens",
         "batch_size",
         "cache",
         "progress",
     )
+    assert o.op == "add"
 
 
 def test_loglik_reads_a_cache_given_as_a_path(tmp_path):
@@ -127,6 +129,7 @@ def test_decoding_keywords_leave_the_prompting_ones_out():
     assert o.decoding() == {
         "positions": "generated",
         "relative": False,
+        "op": "add",
         "max_new_tokens": 256,
         "batch_size": 3,
         "cache": None,

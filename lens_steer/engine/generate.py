@@ -117,7 +117,6 @@ def generate(
     reference_norms: Tensor | None = None,
     norm_texts: Sequence[str] | None = None,
     engine: str = "auto",
-    op: str = "add",
     options: Options | None = None,
     **overrides: Unpack[OptionFields],
 ) -> list[list[str]]:
@@ -144,12 +143,12 @@ def generate(
         engine: "auto" (the static decoder with CUDA graphs on a GPU, the plain fast path on CPU,
             the hook path when hooks are on the model), "graph", "plain" or "hooks"; all give the
             same tokens.
-        op: what steering does, as in :func:`lens_steer.steer`: "add" (h + λ·v), "ablate" or
-            "clamp"; every column's λ is a row of the same batch for each. With "clamp", λ = 0
-            is a steering (the component set to 0), not the plain model; the CUDA-graph decoder
-            adds only, so other ops decode with "plain" on a GPU.
-        options: the shared :class:`~lens_steer.options.Options` (positions, relative,
+        options: the shared :class:`~lens_steer.options.Options` (positions, relative, op,
             max_new_tokens, batch_size, cache, progress); keywords of the same names override it.
+            ``op`` ("add", "ablate", "clamp", as in :func:`lens_steer.steer`) keeps every
+            column's λ a row of the same batch; with "clamp", λ = 0 is a steering (the component
+            set to 0), not the plain model; the CUDA-graph decoder adds only, so other ops
+            decode with "plain" on a GPU.
             The cache is read first; only misses are decoded, each finished batch written in one
             transaction.
 
@@ -163,6 +162,7 @@ def generate(
     _check_decoding(opts, n_samples, temperature, min_new_tokens)
     stops = _check_stops(stop_sequences)
     col_lams = _column_lams(model, vectors, lams)
+    op = opts.op
     check_op(op, opts.relative)
     engine = engine_for_op(pick_engine(model, engine), op, engine)
     if not prompts:

@@ -225,6 +225,11 @@ def _run_generate(
     if spec.vectors is None:
         outs = gen(model, prompts, **kw)
         check_shape(outs, n, 1)
+    elif s.options.op == "clamp":  # clamp at λ = 0 is a steering: the baseline runs apart
+        plain = gen(model, prompts, **kw)
+        check_shape(plain, n, 1)
+        steered = generate_columns(gen, model, prompts, spec.vectors, list(steer), kw)
+        outs = [[p[0], *row] for p, row in zip(plain, steered, strict=True)]
     else:
         outs = generate_columns(gen, model, prompts, spec.vectors, [0.0, *steer], kw)
     tables: dict[Source, Table] = {"real": (outs, None)}

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InputError
 from ..options import Options
 from ..tasks.base import Example, Task
 from ..vectors import SteeringVectors
@@ -188,6 +189,7 @@ def generate_columns(
             cols[k] = [outs[i][j] for i in range(n)]
     for k, e in enumerate(entries):
         if not is_scalar(e):
+            check_per_layer_op(gen_kwargs.get("op", "add"))
             scaled = scale_layers(vectors, e)  # type: ignore[arg-type]
             outs = generate_fn(model, list(prompts), vectors=scaled, lams=[1.0], **gen_kwargs)
             check_shape(outs, n, 1)
@@ -240,17 +242,33 @@ def _lam_batched(model, task, exs, vectors, entries, options, norms, opts):
     from ..engine.loglik import score_choices_lams
 
     kw = dict(relative=options.relative, reference_norms=norms, batch_size=options.batch_size)
-    kw.update(cache=options.cache, progress=options.progress, **opts)
+    kw.update(cache=options.cache, progress=options.progress, op=options.op, **opts)
     out: dict[Any, Any] = {}
-    scalars = list(dict.fromkeys(e for e in entries if e is None or is_scalar(e)))
+    # the unsteered entry rides in the λ-batch as λ = 0, except under clamp (0 is a steering)
+    plain_apart = options.op == "clamp" and None in entries
+    if plain_apart:
+        out[None] = score_choices_lams(model, task, exs, None, [0.0], **kw)[0]
+    in_batch = [e for e in entries if is_scalar(e) or (e is None and not plain_apart)]
+    scalars = list(dict.fromkeys(in_batch))
     if scalars:
         lams = [0.0 if e is None else float(e) for e in scalars]  # type: ignore[arg-type]
         res = score_choices_lams(model, task, exs, vectors, lams, **kw)
         out.update(zip(scalars, res, strict=True))
     for e in dict.fromkeys(e for e in entries if e is not None and not is_scalar(e)):
+        check_per_layer_op(options.op)
         scaled = scale_layers(vectors, e)  # type: ignore[arg-type]
         out[e] = score_choices_lams(model, task, exs, scaled, [1.0], **kw)[0]
     return out
+
+
+def check_per_layer_op(op: str) -> None:
+    """A per-layer λ is folded into the vectors (``scale_layers``), which only "add" reads:
+    ablate and clamp use the unit direction, so the λ would be lost."""
+    if op != "add":
+        raise InputError(
+            f"per-layer λ grid entries work with op='add' only (op={op!r} uses unit directions, "
+            "so a λ folded into them would be lost): use a grid of single λ values"
+        )
 
 
 def _per_entry(model, task, exs, vectors, entries, options, norms, opts):
@@ -262,7 +280,7 @@ def _per_entry(model, task, exs, vectors, entries, options, norms, opts):
         if entry is None or vectors is None:
             out[entry] = score_choices(model, task, exs, batch_size=options.batch_size, **opts)
         else:
-            rel = options.relative
-            with steer(model, vectors, lam=entry, relative=rel, reference_norms=norms):
+            rel, op = options.relative, options.op
+            with steer(model, vectors, lam=entry, relative=rel, reference_norms=norms, op=op):
                 out[entry] = score_choices(model, task, exs, batch_size=options.batch_size, **opts)
     return out

@@ -113,7 +113,7 @@ def _task_schema() -> dict[str, Any]:
 
 def schema() -> dict[str, Any]:
     from ..extract import METHODS
-    from ..steer import POSITIONS
+    from ..steer import OPS, POSITIONS
     from ..transfer.layer_maps import LAYER_MAPS
     from ..transfer.width_maps import WIDTH_METHODS
 
@@ -138,6 +138,7 @@ def schema() -> dict[str, Any]:
         "steer": {
             "positions": Field((str,), "all", choices=POSITIONS),
             "relative": Field((bool,), False),
+            "op": Field((str,), "add", choices=OPS),
         },
         "tasks": [_task_schema()],
     }
@@ -262,4 +263,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def config_hash(cfg: Mapping[str, Any]) -> str:
     """Identity of a run: everything that changes its results (not where it is written)."""
     core = {k: v for k, v in cfg.items() if k != "output_dir"}
+    if core.get("steer", {}).get("op") == "add":  # the default: runs from before ops resume
+        core["steer"] = {k: v for k, v in core["steer"].items() if k != "op"}
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]

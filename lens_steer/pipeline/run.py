@@ -126,6 +126,7 @@ def _options(cfg, tcfg, sp, cache, progress: bool) -> Options:
         zero_shot=tcfg["zero_shot"],
         positions=cfg["steer"]["positions"],
         relative=cfg["steer"]["relative"],
+        op=cfg["steer"]["op"],
         max_new_tokens=tcfg["max_new_tokens"],
         batch_size=tcfg["batch_size"],
         cache=cache,

@@ -26,7 +26,7 @@ def test_defaults_are_filled_in():
         "n_anchor": 64,
         "normalize": True,
     }
-    assert cfg["steer"] == {"positions": "all", "relative": False}
+    assert cfg["steer"] == {"positions": "all", "relative": False, "op": "add"}
     task = cfg["tasks"][0]
     assert task["grid"] == "paper" and task["its"] is True and task["pairs"]["n"] == 64
     assert task["controls"] == ["random-direction"]
