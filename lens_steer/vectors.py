@@ -7,6 +7,7 @@ tensor into the safetensors file so a vector found on disk can always say how it
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,31 @@ def _check_layers(layers: tuple[int, ...], meta: Mapping[str, Any]) -> None:
             f"layer indices {bad} do not exist in {meta.get('target_model') or meta.get('source_model') or 'the model'} "
             f"(meta model_n_layers={depth}: layers 0..{depth - 1})"
         )
+
+
+#: meta keys two operands of vector algebra must not disagree on (absent counts as agreeing)
+_MUST_AGREE = {"hook_point": "hook_resid_post", "coordinates": None, "model_n_layers": None}
+#: meta keys a composed value keeps when every operand has the same value
+_KEPT = (
+    "hook_point",
+    "coordinates",
+    "model_n_layers",
+    "model_d_model",
+    "target_model",
+    "source_model",
+    "model_hint",
+)
+_SUMMARY = ("kind", "method", "source_model", "target_model", "pair_strategy", "data_hash")
+
+
+def _summary(vecs: SteeringVectors) -> dict[str, Any]:
+    """An operand as a composition records it: a few provenance keys and a content hash."""
+    out = {k: vecs.meta[k] for k in _SUMMARY if k in vecs.meta}
+    data = vecs.directions.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+    out["fingerprint"] = hashlib.sha256(data).hexdigest()[:16]
+    if "composition" in vecs.meta:
+        out["op"] = vecs.meta["composition"]["op"]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,42 +203,55 @@ class SteeringVectors:
             )
         if other.d_model != self.d_model:
             raise InputError(f"cannot {op} vectors of width {self.d_model} and {other.d_model}")
-        hooks = {v.meta.get("hook_point", "hook_resid_post") for v in (self, other)}
-        if len(hooks) > 1:
-            raise InputError(f"cannot {op} vectors read at different hook points {sorted(hooks)}")
+        for key, default in _MUST_AGREE.items():
+            values = {str(v.meta.get(key, default)) for v in (self, other)}
+            values.discard("None")
+            if len(values) > 1:
+                raise InputError(f"cannot {op} vectors with different {key}: {sorted(values)}")
         return other.select(self.layers)
 
-    def _composed(self, directions: Tensor, op: str, operands: list[Any], **extra: Any):
-        keep = ("hook_point", "model_n_layers", "model_d_model", "target_model", "coordinates")
-        meta = {k: self.meta[k] for k in keep if k in self.meta}
-        meta.update(kind="composed", composition={"op": op, "operands": operands, **extra})
+    def _composed(self, directions: Tensor, op: str, operands: list[SteeringVectors], **extra):
+        """A new value whose meta keeps what every operand agrees on and names the operands
+        (a summary and a fingerprint each: nesting their full meta would grow without bound)."""
+        meta = {
+            k: self.meta[k]
+            for k in _KEPT
+            if k in self.meta and all(o.meta.get(k) == self.meta[k] for o in operands)
+        }
+        summaries = [_summary(o) for o in operands]
+        meta.update(kind="composed", composition={"op": op, "operands": summaries, **extra})
         return SteeringVectors(directions, self.layers, meta=meta)
 
     def __add__(self, other: Any) -> SteeringVectors:
         b = self._aligned(other, "add")
-        return self._composed(self.directions + b.directions, "+", [dict(self.meta), dict(b.meta)])
+        return self._composed(self.directions + b.directions, "+", [self, b])
+
+    def __radd__(self, other: Any) -> SteeringVectors:
+        if isinstance(other, (int, float)) and not isinstance(other, bool) and other == 0:
+            return self  # sum([a, b]) starts from 0
+        return NotImplemented
 
     def __sub__(self, other: Any) -> SteeringVectors:
         b = self._aligned(other, "subtract")
-        return self._composed(self.directions - b.directions, "-", [dict(self.meta), dict(b.meta)])
+        return self._composed(self.directions - b.directions, "-", [self, b])
 
     def __neg__(self) -> SteeringVectors:
-        return self._composed(-self.directions, "neg", [dict(self.meta)])
+        return self._composed(-self.directions, "neg", [self])
 
     def __mul__(self, factor: Any) -> SteeringVectors:
         if isinstance(factor, bool) or not isinstance(factor, (int, float)):
             return NotImplemented
         if not math.isfinite(factor):
             raise InputError(f"cannot scale vectors by {factor}")
-        return self._composed(self.directions * factor, "scale", [dict(self.meta)], factor=factor)
+        return self._composed(self.directions * factor, "scale", [self], factor=factor)
 
     __rmul__ = __mul__
 
     def __truediv__(self, factor: Any) -> SteeringVectors:
         if isinstance(factor, bool) or not isinstance(factor, (int, float)):
             return NotImplemented
-        if factor == 0:
-            raise InputError("cannot divide vectors by 0")
+        if factor == 0 or not math.isfinite(factor):
+            raise InputError(f"cannot divide vectors by {factor}")
         return self * (1.0 / factor)
 
     def normalized(self) -> SteeringVectors:

@@ -3,6 +3,8 @@ clear error when the operands cannot be combined."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -34,17 +36,30 @@ def test_sum_difference_negation_scaling():
 
 
 def test_composition_is_recorded_and_extraction_stats_dropped():
-    a, b = _vecs(0, model_n_layers=6), _vecs(1, model_n_layers=6)
+    a = _vecs(0, model_n_layers=6, source_model="m", data_hash="aa")
+    b = _vecs(1, model_n_layers=6, source_model="m", data_hash="bb")
     s = a - 0.5 * b
     assert s.meta["kind"] == "composed" and s.meta["composition"]["op"] == "-"
     left, right = s.meta["composition"]["operands"]
-    assert left["method"] == "pca" and right["composition"] == {
-        "op": "scale",
-        "operands": [dict(b.meta)],
-        "factor": 0.5,
-    }
-    assert s.meta["model_n_layers"] == 6 and s.explained_variance is None
-    assert s.sign_agreement is None
+    assert left["method"] == "pca" and left["data_hash"] == "aa" and len(left["fingerprint"]) == 16
+    assert right["op"] == "scale" and "data_hash" not in right  # a composed operand: its op
+    assert s.meta["model_n_layers"] == 6 and s.meta["source_model"] == "m"
+    assert s.explained_variance is None and s.sign_agreement is None
+
+
+def test_provenance_does_not_grow_with_repeated_composition():
+    x = _vecs(0)
+    x = x + x
+    x = x + x
+    size = len(json.dumps(dict(x.meta)))
+    for _ in range(20):
+        x = x + x
+    assert len(json.dumps(dict(x.meta))) == size
+
+
+def test_sum_of_a_list():
+    a, b, c = _vecs(0), _vecs(1), _vecs(2)
+    assert torch.equal(sum([a, b, c]).directions, a.directions + b.directions + c.directions)
 
 
 def test_operands_are_aligned_by_layer_not_row():
@@ -68,12 +83,16 @@ def test_normalized_keeps_direction_and_statistics():
     [
         (_vecs(1, layers=(1, 2)), "select the same layers"),
         (_vecs(1, d=4), "width 8 and 4"),
-        (_vecs(1, hook_point="hook_mlp_out"), "different hook points"),
+        (_vecs(1, hook_point="hook_mlp_out"), "different hook_point"),
+        (_vecs(1, coordinates="processed"), "different coordinates"),
+        (_vecs(1, model_n_layers=4), "different model_n_layers"),
+        (_vecs(1, coordinates="raw", model_n_layers=6, hook_point="hook_attn_out"), "hook_point"),
     ],
 )
 def test_incompatible_operands_fail_clearly(other, match):
+    left = _vecs(0, coordinates="raw", model_n_layers=6)
     with pytest.raises(InputError, match=match):
-        _vecs(0) + other
+        left + other
 
 
 def test_wrong_types_are_type_errors():
@@ -88,3 +107,5 @@ def test_wrong_types_are_type_errors():
         a * float("inf")
     with pytest.raises(InputError, match="divide"):
         a / 0
+    with pytest.raises(InputError, match="divide"):
+        a / float("inf")
