@@ -138,10 +138,10 @@ def _fit_probe(x: Any, y: Any) -> tuple[Any, bool]:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    with warnings.catch_warnings():  # raw activations can need more than 100 iterations: say so
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:  # raw activations can need more than
+        warnings.simplefilter("always", ConvergenceWarning)  # lbfgs's 100 steps: record it
         probe = LogisticRegression().fit(x, y)
-    return probe, bool(probe.n_iter_[0] < probe.max_iter)
+    return probe, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
 def probe_directions(

@@ -154,6 +154,9 @@ def layer_ablation(
 ) -> AblationResult:
     """Accuracy on ``examples`` steering each layer alone / all but each layer at ``lam``.
 
+    Layers are switched off by a per-layer λ of 0, which only ``op="add"`` reads: other ops are
+    refused (``InputError``) before any work.
+
     ``tune_kwargs`` go to :func:`lens_steer.tune_lambda` (``scoring``, ``options`` or any of its
     fields: ``fewshot``, ``relative``, ``max_new_tokens``, ``cache``, ...): use the run's settings
     to compare with it.
@@ -244,6 +247,7 @@ def run_layer_ablation(
             zero_shot=tcfg.get("zero_shot", False),
             positions=steer_cfg.get("positions", "all"),
             relative=steer_cfg.get("relative", False),
+            op=steer_cfg.get("op", "add"),
             max_new_tokens=tcfg.get("max_new_tokens", 256),
             batch_size=tcfg.get("batch_size", 16),
             cache=GenerationCache(r.path / "generations.sqlite"),

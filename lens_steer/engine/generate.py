@@ -164,7 +164,7 @@ def generate(
     col_lams = _column_lams(model, vectors, lams)
     op = opts.op
     check_op(op, opts.relative)
-    engine = engine_for_op(pick_engine(model, engine), op, engine)
+    requested, engine = engine, pick_engine(model, engine)
     if not prompts:
         return []
     cache = usable_cache(opts.cache, model)
@@ -179,6 +179,7 @@ def generate(
     )
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
     steered = vectors is not None and any(not unsteered(lam, op) for lam in col_lams)
+    engine = engine_for_op(engine, op if steered else "add", requested)
     norms = (opts.positions, opts.relative, reference_norms, norm_texts)
     steer_fields = steering_key_fields(vectors, *norms, op) if cache is not None and steered else {}
     outs, todo = _lookup(cache, model, prompts, columns, settings, seed, (steer_fields, op))

@@ -122,10 +122,10 @@ def score_choices_lams(
     if tok is None:
         raise ValueError("score_choices_lams needs a model with a tokenizer (ls.load_model)")
     check_op(op, relative)
-    engine = engine_for_op(pick_engine(model, engine), op, engine)
     cache = usable_cache(cache, model)
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
     steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
+    engine = engine_for_op(pick_engine(model, engine), op if steered else "add", engine)
     key_fields = None
     if cache is not None:
         steering = (vectors if steered else None, relative, reference_norms, op)

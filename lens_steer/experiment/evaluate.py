@@ -32,6 +32,7 @@ from .lambda_sweep import (
     GenerateFn,
     GridEntry,
     check_examples,
+    check_op_settings,
     check_scoring,
     check_shape,
     choice_columns,
@@ -160,6 +161,7 @@ def _validate(
     n_sc = len(entries) if n_self_consistency is None else int(n_self_consistency)
     if "self-consistency" in ctrl:
         _check_self_consistency(settings, n_sc)
+    check_op_settings(settings.options, [lam_entry, *entries])
     grid_used = entries if use_grid else None
     return _Spec(exs, vectors, lam_entry, its, grid_used, ctrl, n_sc, settings)
 
@@ -265,6 +267,7 @@ def _config(spec: _Spec) -> dict[str, Any]:
         "scoring": s.scoring,
         "positions": o.positions,
         "relative": bool(o.relative),
+        "op": o.op,
         "max_new_tokens": None if loglik else int(o.max_new_tokens),
         "prompting": _prompting(loglik, o.zero_shot, o.fewshot),
         "temperature": float(s.temperature) if sc else None,

@@ -261,6 +261,15 @@ def _lam_batched(model, task, exs, vectors, entries, options, norms, opts):
     return out
 
 
+def check_op_settings(options: Options, entries: Sequence[Any]) -> None:
+    """Refuse, before any model work, an op the options or grid cannot carry."""
+    from ..steer import check_op
+
+    check_op(options.op, options.relative)
+    if any(e is not None and not is_scalar(e) for e in entries):
+        check_per_layer_op(options.op)
+
+
 def check_per_layer_op(op: str) -> None:
     """A per-layer λ is folded into the vectors (``scale_layers``), which only "add" reads:
     ablate and clamp use the unit direction, so the λ would be lost."""

@@ -22,6 +22,7 @@ from .lambda_sweep import (
     GenerateFn,
     GridEntry,
     check_examples,
+    check_op_settings,
     check_scoring,
     choice_columns,
     decoding_kwargs,
@@ -200,6 +201,7 @@ def tune_lambda(
         raise ValueError("tune_lambda needs steering vectors")
     opts = Options.build(options, overrides, "tune_lambda")
     entries = normalize_grid(grid, len(vectors))
+    check_op_settings(opts, entries)
     exs = check_examples(examples)
     check_scoring(scoring, exs, opts.positions)
     if scoring == "loglik":

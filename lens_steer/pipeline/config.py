@@ -239,12 +239,31 @@ def validate_config(raw: Mapping[str, Any], base_dir: str | Path = ".") -> dict[
         if task["data_dir"] is not None:
             task["data_dir"] = str((base / task["data_dir"]).expanduser().resolve())
         _check_data(task, f"tasks[{i}]")
+    _check_op(cfg)
     if cfg["name"] is None:
         cfg["name"] = f"{Path(cfg['parent']).name}-to-{Path(cfg['child']).name}"
         problem = run_name_problem(cfg["name"])
         if problem:
             raise ConfigError(f"name: the default name from parent and child {problem}")
     return cfg
+
+
+def _check_op(cfg: Mapping[str, Any]) -> None:
+    """What an op cannot take: ablate reads λ as a share, not a fraction of ‖h‖; only add reads
+    per-layer λ (which is folded into the vectors)."""
+    op = cfg["steer"]["op"]
+    if op == "ablate" and cfg["steer"]["relative"]:
+        raise ConfigError(
+            "steer: op 'ablate' takes λ as the share of the direction to remove, not a fraction "
+            "of ‖h‖: set relative: false"
+        )
+    for i, task in enumerate(cfg["tasks"]):
+        grid = task["grid"] if isinstance(task["grid"], list) else []
+        if op != "add" and any(isinstance(e, list) for e in grid):
+            raise ConfigError(
+                f"tasks[{i}].grid: per-layer λ entries work with steer.op 'add' only; give "
+                f"single numbers for op {op!r}"
+            )
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -61,6 +61,11 @@ def _run_setting(vectors_path: Path) -> dict[str, Any]:
         raise InputError(f"--lam best: cannot read the run's {tune} / {config} ({err!r})") from None
     keys = ("relative", "positions")
     steer = {**cfg.get("steer", {}), **{k: task[k] for k in keys if k in task}}
+    if steer.get("op", "add") != "add":
+        raise InputError(
+            f"--lam best: the run steered with op {steer['op']!r}, but llama.cpp, lm-eval's add "
+            "and activation-steering only add vectors; its λ* does not carry over"
+        )
     return {"lam": best, "child": cfg.get("child"), **steer}
 
 

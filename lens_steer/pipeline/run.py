@@ -52,13 +52,22 @@ def _vectors(path: Path, make) -> Any:
     return vecs
 
 
-def _steering_ratio(child: Any, vecs: Any, best: Any, relative: bool) -> dict[str, Any]:
+def _steering_ratio(
+    child: Any, vecs: Any, best: Any, relative: bool, op: str = "add"
+) -> dict[str, Any] | None:
     """‖λ*·v‖ / mean‖h‖ per steered child layer (6 significant digits, for stable bytes).
 
-    A relative λ is already a fraction of the mean norm, so its ratio is |λ|·‖v‖ exactly.
+    A relative λ is already a fraction of the mean norm, so its ratio is |λ|·‖v‖ exactly. Clamp
+    sets the component along v̂ to λ, so its ratio is that of the unit vector; ablate's λ is a
+    share of the direction, which has no such ratio (None).
     """
     from ..experiment.lambda_sweep import entry_json
     from ..steer import steering_ratio
+
+    if op == "ablate":
+        return None
+    if op == "clamp":
+        vecs = vecs.normalized()
 
     if relative:
         lam = [abs(x) for x in best] if isinstance(best, tuple) else [abs(best)] * len(vecs)
@@ -192,7 +201,9 @@ def _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg) -> dict
             "layer_map": child_vecs.meta.get("layer_map"),
             "width_r2": child_vecs.meta.get("width_r2"),
         },
-        "steering_ratio": _steering_ratio(child, child_vecs, tuned.best, cfg["steer"]["relative"]),
+        "steering_ratio": _steering_ratio(
+            child, child_vecs, tuned.best, cfg["steer"]["relative"], cfg["steer"]["op"]
+        ),
     }
 
 

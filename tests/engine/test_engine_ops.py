@@ -61,6 +61,14 @@ def test_clamp_at_zero_is_a_steering_and_ablate_at_zero_is_not():
     clamp0 = generate(model, PROMPTS, vectors=vecs, lams=[0.0], op="clamp",
                       max_new_tokens=8, progress=False)  # fmt: skip
     assert clamp0 == ref
+    assert ref != plain, "clamp at 0 leaves this model's text unchanged: the check says nothing"
+
+
+def test_graph_is_only_refused_when_something_is_steered():
+    model = _model()
+    out = generate(model, PROMPTS[:1], op="clamp", engine="graph", max_new_tokens=2,
+                   progress=False)  # fmt: skip
+    assert len(out) == 1
 
 
 @pytest.mark.parametrize("op", ["ablate", "clamp"])

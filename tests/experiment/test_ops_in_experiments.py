@@ -92,3 +92,44 @@ def test_run_config_takes_an_op_and_old_hashes_hold():
     assert config_hash(ablate) != config_hash(cfg)
     with pytest.raises(ValueError, match="op"):
         validate_config({**base, "steer": {"op": "scale"}})
+
+
+def test_op_settings_are_refused_before_any_work(tiny):
+    task = get_task("gsm8k", data_dir=GSM_DIR)
+    calls = []
+
+    def spy(model, prompts, **kw):
+        calls.append(kw)
+        return ls.generate(model, prompts, **kw)
+
+    grid = [1.0, [1.0, 2.0, 3.0]]  # a scalar first: it must not be generated before the refusal
+    with pytest.raises(InputError, match="op='add' only"):
+        ls.tune_lambda(tiny, _vecs(tiny), task, task.load("test")[:2], grid=grid, op="clamp",
+                       generate_fn=spy, progress=False)  # fmt: skip
+    with pytest.raises(InputError, match="share of the direction"):
+        ls.evaluate(tiny, task, task.load("test")[:2], vectors=_vecs(tiny), lam=1.0,
+                    op="ablate", relative=True, generate_fn=spy, progress=False)  # fmt: skip
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "steer, grid, match",
+    [
+        ({"op": "ablate", "relative": True}, None, "set relative: false"),
+        ({"op": "clamp"}, [1.0, [1.0, 2.0]], "per-layer λ entries work with steer.op 'add'"),
+    ],
+)
+def test_run_config_refuses_what_an_op_cannot_take(steer, grid, match):
+    task = {"name": "gsm8k", **({"grid": grid} if grid else {})}
+    with pytest.raises(ValueError, match=match):
+        validate_config({"parent": "p", "child": "c", "steer": steer, "tasks": [task]})
+
+
+def test_steering_ratio_per_op(tiny):
+    from lens_steer.pipeline.run import _steering_ratio
+
+    vecs = _vecs(tiny)  # norm 2 per layer
+    add = _steering_ratio(tiny, vecs, 0.5, True, "add")
+    clamp = _steering_ratio(tiny, vecs, 0.5, True, "clamp")
+    assert add["ratio"] == pytest.approx([1.0] * 3) and clamp["ratio"] == pytest.approx([0.5] * 3)
+    assert _steering_ratio(tiny, vecs, 0.5, False, "ablate") is None

@@ -144,3 +144,14 @@ def test_svec_export_prints_the_layer_ids_to_steer(run_vectors, child_dir, tmp_p
     captured = capsys.readouterr()
     assert "behavior_layer_ids=[1, 2, 3]" in captured.out  # layer 3 is the last block: dropped
     assert "layer 3 dropped" in captured.err
+
+
+def test_best_refuses_a_run_that_did_not_add(run_vectors, tmp_path, capsys):
+    config = run_vectors.parent.parent.parent / "config.json"
+    cfg = json.loads(config.read_text())
+    cfg["config"]["steer"]["op"] = "ablate"
+    config.write_text(json.dumps(cfg))
+    assert (
+        cli.main(["export", str(run_vectors), "-o", str(tmp_path / "c.pt"), "--lam", "best"]) == 2
+    )
+    assert "op 'ablate'" in capsys.readouterr().err
