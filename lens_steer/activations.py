@@ -16,7 +16,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .models.load import hook_name
+from .models.load import hook_name, hook_point
 
 __all__ = [
     "model_device",
@@ -108,7 +108,7 @@ def _reader(layer: int, deepest: int, got: dict, mask: Tensor, reduce):
     return hook
 
 
-def _batched_forward(model, texts, layers, batch_size, progress, desc, reduce) -> Tensor:
+def _batched_forward(model, texts, layers, batch_size, progress, desc, reduce, point) -> Tensor:
     """Run ``texts`` through ``model`` and apply ``reduce(act, mask)`` at each layer's hook."""
     layers = _check_layers(model, layers)
     seqs = encode(model, texts)
@@ -124,7 +124,10 @@ def _batched_forward(model, texts, layers, batch_size, progress, desc, reduce) -
         rows = order[part]
         ids, mask = left_pad([seqs[i] for i in rows], pad, device)
         got: dict[int, Tensor] = {}
-        hooks = [(hook_name(layer), _reader(layer, deepest, got, mask, reduce)) for layer in layers]
+        hooks = [
+            (hook_name(layer, point), _reader(layer, deepest, got, mask, reduce))
+            for layer in layers
+        ]
         with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
             try:
                 model(ids, attention_mask=mask)
@@ -144,8 +147,9 @@ def last_token_activations(
     layers: Sequence[int] | None = None,
     batch_size: int = 8,
     progress: bool = True,
+    hook: str = "resid_post",
 ) -> Float[Tensor, "n_texts n_layers d_model"]:
-    """``hook_resid_post`` at the last token of each text, float32 on CPU.
+    """``hook_resid_post`` (or ``hook``) at the last token of each text, float32 on CPU.
 
     Only that one position is kept, so memory is n_texts × n_layers × d_model whatever the
     prompt length.
@@ -157,6 +161,8 @@ def last_token_activations(
         batch_size: texts per forward pass (texts are batched by length, results come back in
             input order).
         progress: show a progress bar.
+        hook: the hook point read in each block, one of ``HOOK_POINTS`` (``"resid_pre"``,
+            ``"resid_mid"``, ``"resid_post"``, ``"attn_out"``, ``"mlp_out"``).
 
     Returns:
         ``[n_texts, n_layers, d_model]``, rows in ``texts`` order, layers in ``layers`` order.
@@ -170,7 +176,8 @@ def last_token_activations(
     def last(act: Tensor, mask: Tensor) -> Tensor:
         return act[:, -1, :].detach().to("cpu", torch.float32)
 
-    return _batched_forward(model, texts, layers, batch_size, progress, "activations", last)
+    point = hook_point(hook)
+    return _batched_forward(model, texts, layers, batch_size, progress, "activations", last, point)
 
 
 def residual_norms(
@@ -179,8 +186,10 @@ def residual_norms(
     layers: Sequence[int] | None = None,
     batch_size: int = 8,
     progress: bool = False,
+    hook: str = "resid_post",
 ) -> Float[Tensor, " n_layers"]:
-    """Mean ‖h‖ of ``hook_resid_post`` per layer over real tokens, skipping each text's first.
+    """Mean ‖h‖ of ``hook_resid_post`` (or ``hook``) per layer over real tokens, skipping each
+    text's first.
 
     The first position (often BOS) carries norms orders of magnitude above the rest in many
     models; including it would make "relative" steering strengths meaningless.
@@ -191,6 +200,7 @@ def residual_norms(
         layers: layer indices in ``0..n_layers-1``; None for every layer.
         batch_size: texts per forward pass.
         progress: show a progress bar.
+        hook: the hook point measured, as for :func:`last_token_activations`.
 
     Returns:
         ``[n_layers]`` float32 on CPU, in ``layers`` order: the L2 norm averaged over all
@@ -211,7 +221,8 @@ def residual_norms(
         count = keep.sum(dim=1)  # a one-token text counts nothing: its only token is skipped
         return torch.stack([total, count.float()], dim=-1).cpu()
 
-    per_text = _batched_forward(model, texts, layers, batch_size, progress, "norms", norms)
+    point = hook_point(hook)
+    per_text = _batched_forward(model, texts, layers, batch_size, progress, "norms", norms, point)
     sums = per_text.sum(dim=0)  # [n_layers, 2]
     if not bool((sums[:, 1] > 0).all()):
         raise ValueError(

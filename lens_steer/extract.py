@@ -32,7 +32,7 @@ from torch import Tensor
 
 from .activations import last_token_activations
 from .errors import InputError
-from .models.load import model_name
+from .models.load import hook_point, model_name
 from .vectors import SteeringVectors, zero_layers
 
 __all__ = ["extract", "directions_from_differences", "METHODS"]
@@ -186,6 +186,7 @@ def extract(
     batch_size: int = 8,
     seed: int = 0,
     progress: bool = True,
+    hook: str = "resid_post",
 ) -> SteeringVectors:
     """Algorithm 1 on ``model`` (the parent): one unit steering vector per layer.
 
@@ -199,9 +200,12 @@ def extract(
         batch_size: texts per forward pass.
         seed: seeds the "pca" sign flips and the "probe" held-out split; recorded in ``meta``.
         progress: show a progress bar.
+        hook: where to read in each block: "resid_post" (default, the paper), "resid_pre",
+            "resid_mid", "attn_out" or "mlp_out"; recorded in ``meta["hook_point"]``, where
+            ``steer`` and the engine then write.
 
     Returns:
-        :class:`~lens_steer.SteeringVectors` read at ``hook_resid_post`` of the last token, one
+        :class:`~lens_steer.SteeringVectors` read at ``hook`` of the last token, one
         unit direction per layer in ``layers`` order, with explained variance, sign agreement
         and provenance (model, method, pair strategy, a hash of the texts) in ``meta``.
 
@@ -213,9 +217,10 @@ def extract(
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}: choose one of {METHODS}")
+    point = hook_point(hook)
     pos, neg, strategy = pair_texts(pairs)
     layer_list = list(range(int(model.cfg.n_layers))) if layers is None else list(layers)
-    acts = last_token_activations(model, pos + neg, layer_list, batch_size, progress)
+    acts = last_token_activations(model, pos + neg, layer_list, batch_size, progress, point)
     diffs = acts[: len(pos)] - acts[len(pos) :]
     same = [layer for i, layer in enumerate(layer_list) if not diffs[:, i].abs().any()]
     if same:  # every direction there would be arbitrary (PCA) or zero (mean-diff)
@@ -242,7 +247,7 @@ def extract(
         "source_model": model_name(model),
         "model_d_model": int(model.cfg.d_model),
         "model_n_layers": int(model.cfg.n_layers),
-        "hook_point": "hook_resid_post",
+        "hook_point": point,
         "position": "last_token",
         "coordinates": "processed" if getattr(model.cfg, "lens_steer_processed", False) else "raw",
         "method": method,

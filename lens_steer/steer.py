@@ -1,4 +1,5 @@
-"""Steering: add λ·v to ``blocks.{l}.hook_resid_post`` of each vector's layer, inside a context.
+"""Steering: add λ·v to ``blocks.{l}.hook_resid_post`` of each vector's layer (or the vectors' own
+hook point, ``meta["hook_point"]``), inside a context.
 
 Hooks exist only inside ``with ls.steer(...)``; they are removed on exit and on exceptions, and
 the model's weights are never touched.
@@ -201,7 +202,7 @@ def relative_norms(
     engine's decoders, so a relative λ means the same in both."""
     if reference_norms is None:
         texts = list(norm_texts) if norm_texts is not None else list(ANCHOR_TEXTS)
-        reference_norms = residual_norms(model, texts, vectors.layers)
+        reference_norms = residual_norms(model, texts, vectors.layers, hook=vectors.hook_point)
     if tuple(reference_norms.shape) != (len(vectors),):
         raise InputError(f"reference_norms must have shape ({len(vectors)},)")
     return reference_norms.float()
@@ -290,7 +291,8 @@ def steer(
 
         return hook
 
-    hooks = [(hook_name(layer), make_hook(i, layer)) for i, layer in enumerate(vectors.layers)]
+    point = vectors.hook_point
+    hooks = [(hook_name(k, point), make_hook(i, k)) for i, k in enumerate(vectors.layers)]
     active = _ACTIVE.setdefault(id(model), [])
     active.append(state)
     try:
@@ -346,5 +348,6 @@ def steering_ratio(
             f"steering_ratio takes one λ (or one per layer), got a tensor of {coef.shape[1]} "
             "per-row values; call it once per λ"
         )
-    norms = residual_norms(model, list(texts or ANCHOR_TEXTS), vectors.layers, batch_size)
+    texts = list(texts or ANCHOR_TEXTS)
+    norms = residual_norms(model, texts, vectors.layers, batch_size, hook=vectors.hook_point)
     return coef[:, 0].abs() * vectors.directions.float().norm(dim=-1).cpu() / norms

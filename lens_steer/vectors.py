@@ -140,6 +140,12 @@ class SteeringVectors:
     def d_model(self) -> int:
         return int(self.directions.shape[1])
 
+    @property
+    def hook_point(self) -> str:
+        """Where the vectors were read and are written: a TransformerLens hook name without the
+        block (``"hook_resid_post"`` unless ``meta`` says otherwise)."""
+        return str(self.meta.get("hook_point", "hook_resid_post"))
+
     def __len__(self) -> int:
         return len(self.layers)
 

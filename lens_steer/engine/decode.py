@@ -73,7 +73,7 @@ class Adder:
             for i in range(n)
         ]
         self.layers, self.positions, self.phase = spec.layers, spec.positions, "prompt"
-        self.op = spec.op
+        self.op, self.point = spec.op, spec.point
 
     def select(self, keep: Tensor) -> None:
         self.deltas = [d.index_select(0, keep) for d in self.deltas]
@@ -170,6 +170,8 @@ class _PlainBackend:
     def attach(self, adder: Adder | None):
         handles = []
         if adder is not None:
+            if adder.point != "hook_resid_post":  # engine_for_op sends these to the bridge
+                raise ValueError(f"the plain decoder cannot steer {adder.point}")
             for i, layer in enumerate(adder.layers):
                 handles.append(
                     self.decoder_layers[layer].register_forward_hook(adder.torch_hook(i))
@@ -230,7 +232,8 @@ class _HookBackend:
         with ExitStack() as stack:
             if adder is not None:
                 hooks = [
-                    (hook_name(layer), adder.tl_hook(i)) for i, layer in enumerate(adder.layers)
+                    (hook_name(layer, adder.point), adder.tl_hook(i))
+                    for i, layer in enumerate(adder.layers)
                 ]
                 stack.enter_context(self.model.hooks(fwd_hooks=hooks))
             yield

@@ -179,7 +179,8 @@ def generate(
     )
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
     steered = vectors is not None and any(not unsteered(lam, op) for lam in col_lams)
-    engine = engine_for_op(engine, op if steered else "add", requested)
+    point = vectors.hook_point if steered else "hook_resid_post"  # type: ignore[union-attr]
+    engine = engine_for_op(engine, op if steered else "add", requested, point)
     norms = (opts.positions, opts.relative, reference_norms, norm_texts)
     steer_fields = steering_key_fields(vectors, *norms, op) if cache is not None and steered else {}
     outs, todo = _lookup(cache, model, prompts, columns, settings, seed, (steer_fields, op))

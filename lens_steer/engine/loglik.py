@@ -125,7 +125,8 @@ def score_choices_lams(
     cache = usable_cache(cache, model)
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
     steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
-    engine = engine_for_op(pick_engine(model, engine), op if steered else "add", engine)
+    point = vectors.hook_point if steered else "hook_resid_post"  # type: ignore[union-attr]
+    engine = engine_for_op(pick_engine(model, engine), op if steered else "add", engine, point)
     key_fields = None
     if cache is not None:
         steering = (vectors if steered else None, relative, reference_norms, op)

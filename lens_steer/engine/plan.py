@@ -117,7 +117,11 @@ def steering_key_fields(
     fields = dict(
         vectors=vectors_fingerprint(vectors), positions=positions, relative=relative, norms=norm_src
     )
-    return fields if op == "add" else dict(fields, op=op)
+    if op != "add":
+        fields["op"] = op
+    if vectors.hook_point != "hook_resid_post":
+        fields["hook"] = vectors.hook_point
+    return fields
 
 
 def unsteered(lam: float | None, op: str) -> bool:
@@ -126,8 +130,17 @@ def unsteered(lam: float | None, op: str) -> bool:
     return lam is None or (op != "clamp" and not lam)
 
 
-def engine_for_op(engine: str, op: str, requested: str) -> str:
-    """The CUDA-graph decoder bakes additive deltas into its graph: other ops decode plainly."""
+def engine_for_op(engine: str, op: str, requested: str, point: str = "hook_resid_post") -> str:
+    """The CUDA-graph decoder bakes additive deltas into its graph: other ops decode plainly.
+    The plain and graph decoders hook HF decoder layers (block outputs): vectors for another
+    hook point steer through the bridge's own hook points."""
+    if point != "hook_resid_post" and engine in ("plain", "graph"):
+        if requested in ("plain", "graph"):
+            raise ValueError(
+                f"engine={requested!r} steers block outputs only; vectors at hook point "
+                f"{point!r} need engine='hooks' (or 'auto')"
+            )
+        return "hooks"
     if op == "add" or engine != "graph":
         return engine
     if requested == "graph":
@@ -150,4 +163,4 @@ def steer_spec(
     check_op(op, relative)
     norms = relative_norms(model, vectors, reference_norms, norm_texts) if relative else None
     directions = unit_directions(vectors, op)
-    return SteerSpec(directions, tuple(vectors.layers), norms, positions, op)
+    return SteerSpec(directions, tuple(vectors.layers), norms, positions, op, vectors.hook_point)

@@ -35,6 +35,7 @@ class SteerSpec:
     norms: Float[Tensor, " steered"] | None
     positions: str
     op: str = "add"
+    point: str = "hook_resid_post"  # the TransformerLens hook point written in each block
 
 
 @dataclass

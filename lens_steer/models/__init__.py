@@ -8,8 +8,10 @@ plumbing (hashing, atomic assembly, loading through transformers).
 
 from .load import (
     DEVICES,
+    HOOK_POINTS,
     device_problem,
     hook_name,
+    hook_point,
     load_model,
     model_name,
     resolve_device,
@@ -21,6 +23,8 @@ from .specs import ResolvedSpec, resolve_spec
 __all__ = [
     "load_model",
     "hook_name",
+    "hook_point",
+    "HOOK_POINTS",
     "model_name",
     "resolve_device",
     "resolve_dtype",

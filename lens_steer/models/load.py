@@ -21,6 +21,8 @@ __all__ = [
     "resolve_dtype",
     "device_problem",
     "hook_name",
+    "hook_point",
+    "HOOK_POINTS",
     "model_name",
     "DEVICES",
 ]
@@ -84,8 +86,24 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
         raise InputError(f"unknown dtype {dtype!r}: use one of {sorted(set(_DTYPES))}") from None
 
 
+#: The hook points steering vectors can be read at and written to, TransformerLens' names less
+#: "hook_": block input, after attention's residual add, block output, attention and MLP outputs.
+HOOK_POINTS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
+
+
+def hook_point(name: str) -> str:
+    """``"mlp_out"`` or ``"hook_mlp_out"`` → ``"hook_mlp_out"``, checked against HOOK_POINTS."""
+    from ..errors import InputError
+
+    short = name[5:] if isinstance(name, str) and name.startswith("hook_") else name
+    if short not in HOOK_POINTS:
+        raise InputError(f"unknown hook point {name!r}: choose one of {HOOK_POINTS}")
+    return f"hook_{short}"
+
+
 def hook_name(layer: int, point: str = "hook_resid_post") -> str:
-    """The TransformerLens hook name of the residual stream after block ``layer``."""
+    """The TransformerLens hook name of ``point`` (default: the residual stream after block
+    ``layer``) in block ``layer``."""
     return f"blocks.{layer}.{point}"
 
 

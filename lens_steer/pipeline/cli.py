@@ -93,7 +93,9 @@ def cmd_extract(args: argparse.Namespace) -> None:
         train = task.splits(seed=args.seed, n_val=args.n_val).train
         pairs = contrastive_pairs(task, train, strategy=args.strategy, n=args.n, seed=args.seed)
     model = _load(args.model, args)
-    vecs = extract(model, pairs, method=args.method, batch_size=args.batch_size, seed=args.seed)
+    vecs = extract(
+        model, pairs, method=args.method, batch_size=args.batch_size, seed=args.seed, hook=args.hook
+    )
     print(f"{vecs} → {vecs.save(args.out)}")
 
 
@@ -167,6 +169,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from ..extract import METHODS
+    from ..models.load import HOOK_POINTS
     from ..transfer.layer_maps import LAYER_MAPS
     from ..transfer.width_maps import WIDTH_METHODS
     from .interop import add_commands
@@ -195,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--n", type=int, default=128, help="number of contrastive pairs")
     q.add_argument("--n-val", type=int, default=200)
     q.add_argument("--method", default="pca", choices=METHODS)
+    q.add_argument("--hook", default="resid_post", choices=HOOK_POINTS, help="where to read")
     q.add_argument("-o", "--out", required=True)
     model_opts(q)
     q.set_defaults(func=cmd_extract)

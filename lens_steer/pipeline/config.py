@@ -113,6 +113,7 @@ def _task_schema() -> dict[str, Any]:
 
 def schema() -> dict[str, Any]:
     from ..extract import METHODS
+    from ..models.load import HOOK_POINTS
     from ..steer import OPS, POSITIONS
     from ..transfer.layer_maps import LAYER_MAPS
     from ..transfer.width_maps import WIDTH_METHODS
@@ -127,6 +128,7 @@ def schema() -> dict[str, Any]:
         "dtype": Field((str,), "float32", choices=("float32", "bfloat16", "float16")),
         "extract": {
             "method": Field((str,), "pca", choices=METHODS),
+            "hook": Field((str,), "resid_post", choices=HOOK_POINTS),
             "batch_size": Field((int,), 8, check=_positive),
         },
         "transfer": {
@@ -282,6 +284,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def config_hash(cfg: Mapping[str, Any]) -> str:
     """Identity of a run: everything that changes its results (not where it is written)."""
     core = {k: v for k, v in cfg.items() if k != "output_dir"}
-    if core.get("steer", {}).get("op") == "add":  # the default: runs from before ops resume
-        core["steer"] = {k: v for k, v in core["steer"].items() if k != "op"}
+    # defaults added later leave the hash alone, so run directories from before them resume
+    for section, key, default in (("steer", "op", "add"), ("extract", "hook", "resid_post")):
+        if core.get(section, {}).get(key) == default:
+            core[section] = {k: v for k, v in core[section].items() if k != key}
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]

@@ -100,6 +100,7 @@ def _parent_vectors(cfg, tcfg, task, sp, parent_loader, path: Path, progress: bo
             batch_size=ex["batch_size"],
             seed=seed,
             progress=progress,
+            hook=ex["hook"],
         )
 
     return _vectors(path, make)

@@ -22,7 +22,7 @@ from torch import Tensor
 from ..activations import last_token_activations
 from ..anchors import ANCHOR_TEXTS
 from ..errors import InputError
-from ..models.load import model_name
+from ..models.load import hook_point, model_name
 from ..vectors import SteeringVectors
 from . import layer_maps as lm
 from . import width_maps as wm
@@ -98,13 +98,21 @@ def _validate(
 
 
 def _anchor_activations(
-    vectors: SteeringVectors, child: Any, source_model: Any, texts: list[str], batch: int, bar: bool
+    vectors: SteeringVectors,
+    child: Any,
+    source_model: Any,
+    texts: list[str],
+    batch: int,
+    bar: bool,
+    target: str,
 ) -> tuple[Tensor, Tensor]:
-    """Last-token activations of both models on the same texts: what fitted maps learn from."""
+    """Last-token activations of both models on the same texts, the parent at the vectors' hook
+    point and the child at ``target``: what fitted maps learn from."""
     if len(texts) < 8:
         raise InputError(f"need at least 8 anchor texts to fit maps, got {len(texts)}")
-    h_parent = last_token_activations(source_model, texts, vectors.layers, batch, bar)
-    h_child = last_token_activations(child, texts, None, batch, bar)
+    point = vectors.hook_point
+    h_parent = last_token_activations(source_model, texts, vectors.layers, batch, bar, point)
+    h_child = last_token_activations(child, texts, None, batch, bar, target)
     return h_parent, h_child
 
 
@@ -167,7 +175,6 @@ def _meta(
         "target_model": model_name(child),
         "model_d_model": int(child.cfg.d_model),
         "model_n_layers": int(child.cfg.n_layers),
-        "hook_point": "hook_resid_post",
         "coordinates": vectors.meta.get("coordinates", "raw"),
         "layer_map": [[c, p] for c, p in pairs],
         "width": width or "identity",
@@ -194,6 +201,7 @@ def transfer(
     seed: int = 0,
     batch_size: int = 8,
     progress: bool = True,
+    hook: str | None = None,
 ) -> SteeringVectors:
     """Map ``vectors`` (parent space) onto ``child``'s layers and width.
 
@@ -221,6 +229,10 @@ def transfer(
             of "ridge" / "procrustes".
         batch_size: texts per forward pass when reading anchor activations.
         progress: show progress bars while reading them.
+        hook: the child hook point the vectors will steer; None keeps the vectors' own (an
+            ``mlp_out`` vector maps onto the child's ``mlp_out``). Another point must be asked
+            for here explicitly; fitted maps then read the parent at the vectors' point and the
+            child at this one, and ``meta["source_hook_point"]`` records the change.
 
     Returns:
         New :class:`~lens_steer.SteeringVectors` on the child's layers (ascending), with the
@@ -238,11 +250,9 @@ def transfer(
     d_child, n_child = int(child.cfg.d_model), int(child.cfg.n_layers)
     texts = list(anchor_texts) if anchor_texts is not None else list(ANCHOR_TEXTS)
     needs_acts = needs_source_activations(layer_map, width)
-    acts = (
-        _anchor_activations(vectors, child, source_model, texts, batch_size, progress)
-        if needs_acts
-        else None
-    )
+    target = vectors.hook_point if hook is None else hook_point(hook)
+    reading = (texts, batch_size, progress, target)
+    acts = _anchor_activations(vectors, child, source_model, *reading) if needs_acts else None
     h_parent, h_child = acts if acts is not None else (None, None)
     source_depth = None if source_model is None else int(source_model.cfg.n_layers)
     layer_in = lm.LayerMapInputs(
@@ -260,6 +270,9 @@ def transfer(
 
     anchors = texts if needs_acts else None
     meta = _meta(vectors, child, layer_map, width, pairs, extra, fits, anchors, normalize, seed)
+    meta["hook_point"] = target
+    if target != vectors.hook_point:
+        meta["source_hook_point"] = vectors.hook_point
     return SteeringVectors(
         torch.stack(rows).float(),
         tuple(c for c, _ in pairs),
