@@ -265,6 +265,7 @@ def test_its_without_lam_reads_shifted_columns(task) -> None:
         "scoring": "generate",
         "positions": "all",
         "relative": False,
+        "op": "add",
         "max_new_tokens": 256,
         "prompting": "zero-shot",
         "temperature": 0.7,
