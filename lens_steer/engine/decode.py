@@ -54,6 +54,20 @@ def row_seed(seed: int, prompt: str, lam: float | None, sample: int) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:7], "little")
 
 
+def row_coefficients(lams: Sequence[Any], n_layers: int) -> Float[Tensor, "layer row"]:
+    """λ per (layer, row): a row's λ is one number for every layer, or a tuple with one per
+    steered layer (a layer search's rows: λ on the candidate set, 0 elsewhere)."""
+    cols = []
+    for lam in lams:
+        if isinstance(lam, tuple):
+            if len(lam) != n_layers:
+                raise ValueError(f"a per-layer λ row has {len(lam)} values for {n_layers} layers")
+            cols.append(torch.tensor([float(x) for x in lam]))
+        else:
+            cols.append(torch.full((n_layers,), float(lam)))
+    return torch.stack(cols, dim=1).float()
+
+
 class Adder:
     """Per-row steering deltas, added where the ``positions`` rule says.
 
@@ -61,9 +75,9 @@ class Adder:
     padding), "prefix" (a shared prompt prefix: never the last prompt token) or "decode".
     """
 
-    def __init__(self, spec: SteerSpec, lams: Sequence[float], device: torch.device, dtype):
+    def __init__(self, spec: SteerSpec, lams: Sequence[Any], device: torch.device, dtype):
         n = len(spec.layers)
-        coef = torch.tensor([float(x) for x in lams]).float().reshape(1, -1).expand(n, -1)
+        coef = row_coefficients(lams, n)
         if spec.norms is not None:  # exactly steer(relative=True)'s λ·‖h‖ per layer
             coef = coef * spec.norms.float().reshape(-1, 1).cpu()
         self.coefs = coef.to(device)  # [layer, row]: what ablate and clamp use per row

@@ -77,7 +77,7 @@ def score_choices_lams(
     task: Task,
     examples: Sequence[Example],
     vectors: SteeringVectors | None,
-    lams: Sequence[float],
+    lams: Sequence[float | tuple[float, ...]],
     *,
     relative: bool = False,
     reference_norms: Float[Tensor, " layer"] | None = None,
@@ -96,7 +96,9 @@ def score_choices_lams(
         task: the multiple-choice task whose options are scored.
         examples: items with ``choices``.
         vectors: steering vectors; None (or λ = 0) is the unsteered model.
-        lams: the λ values; each becomes one result.
+        lams: the λ values; each becomes one result. An entry may be a tuple with one λ per
+            steered layer (``vectors.layers`` order): a row steering a subset of layers, as a
+            layer search scores its candidate sets in one pass.
         relative: scale λ by the model's mean residual norm per layer, as ``steer`` does.
         reference_norms: those norms, when already measured.
         length_normalize: divide each option's log-likelihood by its length ("chars",
@@ -115,7 +117,7 @@ def score_choices_lams(
         is the zero-shot one of :func:`lens_steer.tasks.choice_context`.
     """
     examples = check_options(target, length_normalize, batch_size, examples)
-    lams = [float(x) for x in lams]
+    lams = [tuple(float(v) for v in x) if isinstance(x, (tuple, list)) else float(x) for x in lams]
     if not lams:
         raise ValueError("lams is empty: give at least one λ")
     tok = getattr(model, "tokenizer", None)
@@ -149,6 +151,7 @@ def score_choices_lams(
 
 
 Cell = tuple[int, int]  # (option row, λ index)
+Lam = float | tuple[float, ...]  # one λ, or one per steered layer
 
 
 def _key_fields(
@@ -167,7 +170,7 @@ def _key_fields(
 def _lookup(
     cache: GenerationCache | None,
     rows: Sequence[OptionRow],
-    lams: list[float],
+    lams: list[Lam],
     key_fields: tuple[dict[str, Any], dict[str, Any] | None, str] | None,
 ) -> tuple[list[dict[Cell, float]], dict[Cell, str], list[Cell]]:
     """Per-λ sums already cached (keyed by (example, option)), every cell's cache key, and the
@@ -194,7 +197,7 @@ def _score_batch(
     place: tuple[torch.device, int, torch.dtype],
     spec: Any,
     rows: Sequence[OptionRow],
-    lams: list[float],
+    lams: list[Lam],
     batch: list[Cell],
 ) -> list[tuple[Cell, float]]:
     """Each cell's summed log-probability of its option tokens, in one steered forward pass;
@@ -225,7 +228,7 @@ def _record(
     rows: Sequence[OptionRow],
     sums: list[dict[Cell, float]],
     keys: dict[Cell, str],
-    lams: list[float],
+    lams: list[Lam],
     cache: GenerationCache | None,
 ) -> None:
     """Add a batch's sums to ``sums`` and write them to the cache in one transaction."""

@@ -124,10 +124,14 @@ def steering_key_fields(
     return fields
 
 
-def unsteered(lam: float | None, op: str) -> bool:
-    """Whether a row at ``lam`` is the plain model: λ = 0 adds or ablates nothing, but
-    ``clamp`` at 0 sets the direction's component to 0, which is a steering."""
-    return lam is None or (op != "clamp" and not lam)
+def unsteered(lam: float | tuple[float, ...] | None, op: str) -> bool:
+    """Whether a row at ``lam`` (one λ, or one per layer) is the plain model: λ = 0 adds or
+    ablates nothing, but ``clamp`` at 0 sets the direction's component to 0, a steering."""
+    if lam is None:
+        return True
+    if op == "clamp":
+        return False
+    return not any(lam) if isinstance(lam, tuple) else not lam
 
 
 def engine_for_op(engine: str, op: str, requested: str, point: str = "hook_resid_post") -> str:

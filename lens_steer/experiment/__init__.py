@@ -10,6 +10,7 @@ from . import its, stats, tune
 from .evaluate import CONTROLS, evaluate, random_directions
 from .its import its_predictions, majority_vote
 from .lambda_sweep import PAPER_LAMBDA_GRID
+from .layer_search import LayerSearch, search_layers
 from .report import ConditionResult, EvalReport
 from .tune import TuneResult, tune_lambda
 
@@ -17,6 +18,8 @@ __all__ = [
     "PAPER_LAMBDA_GRID",
     "tune_lambda",
     "TuneResult",
+    "search_layers",
+    "LayerSearch",
     "its_predictions",
     "majority_vote",
     "evaluate",

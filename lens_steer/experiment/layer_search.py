@@ -1,0 +1,190 @@
+"""Which layers carry the effect? A search over subsets of the steered layers, on validation.
+
+The paper steers every mapped layer and never asks. ``search_layers`` asks with three strategies:
+
+- ``"greedy-forward"``: from no layers, add the layer whose inclusion most raises accuracy; stop
+  at ``max_layers`` or when the best addition's paired-bootstrap 95 % CI of Δ accuracy (against
+  the set before it) does not lie above 0.
+- ``"single"``: each layer alone.
+- ``"leave-one-out"``: all layers but each.
+
+Every candidate set of a step is one row of the same λ-batched forward pass: its λ is λ on the
+set's layers and 0 on the others (``score_choices_lams`` takes such per-layer rows), so a greedy
+step costs about one λ sweep, not one pass per candidate. Selection happens on the examples given
+— use the validation split; the chosen set is then tested by ``evaluate`` on the test split,
+which the search never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import InputError
+from ..options import OptionFields, Options
+from ..tasks.base import Example, Task
+from ..vectors import SteeringVectors
+from . import stats
+from .lambda_sweep import check_examples, check_scoring
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["search_layers", "LayerSearch", "SearchStep", "STRATEGIES", "greedy_forward"]
+
+STRATEGIES = ("greedy-forward", "single", "leave-one-out")
+Strategy = Literal["greedy-forward", "single", "leave-one-out"]
+#: per-example verdicts ``[n_examples, n_sets]`` of steering each layer set
+Scorer = Callable[[list[tuple[int, ...]]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """One layer set: its accuracy with a Wilson 95 % CI, and (greedy steps) the paired
+    bootstrap Δ against the set before it."""
+
+    layers: tuple[int, ...]
+    accuracy: float
+    ci95: tuple[float, float]
+    n_correct: int
+    n: int
+    delta: tuple[float, float, float] | None = None  # (Δ, lo, hi)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layers": list(self.layers),
+            "accuracy": round(self.accuracy, 6),
+            "ci95": [round(x, 6) for x in self.ci95],
+            "n_correct": self.n_correct,
+            "n": self.n,
+            "delta": None if self.delta is None else [round(x, 6) for x in self.delta],
+        }
+
+
+@dataclass(frozen=True)
+class LayerSearch:
+    """The search's path (``steps``: the chosen sets in order, or every set scored for
+    "single" / "leave-one-out") and ``best``, the most accurate set on the path."""
+
+    strategy: str
+    lam: float
+    steps: tuple[SearchStep, ...]
+    best: tuple[int, ...]
+
+    @property
+    def table(self) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in self.steps]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "lam": self.lam, "steps": self.table,
+                "best": list(self.best)}  # fmt: skip
+
+
+def _step(layers: tuple[int, ...], correct: np.ndarray, delta=None) -> SearchStep:
+    acc, lo, hi = stats.accuracy_ci(correct)
+    return SearchStep(layers, acc, (lo, hi), int(correct.sum()), int(correct.size), delta)
+
+
+def greedy_forward(score: Scorer, layers: Sequence[int], max_layers: int) -> list[SearchStep]:
+    """The greedy path from the empty set (the plain model); ties go to the lowest layer."""
+    current: tuple[int, ...] = ()
+    prev = score([current])[:, 0]
+    path = [_step(current, prev)]
+    while len(current) < max_layers:
+        cands = [tuple(sorted((*current, k))) for k in layers if k not in current]
+        if not cands:
+            break
+        correct = score(cands)
+        j = int(np.argmax(correct.mean(axis=0)))
+        delta = stats.paired_bootstrap(prev, correct[:, j])
+        if delta[1] <= 0:  # the best addition's 95 % CI reaches 0: nothing improves enough
+            break
+        current, prev = cands[j], correct[:, j]
+        path.append(_step(current, prev, delta))
+    return path
+
+
+def _scorer(model, vectors, task, exs, lam, opts, choice_options) -> Scorer:
+    from ..engine.loglik import score_choices_lams
+    from ..steer import relative_norms
+
+    norms = relative_norms(model, vectors, None, None) if opts.relative else None
+    kw = dict(relative=opts.relative, reference_norms=norms, batch_size=opts.batch_size)
+    kw.update(cache=opts.cache, progress=opts.progress, op=opts.op, **(choice_options or {}))
+
+    def score(sets: list[tuple[int, ...]]) -> np.ndarray:
+        rows = [tuple(lam if k in s else 0.0 for k in vectors.layers) for s in sets]
+        res = score_choices_lams(model, task, exs, vectors, rows, **kw)
+        return np.array([r.correct for r in res], dtype=bool).T
+
+    return score
+
+
+def search_layers(
+    model: Any,
+    vectors: SteeringVectors,
+    task: Task,
+    examples: Sequence[Example],
+    lam: float,
+    *,
+    strategy: Strategy = "greedy-forward",
+    max_layers: int | None = None,
+    scoring: Literal["loglik"] = "loglik",
+    choice_options: dict[str, Any] | None = None,
+    options: Options | None = None,
+    **overrides: Unpack[OptionFields],
+) -> LayerSearch:
+    """Search the subsets of ``vectors.layers`` steered at ``lam`` (see the module docstring).
+
+    Args:
+        model: a TransformerBridge (every step is one λ-batched log-likelihood pass).
+        vectors: the steering vectors whose layers are searched.
+        task: a multiple-choice task (ARC): candidates are compared by log-likelihood picks.
+        examples: validation items — selection happens here, so never the test split.
+        lam: the λ on every layer of a candidate set (relative with ``options.relative``).
+        strategy: "greedy-forward" (default), "single" or "leave-one-out".
+        max_layers: greedy's largest set (default: every layer).
+        scoring: "loglik" (generation scoring is not supported by the search).
+        choice_options: ``length_normalize`` / ``target`` for the choice scorer.
+        options: the shared :class:`~lens_steer.Options` (relative, op, batch_size, cache,
+            progress); keywords of the same names override it.
+
+    Returns:
+        A :class:`LayerSearch`: ``.steps`` (each set's accuracy and CI), ``.best``, ``.table``.
+
+    Raises:
+        InputError: an unknown strategy; ``op="clamp"`` (λ = 0 outside a set would clamp those
+            layers to 0, not leave them alone); a non-positive ``max_layers``.
+        ValueError: scoring other than "loglik", a task without options, no examples.
+    """
+    opts = Options.build(options, overrides, "search_layers")
+    exs = check_examples(examples)
+    if scoring != "loglik":
+        raise ValueError("search_layers scores by log-likelihood (multiple choice) only")
+    check_scoring(scoring, exs, opts.positions)
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy {strategy!r}: choose one of {STRATEGIES}")
+    if opts.op == "clamp":
+        raise InputError(
+            "search_layers needs λ = 0 to leave a layer alone: use op 'add' or 'ablate'"
+        )
+    layers = list(vectors.layers)
+    k = len(layers) if max_layers is None else int(max_layers)
+    if k < 1:
+        raise InputError(f"max_layers must be ≥ 1, got {max_layers}")
+    score = _scorer(model, vectors, task, exs, float(lam), opts, choice_options)
+    if strategy == "greedy-forward":
+        steps = greedy_forward(score, layers, k)
+    else:
+        full = tuple(layers)
+        sets = [(x,) for x in layers] if strategy == "single" else [
+            tuple(y for y in layers if y != x) for x in layers
+        ]  # fmt: skip
+        sets = [(), *sets] if strategy == "single" else [full, *sets]
+        correct = score(sets)
+        steps = [_step(s, correct[:, i]) for i, s in enumerate(sets)]
+    best = max(steps, key=lambda s: (s.accuracy, -len(s.layers))).layers
+    return LayerSearch(strategy, float(lam), tuple(steps), best)

@@ -1,0 +1,100 @@
+"""search_layers: each candidate set's accuracy equals score_choices under ls.steer with that
+set's per-layer λ (one λ-batched pass per step), and the greedy rule finds the one layer that
+matters on a synthetic scorer and stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lens_steer as ls
+from lens_steer.errors import InputError
+from lens_steer.experiment.layer_search import greedy_forward, search_layers
+from lens_steer.tasks import get_task, score_choices
+from lens_steer.testing import tiny_model, unit_directions
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
+LAM = 6.0
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = tiny_model("llama", 32, 4)
+    vecs = ls.SteeringVectors(unit_directions(4, 32, seed=3), (0, 1, 2, 3))
+    task = get_task("arc_challenge", data_dir=ARC_DIR)
+    return model, vecs, task, task.load("dev")[:12]
+
+
+def _reference(model, vecs, task, exs, layers) -> float:
+    lam = [LAM if k in layers else 0.0 for k in vecs.layers]
+    with ls.steer(model, vecs, lam=lam):
+        return float(np.mean(score_choices(model, task, exs, batch_size=16).correct))
+
+
+@pytest.mark.parametrize("strategy", ["single", "leave-one-out"])
+def test_every_set_equals_steering_it_alone(setup, strategy):
+    model, vecs, task, exs = setup
+    res = search_layers(model, vecs, task, exs, LAM, strategy=strategy, progress=False)
+    assert len(res.steps) == 5
+    for step in res.steps:
+        assert step.accuracy == pytest.approx(_reference(model, vecs, task, exs, step.layers))
+    assert res.best in [s.layers for s in res.steps]
+    assert res.to_dict()["strategy"] == strategy
+
+
+def test_one_step_costs_one_batched_call(setup, monkeypatch):
+    import lens_steer.engine.loglik as loglik
+
+    model, vecs, task, exs = setup
+    calls = []
+    real = loglik.score_choices_lams
+
+    def spy(*args, **kw):
+        calls.append(len(args[4]))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loglik, "score_choices_lams", spy)
+    search_layers(model, vecs, task, exs, LAM, strategy="single", progress=False)
+    assert calls == [5]  # the plain model and four single layers, one pass
+
+
+def test_greedy_finds_the_one_layer_that_matters_and_stops():
+    rng = np.random.default_rng(0)
+    n = 200
+    truth = rng.random(n) < 0.3  # plain accuracy 0.3
+
+    boost = rng.random(n) < 0.5  # only layer 2 helps: these items become right with it
+
+    def score(sets):
+        return np.array([truth | boost if 2 in s else truth for s in sets]).T
+
+    path = greedy_forward(score, [0, 1, 2, 3], max_layers=4)
+    assert [s.layers for s in path] == [(), (2,)]
+    assert path[1].delta[1] > 0
+
+
+def test_greedy_path_on_a_model_is_validated(setup):
+    model, vecs, task, exs = setup
+    res = search_layers(model, vecs, task, exs, LAM, max_layers=2, progress=False)
+    assert res.steps[0].layers == ()
+    for step in res.steps:
+        assert step.accuracy == pytest.approx(_reference(model, vecs, task, exs, step.layers))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"strategy": "random"}, InputError, "unknown strategy"),
+        ({"op": "clamp"}, InputError, "leave a layer alone"),
+        ({"max_layers": 0}, InputError, "max_layers"),
+        ({"scoring": "generate"}, ValueError, "log-likelihood"),
+    ],
+)
+def test_bad_searches_fail_clearly(setup, kwargs, error, match):
+    model, vecs, task, exs = setup
+    with pytest.raises(error, match=match):
+        search_layers(model, vecs, task, exs, LAM, progress=False, **kwargs)
