@@ -184,7 +184,7 @@ class _PlainBackend:
     def attach(self, adder: Adder | None):
         handles = []
         if adder is not None:
-            if adder.point != "hook_resid_post":  # engine_for_op sends these to the bridge
+            if adder.point != "hook_resid_post":  # steering_engine sends these to the bridge
                 raise ValueError(f"the plain decoder cannot steer {adder.point}")
             for i, layer in enumerate(adder.layers):
                 handles.append(

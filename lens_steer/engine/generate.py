@@ -37,10 +37,10 @@ from . import decode as decoder
 from . import graph as graph_decoder
 from .plan import (
     ENGINES,
-    engine_for_op,
     eos_ids,
     pick_engine,
     steer_spec,
+    steering_engine,
     steering_key_fields,
     unsteered,
     usable_cache,
@@ -178,9 +178,7 @@ def generate(
         eos_ids=eos_ids(model),
     )
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
-    steered = vectors is not None and any(not unsteered(lam, op) for lam in col_lams)
-    point = vectors.hook_point if steered else "hook_resid_post"  # type: ignore[union-attr]
-    engine = engine_for_op(engine, op if steered else "add", requested, point)
+    steered, engine = steering_engine(engine, requested, vectors, col_lams, op)
     norms = (opts.positions, opts.relative, reference_norms, norm_texts)
     steer_fields = steering_key_fields(vectors, *norms, op) if cache is not None and steered else {}
     outs, todo = _lookup(cache, model, prompts, columns, settings, seed, (steer_fields, op))

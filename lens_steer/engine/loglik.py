@@ -31,9 +31,9 @@ from ..tasks.choices import ChoiceScores, OptionRow, check_options, finalise, op
 from ..vectors import SteeringVectors
 from . import decode as decoder
 from .plan import (
-    engine_for_op,
     pick_engine,
     steer_spec,
+    steering_engine,
     steering_key_fields,
     unsteered,
     usable_cache,
@@ -126,9 +126,7 @@ def score_choices_lams(
     check_op(op, relative)
     cache = usable_cache(cache, model)
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
-    steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
-    point = vectors.hook_point if steered else "hook_resid_post"  # type: ignore[union-attr]
-    engine = engine_for_op(pick_engine(model, engine), op if steered else "add", engine, point)
+    steered, engine = steering_engine(pick_engine(model, engine), engine, vectors, lams, op)
     key_fields = None
     if cache is not None:
         steering = (vectors if steered else None, relative, reference_norms, op)

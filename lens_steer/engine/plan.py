@@ -27,7 +27,7 @@ __all__ = [
     "steer_spec",
     "steering_key_fields",
     "unsteered",
-    "engine_for_op",
+    "steering_engine",
 ]
 
 ENGINES = ("auto", "graph", "plain", "hooks")
@@ -134,22 +134,33 @@ def unsteered(lam: float | tuple[float, ...] | None, op: str) -> bool:
     return not any(lam) if isinstance(lam, tuple) else not lam
 
 
-def engine_for_op(engine: str, op: str, requested: str, point: str = "hook_resid_post") -> str:
-    """The CUDA-graph decoder bakes additive deltas into its graph: other ops decode plainly.
-    The plain and graph decoders hook HF decoder layers (block outputs): vectors for another
-    hook point steer through the bridge's own hook points."""
+def steering_engine(
+    engine: str, requested: str, vectors: SteeringVectors | None, lams: Sequence[Any], op: str
+) -> tuple[bool, str]:
+    """Whether any of ``lams`` steers (see :func:`unsteered`), and the decoder for that.
+
+    ``engine`` is :func:`pick_engine`'s choice for the ``requested`` one. Only a steering
+    narrows it: the CUDA-graph decoder bakes additive deltas into its graph, so other ops decode
+    plainly; the plain and graph decoders hook HF decoder layers (block outputs), so vectors for
+    another hook point steer through the bridge's own hook points. An explicit request that
+    cannot serve the steering is refused.
+    """
+    steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
+    if not steered:
+        return False, engine
+    point = vectors.hook_point  # type: ignore[union-attr]
     if point != "hook_resid_post" and engine in ("plain", "graph"):
         if requested in ("plain", "graph"):
             raise ValueError(
                 f"engine={requested!r} steers block outputs only; vectors at hook point "
                 f"{point!r} need engine='hooks' (or 'auto')"
             )
-        return "hooks"
+        return True, "hooks"
     if op == "add" or engine != "graph":
-        return engine
+        return True, engine
     if requested == "graph":
         raise ValueError(f"engine='graph' adds steering only; op={op!r} needs 'plain' or 'hooks'")
-    return "plain"
+    return True, "plain"
 
 
 def steer_spec(
