@@ -34,6 +34,7 @@ __all__ = [
     "parse_provenance",
     "imported_meta",
     "imported_extras",
+    "imported_vectors",
 ]
 
 RESID_POST = "hook_resid_post"
@@ -210,3 +211,21 @@ def imported_extras(prov: Mapping[str, Any], n: int, path: Path) -> dict[str, Te
             raise file_error(path, f"the provenance's {name} does not have one value per layer")
         out[name] = torch.tensor(values, dtype=torch.float32)
     return out
+
+
+def imported_vectors(
+    directions: Float[Tensor, "n_layers d_model"],
+    layers: Sequence[int],
+    raw_provenance: Any,
+    path: Path,
+    fallback: Mapping[str, Tensor] | None = None,
+    **fields: Any,
+) -> SteeringVectors:
+    """What every reader returns: the directions as the tool applies them, meta from
+    :func:`imported_meta` (lens_steer's provenance when the file carries it, then ``fields``),
+    and explained variance / sign agreement from the provenance, else from ``fallback`` (what
+    the format itself stores)."""
+    prov = parse_provenance(raw_provenance, path)
+    meta = imported_meta(prov, path, **fields)
+    extras = {**(fallback or {}), **imported_extras(prov, len(layers), path)}
+    return SteeringVectors(directions, tuple(layers), meta=meta, **extras)

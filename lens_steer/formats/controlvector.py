@@ -25,9 +25,7 @@ from .common import (
     Baked,
     atomic_write,
     file_error,
-    imported_extras,
-    imported_meta,
-    parse_provenance,
+    imported_vectors,
     provenance,
 )
 
@@ -127,13 +125,12 @@ def read_gguf(path: Path) -> SteeringVectors:
             f"{path} has direction.0, which llama.cpp refuses; lens_steer steers block 0 with it",
             stacklevel=4,
         )
-    prov = parse_provenance(_string(reader, PROVENANCE_KEY), path)
-    meta = imported_meta(
-        prov,
+    return imported_vectors(
+        directions,
+        layers,
+        _string(reader, PROVENANCE_KEY),
         path,
         source_format="gguf",
         model_hint=_string(reader, f"{ARCH}.model_hint"),
         original_norms=directions.norm(dim=-1).tolist(),
     )
-    extras = imported_extras(prov, len(layers), path)
-    return SteeringVectors(directions, tuple(layers), meta=meta, **extras)

@@ -25,9 +25,7 @@ from .common import (
     Baked,
     atomic_write,
     file_error,
-    imported_extras,
-    imported_meta,
-    parse_provenance,
+    imported_vectors,
     provenance,
 )
 
@@ -114,14 +112,12 @@ def read_lm_eval(path: Path) -> SteeringVectors:
     if len(widths) != 1:
         raise file_error(path, f"steering vectors of different widths {sorted(widths)}")
     raw = next((e.get(PROVENANCE_KEY) for e in config.values() if PROVENANCE_KEY in e), None)
-    prov = parse_provenance(raw, path)
-    meta = imported_meta(
-        prov,
+    return imported_vectors(
+        torch.stack([v * c for _, v, c in entries]),
+        layers,
+        raw,
         path,
         source_format="lm-eval",
         coefficients=[c for _, _, c in entries],
         original_norms=[float(v.norm()) for _, v, _ in entries],
     )
-    directions = torch.stack([v * c for _, v, c in entries])
-    extras = imported_extras(prov, len(layers), path)
-    return SteeringVectors(directions, tuple(layers), meta=meta, **extras)

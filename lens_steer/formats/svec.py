@@ -24,9 +24,7 @@ from .common import (
     Baked,
     atomic_write,
     file_error,
-    imported_extras,
-    imported_meta,
-    parse_provenance,
+    imported_vectors,
     provenance,
 )
 
@@ -108,22 +106,17 @@ def read_svec(path: Path) -> SteeringVectors:
         raise file_error(
             path, f"directions must be lists of numbers of one width ({err})"
         ) from None
-    prov = parse_provenance(body.get(PROVENANCE_KEY), path)
-    meta = imported_meta(
-        prov,
+    ev = body.get("explained_variances")
+    values = [ev.get(str(k)) for k in keys] if isinstance(ev, dict) else []
+    stored = values and all(isinstance(v, (int, float)) for v in values)
+    return imported_vectors(
+        directions,
+        [k - 1 for k in keys],
+        body.get(PROVENANCE_KEY),
         path,
+        {"explained_variance": torch.tensor(values, dtype=torch.float32)} if stored else None,
         source_format="svec",
         model_hint=body.get("model_type"),
         source_layer_keys=keys,
         original_norms=directions.norm(dim=-1).tolist(),
     )
-    extras = imported_extras(prov, len(keys), path)
-    ev = body.get("explained_variances")
-    values = [ev.get(str(k)) for k in keys] if isinstance(ev, dict) else []
-    if (
-        "explained_variance" not in extras
-        and values
-        and all(isinstance(v, (int, float)) for v in values)
-    ):
-        extras["explained_variance"] = torch.tensor(values, dtype=torch.float32)
-    return SteeringVectors(directions, tuple(k - 1 for k in keys), meta=meta, **extras)
