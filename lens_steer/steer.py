@@ -30,7 +30,7 @@ from .anchors import ANCHOR_TEXTS
 from .errors import InputError
 from .models.load import hook_name, model_name
 from .options import POSITIONS
-from .vectors import SteeringVectors
+from .vectors import SteeringVectors, zero_layers
 
 __all__ = [
     "steer",
@@ -68,7 +68,7 @@ def unit_directions(vectors: SteeringVectors, op: str) -> Float[Tensor, "n_layer
     d = vectors.directions
     if op == "add":
         return d
-    zero = [k for k, n in zip(vectors.layers, d.norm(dim=-1).tolist(), strict=True) if n == 0.0]
+    zero = zero_layers(d, vectors.layers)
     if zero:
         raise InputError(f"op={op!r} needs a direction, but layers {zero} have zero vectors")
     return d / d.norm(dim=-1, keepdim=True)
