@@ -100,24 +100,16 @@ def _pick(lam: Any, layers: tuple[int, ...], picked: list[int]) -> Any:
     return [by_layer[k] for k in picked]
 
 
-def _hint(args: argparse.Namespace, vecs: Any, spec: str | None) -> str | None:
+def _resolved(vecs: Any, spec: str | None) -> Any:
+    """The model the vectors steer (``spec``, else the one their meta names), resolved from
+    metadata only; None when there is none or it cannot be resolved (no hint or depth then:
+    export says how to give a hint, write_svec falls back on the meta or warns)."""
     from ..models.specs import resolve_spec
 
-    if args.model_hint or vecs.meta.get("model_hint"):
-        return args.model_hint or vecs.meta["model_hint"]
     spec = spec or vecs.meta.get("target_model") or vecs.meta.get("source_model")
     try:
-        return resolve_spec(spec).architecture() if spec else None
-    except Exception:  # an unresolvable spec only means no hint: export says how to give one
-        return None
-
-
-def _depth(spec: str | None) -> int | None:
-    from ..models.specs import resolve_spec
-
-    try:
-        return resolve_spec(spec).n_layers() if spec else None
-    except Exception:  # unknown depth: write_svec falls back on the vectors' meta, or warns
+        return resolve_spec(spec) if spec else None
+    except Exception:
         return None
 
 
@@ -146,9 +138,11 @@ def cmd_export(args: argparse.Namespace) -> None:
     norms = _relative_norms(spec, vecs, args) if relative else None
     target = {}
     if fmt != "lm-eval":
-        target["model_hint"] = _hint(args, vecs, spec)
-    if fmt == "svec":
-        target["n_layers"] = _depth(spec or vecs.meta.get("target_model"))
+        given = args.model_hint or vecs.meta.get("model_hint")
+        found = _resolved(vecs, spec) if fmt == "svec" or not given else None
+        target["model_hint"] = given or (found.architecture() if found else None)
+        if fmt == "svec":
+            target["n_layers"] = found.n_layers() if found else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = vecs.export(
