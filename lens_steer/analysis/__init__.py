@@ -6,7 +6,8 @@ scripts in the top-level ``analyses/`` folder and ``lens-steer report`` are thin
 - run directories: :func:`load_run`, :func:`load_runs`
 - PC1 similarity (paper Fig. 2): :func:`pc1_similarity` (same width), :func:`projection_similarity`
   and :func:`cka_similarity` (any widths), :func:`transfer_similarity` (child space, per width map)
-- per-layer ablation: :func:`layer_ablation`
+- per-layer ablation: :func:`layer_ablation`; layer search: :func:`run_layer_search`,
+  :func:`layer_search_figure`
 - λ robustness (Fig. 3): :func:`lambda_curve`, :func:`lambda_curves`
 - ITS gains (Fig. 1/4): :func:`its_gains`
 - Table 1: :func:`table1`
@@ -17,6 +18,7 @@ scripts in the top-level ``analyses/`` folder and ``lens-steer report`` are thin
 from .ablation import AblationResult, layer_ablation, run_layer_ablation
 from .curves import LambdaCurves, lambda_curves
 from .figures import its_gains, lambda_curve, steering_ratio_figure, vectors_figure
+from .layer_search import layer_search_figure, run_layer_search
 from .plots import write_figure
 from .ratio import steering_ratio_curves
 from .report import report_figures, report_html, write_report
@@ -46,12 +48,14 @@ __all__ = [
     "lambda_curve",
     "lambda_curves",
     "layer_ablation",
+    "layer_search_figure",
     "load_run",
     "load_runs",
     "pc1_similarity",
     "projection_similarity",
     "report_figures",
     "run_layer_ablation",
+    "run_layer_search",
     "report_html",
     "similarity_figure",
     "steering_ratio_curves",

@@ -23,7 +23,15 @@ from ..tasks.base import Example, Task
 from ..vectors import SteeringVectors
 from .plots import band, color, heatmap, style
 
-__all__ = ["MODES", "AblationResult", "ablation_entries", "layer_ablation", "run_layer_ablation"]
+__all__ = [
+    "MODES",
+    "AblationResult",
+    "RunSetting",
+    "ablation_entries",
+    "layer_ablation",
+    "run_layer_ablation",
+    "run_setting",
+]
 
 MODES = ("only", "all-but-one")
 
@@ -193,20 +201,31 @@ def layer_ablation(
     )
 
 
-def run_layer_ablation(
+@dataclass(frozen=True)
+class RunSetting:
+    """What re-scoring a run's child vectors needs: the run's child, vectors, task, examples,
+    λ and options (its prompts, positions, relative λ, op, batching and generation cache)."""
+
+    model: Any
+    vectors: SteeringVectors
+    task: Task
+    examples: list[Example]
+    lam: float
+    scoring: str
+    options: Options
+
+
+def run_setting(
     run: Any,
     task: str,
     *,
     lam: float | None = None,
-    lams: Sequence[float] | None = None,
-    modes: Sequence[str] = MODES,
     split: str = "val",
     n: int | None = None,
     model: Any = None,
     progress: bool = False,
-) -> AblationResult:
-    """:func:`layer_ablation` of a run directory's child vectors, with the run's own settings
-    (scoring, prompts, positions, relative λ) on its ``split`` (``val`` or ``test``, first ``n``).
+) -> RunSetting:
+    """A run directory's setting for ``task`` on its ``split`` (``val`` or ``test``, first ``n``).
 
     ``lam`` defaults to the run's λ*; ``model`` to the run's child, loaded as the run loaded it.
     Generations go through the run's cache, so the baseline and repeated calls cost nothing.
@@ -221,36 +240,49 @@ def run_layer_ablation(
     if lam is None:
         lam = tr.best_lambda
         if not isinstance(lam, (int, float)):
-            raise ValueError(f"the run's λ* is per-layer ({lam}); pass a scalar lam to ablate at")
+            raise ValueError(f"the run's λ* is per-layer ({lam}); pass a scalar lam")
     if split not in ("val", "test"):
         raise ValueError(f"split must be 'val' or 'test', got {split!r}")
     cfg, tcfg = r.config, tr.config
     t = get_task(task, data_dir=tcfg.get("data_dir"))
     sp = t.splits(seed=cfg.get("seed", 0), n_val=tcfg.get("n_val"))
-    examples = list(sp.val if split == "val" else sp.test)[:n]
     if model is None:
         model = load_model(
             cfg["child"], device=cfg.get("device", "auto"), dtype=cfg.get("dtype", "float32")
         )
     steer_cfg = cfg.get("steer", {})
-    return layer_ablation(
-        model,
-        tr.vectors("child"),
-        t,
-        examples,
-        float(lam),
-        modes=modes,
-        lams=lams,
-        scoring=tcfg.get("scoring", "generate"),
-        options=Options(
-            fewshot=sp.fewshot,
-            zero_shot=tcfg.get("zero_shot", False),
-            positions=steer_cfg.get("positions", "all"),
-            relative=steer_cfg.get("relative", False),
-            op=steer_cfg.get("op", "add"),
-            max_new_tokens=tcfg.get("max_new_tokens", 256),
-            batch_size=tcfg.get("batch_size", 16),
-            cache=GenerationCache(r.path / "generations.sqlite"),
-            progress=progress,
-        ),
+    options = Options(
+        fewshot=sp.fewshot,
+        zero_shot=tcfg.get("zero_shot", False),
+        positions=steer_cfg.get("positions", "all"),
+        relative=steer_cfg.get("relative", False),
+        op=steer_cfg.get("op", "add"),
+        max_new_tokens=tcfg.get("max_new_tokens", 256),
+        batch_size=tcfg.get("batch_size", 16),
+        cache=GenerationCache(r.path / "generations.sqlite"),
+        progress=progress,
     )
+    examples = list(sp.val if split == "val" else sp.test)[:n]
+    scoring = tcfg.get("scoring", "generate")
+    return RunSetting(model, tr.vectors("child"), t, examples, float(lam), scoring, options)
+
+
+def run_layer_ablation(
+    run: Any,
+    task: str,
+    *,
+    lam: float | None = None,
+    lams: Sequence[float] | None = None,
+    modes: Sequence[str] = MODES,
+    split: str = "val",
+    n: int | None = None,
+    model: Any = None,
+    progress: bool = False,
+) -> AblationResult:
+    """:func:`layer_ablation` of a run directory's child vectors, with the run's own settings
+    (see :func:`run_setting`)."""
+    s = run_setting(run, task, lam=lam, split=split, n=n, model=model, progress=progress)
+    return layer_ablation(
+        s.model, s.vectors, s.task, s.examples, s.lam, modes=modes, lams=lams,
+        scoring=s.scoring, options=s.options,
+    )  # fmt: skip

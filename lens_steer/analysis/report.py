@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 
 from ..experiment.lambda_sweep import entry_str
 from .figures import GAIN_CONDITIONS, its_gains, lambda_curve, steering_ratio_figure, vectors_figure
+from .layer_search import layer_search_figure
 from .plots import FIGURE_CLASS, figure_div, figure_page, write_html
 from .rundir import Run, load_runs, task_names
 from .similarity import pc1_similarity
@@ -35,6 +36,10 @@ _CAPTIONS = {
     "with as many votes as ITS). Hover for McNemar p.",
     "steering-ratio": "‖λ*·v‖ / mean ‖h‖ per steered child layer: the size of the nudge relative "
     "to the residual stream it is added to.",
+    "layer-search": "The run's layer search at λ*: validation accuracy (95% Wilson CI) of each "
+    "set it scored — for greedy-forward the layer added at each step, for single / leave-one-out "
+    "each layer alone / all but it beside the reference set — the chosen set (star), and that set "
+    "on the test split (diamond) beside the test baseline (dotted); selection saw validation only.",
     "vectors": "Share of variance the parent's PC1 explains per layer, and the held-out R² of the "
     "width map per child layer.",
     "pc1-self": "Cosine of the parent's PC1 vectors between its layers: how the concept direction "
@@ -135,6 +140,12 @@ def report_figures(runs: Sequence[Run | str | Path]) -> list[ReportFigure]:
                     steering_ratio_figure(with_task, t),
                 )
             )
+        for i, r in enumerate(with_task):
+            search = r.tasks[t].metrics.get("layer_search")
+            if search:
+                title = f"{t} ({r.label})"
+                fig = layer_search_figure(search, title)
+                out.append(ReportFigure(f"layer-search-{t}-{i}", "layer-search", title, fig))
         if any(
             r.tasks[t].metrics.get("vectors", {}).get("parent_explained_variance")
             for r in with_task

@@ -90,6 +90,7 @@ def _controls(value: Any) -> str | None:
 
 
 def _task_schema() -> dict[str, Any]:
+    from ..experiment.layer_search import STRATEGIES as SEARCHES
     from ..tasks import STRATEGIES, TASKS
 
     return {
@@ -108,6 +109,10 @@ def _task_schema() -> dict[str, Any]:
         "zero_shot": Field((bool,), False),
         "max_new_tokens": Field((int,), 256, check=_positive),
         "batch_size": Field((int,), 16, check=_positive),
+        "layer_search": {  # off unless a strategy is named
+            "strategy": Field((str,), None, choices=SEARCHES, nullable=True),
+            "max_layers": Field((int,), None, check=_positive, nullable=True),
+        },
     }
 
 
@@ -242,6 +247,8 @@ def validate_config(raw: Mapping[str, Any], base_dir: str | Path = ".") -> dict[
             task["data_dir"] = str((base / task["data_dir"]).expanduser().resolve())
         _check_data(task, f"tasks[{i}]")
     _check_op(cfg)
+    for i, task in enumerate(cfg["tasks"]):
+        _check_layer_search(task, cfg["steer"]["op"], f"tasks[{i}]")
     if cfg["name"] is None:
         cfg["name"] = f"{Path(cfg['parent']).name}-to-{Path(cfg['child']).name}"
         problem = run_name_problem(cfg["name"])
@@ -268,6 +275,28 @@ def _check_op(cfg: Mapping[str, Any]) -> None:
             )
 
 
+def _check_layer_search(task: Mapping[str, Any], op: str, where: str) -> None:
+    """A layer search scores multiple-choice log-likelihoods at the tuned scalar λ*, and switches
+    a layer off with λ = 0, which clamp would read as "pin to 0"."""
+    search = task["layer_search"]
+    if search["strategy"] is None:
+        if search["max_layers"] is not None:
+            raise ConfigError(
+                f"{where}.layer_search: max_layers without a strategy; add strategy: "
+                "greedy-forward (or remove layer_search)"
+            )
+        return
+    where = f"{where}.layer_search"
+    if search["max_layers"] is not None and search["strategy"] != "greedy-forward":
+        raise ConfigError(f"{where}.max_layers: only the greedy-forward strategy takes it")
+    if task["scoring"] != "loglik":
+        raise ConfigError(f"{where}: the search scores log-likelihoods; set scoring: loglik")
+    if op == "clamp":
+        raise ConfigError(f"{where}: needs λ = 0 to leave a layer alone; use steer.op add/ablate")
+    if isinstance(task["grid"], list) and any(isinstance(e, list) for e in task["grid"]):
+        raise ConfigError(f"{where}: searches at a scalar λ*; the grid has per-layer entries")
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     import yaml
 
@@ -288,4 +317,9 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
     for section, key, default in (("steer", "op", "add"), ("extract", "hook", "resid_post")):
         if core.get(section, {}).get(key) == default:
             core[section] = {k: v for k, v in core[section].items() if k != key}
+    off = {"strategy": None, "max_layers": None}
+    core["tasks"] = [
+        {k: v for k, v in t.items() if not (k == "layer_search" and v == off)}
+        for t in core.get("tasks", [])
+    ]
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]

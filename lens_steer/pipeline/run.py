@@ -185,7 +185,38 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
     )
     write_json(out / "predictions.json", report.to_dict(predictions=True))
     log.info("%s test:\n%s", tcfg["name"], report.summary_table())
-    return _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg), report
+    result = _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg)
+    if tcfg["layer_search"]["strategy"] is not None:
+        result["layer_search"] = _layer_search(child, child_vecs, task, sp, test, tuned, tcfg, opts)
+        write_json(out / "layer_search.json", result["layer_search"])
+    return result, report
+
+
+def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, Any]:
+    """Which of the steered layers carry the effect at λ*: searched on validation, the chosen
+    set then tested once on the test split beside the baseline (the search never saw it)."""
+    from ..experiment.evaluate import evaluate
+    from ..experiment.layer_search import search_layers
+
+    cfg = tcfg["layer_search"]
+    lam = float(tuned.best)
+    found = search_layers(
+        child, vecs, task, sp.val, lam,
+        strategy=cfg["strategy"], max_layers=cfg["max_layers"], options=opts,
+    )  # fmt: skip
+    out = found.to_dict()
+    log.info("%s layer search (%s) on validation: best %s", tcfg["name"], cfg["strategy"],
+             list(found.best))  # fmt: skip
+    if not found.best:  # the plain model won on validation: nothing to steer on test
+        out["test"] = None
+        return out
+    rep = evaluate(
+        child, task, test, vectors=vecs.select(found.best), lam=lam, its=False, controls=(),
+        scoring="loglik", options=opts,
+    )  # fmt: skip
+    conditions = rep.to_dict(predictions=False)["conditions"]
+    out["test"] = {"baseline": conditions["baseline"], "best": conditions["steered"]}
+    return out
 
 
 def _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg) -> dict[str, Any]:
