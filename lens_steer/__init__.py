@@ -20,6 +20,7 @@ from .experiment import (
     its_predictions,
     majority_vote,
     random_directions,
+    search_layers,
     stats,
     tune_lambda,
 )
@@ -69,8 +70,8 @@ __all__ = [
     "PAPER_LAMBDA_GRID",
     "tune_lambda",
     "TuneResult",
+    "search_layers",
     "its_predictions",
-    "majority_vote",
     "evaluate",
     "EvalReport",
     "ConditionResult",

@@ -95,19 +95,47 @@ def test_extract_reads_the_hook_point_and_records_it(point):
     torch.testing.assert_close(acts[0, 0], cache[f"blocks.1.hook_{point}"][0, -1].float())
 
 
-@pytest.mark.parametrize("point", ["attn_out", "mlp_out", "resid_pre"])
-def test_engine_steers_at_the_vectors_hook_point(point):
-    model, _ = _pair("llama")
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+@pytest.mark.parametrize("point", ["attn_out", "mlp_out", "resid_pre", "resid_mid"])
+def test_engine_steers_at_the_vectors_hook_point(family, point):
+    """The plain decoder hooks the HF module of every point but resid_mid (no module computes
+    it: the bridge's hooks serve it); both equal ls.steer's hook path, λ-batched."""
+    model, _ = _pair(family)
     vecs = _vecs(point)
     prompts = ["Once upon a time", "x"]
-    outs = generate(model, prompts, vectors=vecs, lams=[0.0, 4.0], max_new_tokens=6,
-                    progress=False)  # fmt: skip
-    with ls.steer(model, vecs, lam=4.0):
-        inside = generate(model, prompts, max_new_tokens=6, progress=False)
-    assert [o[1] for o in outs] == [o[0] for o in inside]
-    with pytest.raises(ValueError, match="hook point"):
-        generate(model, prompts, vectors=vecs, lams=[1.0], engine="plain", max_new_tokens=2,
-                 progress=False)  # fmt: skip
+    engine = "hooks" if point == "resid_mid" else "plain"
+    outs = generate(model, prompts, vectors=vecs, lams=[0.0, 4.0, -4.0], max_new_tokens=6,
+                    engine=engine, progress=False)  # fmt: skip
+    for k, lam in ((1, 4.0), (2, -4.0)):
+        with ls.steer(model, vecs, lam=lam):
+            inside = generate(model, prompts, max_new_tokens=6, progress=False)
+        assert [o[k] for o in outs] == [o[0] for o in inside]
+    assert [o[1] for o in outs] != [o[0] for o in outs]  # the steering changed something
+    if point == "resid_mid":
+        with pytest.raises(ValueError, match="cannot reach hook point"):
+            generate(model, prompts, vectors=vecs, lams=[1.0], engine="plain", max_new_tokens=2,
+                     progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("op", ["add", "ablate", "clamp"])
+@pytest.mark.parametrize("point", ["attn_out", "mlp_out", "resid_pre"])
+def test_loglik_on_the_plain_decoder_equals_score_choices_under_steer(point, op):
+    from pathlib import Path
+
+    from lens_steer.engine.loglik import score_choices_lams
+    from lens_steer.tasks import get_task, score_choices
+
+    model, _ = _pair("gemma3")
+    vecs = _vecs(point)
+    task = get_task("arc_challenge", data_dir=Path(__file__).parents[2] / "shared/data/arc_challenge")
+    exs = task.load("dev")[:4]
+    lams = [0.5, 3.0]
+    res = score_choices_lams(model, task, exs, vecs, lams, op=op, engine="plain", progress=False)
+    for lam, got in zip(lams, res, strict=True):
+        with ls.steer(model, vecs, lam=lam, op=op):
+            want = score_choices(model, task, exs, batch_size=16)
+        for a, b in zip(got.scores, want.scores, strict=True):
+            torch.testing.assert_close(torch.tensor(a), torch.tensor(b), atol=2e-4, rtol=1e-5)
 
 
 def test_relative_lambda_uses_the_norm_at_the_hook_point():

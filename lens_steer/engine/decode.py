@@ -132,6 +132,14 @@ class Adder:
 
         return hook
 
+    def torch_pre_hook(self, i: int) -> Callable:
+        """A ``with_kwargs`` forward pre-hook steering a module's input (a layer's resid_pre)."""
+
+        def hook(module: Any, args: Any, kwargs: Any) -> None:
+            self.add_(i, args[0] if args else kwargs["hidden_states"])
+
+        return hook
+
     def tl_hook(self, i: int) -> Callable:
         def hook(resid: Tensor, hook: Any) -> Tensor:
             return self.add_(i, resid.clone())
@@ -184,11 +192,14 @@ class _PlainBackend:
     def attach(self, adder: Adder | None):
         handles = []
         if adder is not None:
-            if adder.point != "hook_resid_post":  # steering_engine sends these to the bridge
-                raise ValueError(f"the plain decoder cannot steer {adder.point}")
-            for i, layer in enumerate(adder.layers):
+            from .plain import steered_module
+
+            for i, layer in enumerate(adder.layers):  # resid_mid: steering_engine sends it away
+                module, is_input = steered_module(self.decoder_layers[layer], adder.point)
                 handles.append(
-                    self.decoder_layers[layer].register_forward_hook(adder.torch_hook(i))
+                    module.register_forward_pre_hook(adder.torch_pre_hook(i), with_kwargs=True)
+                    if is_input
+                    else module.register_forward_hook(adder.torch_hook(i))
                 )
         try:
             yield

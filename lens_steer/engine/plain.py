@@ -22,6 +22,8 @@ import torch
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
 __all__ = [
+    "PLAIN_POINTS",
+    "steered_module",
     "decoder_layers",
     "plain_model",
     "plain_copies",
@@ -96,6 +98,26 @@ def decoder_layers(hf: Any) -> list[Any]:
         if obj is not None:
             return list(obj)
     raise TypeError(f"cannot find the decoder layers of {type(hf).__name__}")
+
+
+#: hook points a plain HF module computes; ``resid_mid`` (the residual between attention and
+#: MLP) is a local variable inside HF's decoder layer, reachable only through the bridge's hooks
+PLAIN_POINTS = ("hook_resid_pre", "hook_attn_out", "hook_mlp_out", "hook_resid_post")
+
+
+def steered_module(layer: Any, point: str) -> tuple[Any, bool]:
+    """``(module, is_input)``: where in HF decoder layer ``layer`` the bridge's ``point`` is —
+    the layer's input (resid_pre), what attention / the MLP add to the residual stream
+    (attn_out / mlp_out: their outputs, or for Gemma's sandwich norms the post-norms' outputs),
+    or the layer's output (resid_post)."""
+    if point not in PLAIN_POINTS:
+        raise ValueError(f"no plain HF module computes {point!r}; steer it through the bridge")
+    if point in ("hook_resid_pre", "hook_resid_post"):
+        return layer, point == "hook_resid_pre"
+    sandwich = hasattr(layer, "post_feedforward_layernorm")
+    if point == "hook_attn_out":
+        return (layer.post_attention_layernorm if sandwich else layer.self_attn), False
+    return (layer.post_feedforward_layernorm if sandwich else layer.mlp), False
 
 
 def plain_model(model: Any, attn: str = "sdpa") -> tuple[Any, list[Any]]:

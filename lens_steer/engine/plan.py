@@ -140,26 +140,31 @@ def steering_engine(
     """Whether any of ``lams`` steers (see :func:`unsteered`), and the decoder for that.
 
     ``engine`` is :func:`pick_engine`'s choice for the ``requested`` one. Only a steering
-    narrows it: the CUDA-graph decoder bakes additive deltas into its graph, so other ops decode
-    plainly; the plain and graph decoders hook HF decoder layers (block outputs), so vectors for
-    another hook point steer through the bridge's own hook points. An explicit request that
-    cannot serve the steering is refused.
+    narrows it: the CUDA-graph decoder bakes additive deltas into block outputs, so other ops and
+    hook points decode plainly; the plain decoder hooks the HF module computing the vectors' hook
+    point (:func:`.plain.steered_module`), and ``resid_mid``, which none computes, steers through
+    the bridge's own hook points. An explicit request that cannot serve the steering is refused.
     """
+    from .plain import PLAIN_POINTS
+
     steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
-    if not steered:
-        return False, engine
+    if not steered or engine == "hooks":
+        return steered, engine
     point = vectors.hook_point  # type: ignore[union-attr]
-    if point != "hook_resid_post" and engine in ("plain", "graph"):
+    if point not in PLAIN_POINTS:
         if requested in ("plain", "graph"):
             raise ValueError(
-                f"engine={requested!r} steers block outputs only; vectors at hook point "
-                f"{point!r} need engine='hooks' (or 'auto')"
+                f"engine={requested!r} cannot reach hook point {point!r} (no HF module computes "
+                "it); use engine='hooks' (or 'auto')"
             )
         return True, "hooks"
-    if op == "add" or engine != "graph":
+    if engine == "plain" or (op == "add" and point == "hook_resid_post"):
         return True, engine
     if requested == "graph":
-        raise ValueError(f"engine='graph' adds steering only; op={op!r} needs 'plain' or 'hooks'")
+        raise ValueError(
+            "engine='graph' adds at block outputs only; op "
+            f"{op!r} at {point!r} needs 'plain' or 'hooks'"
+        )
     return True, "plain"
 
 

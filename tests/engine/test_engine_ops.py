@@ -98,7 +98,7 @@ def test_cache_keys_keep_ops_apart(tmp_path):
 
 def test_graph_engine_adds_only():
     model, vecs = _model(), _vecs()
-    with pytest.raises(ValueError, match="adds steering only"):
+    with pytest.raises(ValueError, match="adds at block outputs only"):
         generate(model, PROMPTS, vectors=vecs, lams=[1.0], op="clamp", engine="graph",
                  max_new_tokens=2, progress=False)  # fmt: skip
     with pytest.raises(InputError, match="share of the direction"):
