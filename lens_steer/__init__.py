@@ -18,7 +18,6 @@ from .experiment import (
     TuneResult,
     evaluate,
     its_predictions,
-    majority_vote,
     random_directions,
     search_layers,
     stats,

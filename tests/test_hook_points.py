@@ -127,7 +127,9 @@ def test_loglik_on_the_plain_decoder_equals_score_choices_under_steer(point, op)
 
     model, _ = _pair("gemma3")
     vecs = _vecs(point)
-    task = get_task("arc_challenge", data_dir=Path(__file__).parents[2] / "shared/data/arc_challenge")
+    task = get_task(
+        "arc_challenge", data_dir=Path(__file__).parents[2] / "shared/data/arc_challenge"
+    )
     exs = task.load("dev")[:4]
     lams = [0.5, 3.0]
     res = score_choices_lams(model, task, exs, vecs, lams, op=op, engine="plain", progress=False)
