@@ -53,6 +53,17 @@ def _check_layers(layers: tuple[int, ...], meta: Mapping[str, Any]) -> None:
         )
 
 
+#: meta lists with one entry per layer (in ``layers`` order), kept aligned by ``select``
+PER_LAYER_META = (
+    "probe_accuracy",
+    "probe_converged",
+    "layer_map",
+    "width_r2",
+    "ridge_alpha",
+    "original_norms",
+    "coefficients",
+    "source_layer_keys",
+)
 #: meta keys two operands of vector algebra must not disagree on (absent counts as agreeing)
 _MUST_AGREE = {"hook_point": "hook_resid_post", "coordinates": None, "model_n_layers": None}
 #: meta keys a composed value keeps when every operand has the same value
@@ -163,7 +174,7 @@ class SteeringVectors:
         return dataclasses.replace(self, **changes)
 
     def select(self, layers: Sequence[int]) -> SteeringVectors:
-        """Only the given model layers, in the order given."""
+        """Only the given model layers, in the order given (per-layer meta lists follow)."""
         rows = [self.layers.index(layer) for layer in layers if layer in self.layers]
         missing = sorted(set(layers) - set(self.layers))
         if missing:
@@ -173,12 +184,19 @@ class SteeringVectors:
         def sub(t: Tensor | None) -> Tensor | None:
             return None if t is None else t[pick]
 
+        n = len(self.layers)
+        meta = {
+            k: [v[i] for i in rows]
+            if k in PER_LAYER_META and isinstance(v, (list, tuple)) and len(v) == n
+            else v
+            for k, v in self.meta.items()
+        }
         return SteeringVectors(
             self.directions[pick],
             tuple(layers),
             sub(self.explained_variance),
             sub(self.sign_agreement),
-            self.meta,
+            meta,
         )
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None):

@@ -176,3 +176,20 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
     assert list(tmp_path.iterdir()) == []
     vecs.select([3]).save(tmp_path / "v.safetensors")
     assert SteeringVectors.load(tmp_path / "v.safetensors").layers == (3,)
+
+
+def test_select_keeps_per_layer_meta_aligned():
+    meta = {
+        "probe_accuracy": [0.5, 0.75, 1.0],
+        "layer_map": [[4, 0], [5, 2], [6, 3]],
+        "width_r2": [0.1, 0.2, 0.3],
+        "n_pairs": 3,
+        "parent": {"probe_accuracy": [0.9, 0.8]},  # another model's layers: left alone
+    }
+    vecs = SteeringVectors(torch.eye(3, 5), (4, 5, 6), meta=meta)
+    picked = vecs.select([6, 4])
+    assert picked.meta["probe_accuracy"] == [1.0, 0.5]
+    assert picked.meta["layer_map"] == [[6, 3], [4, 0]]
+    assert picked.meta["width_r2"] == [0.3, 0.1]
+    assert picked.meta["n_pairs"] == 3 and picked.meta["parent"] == meta["parent"]
+    assert vecs.meta["probe_accuracy"] == [0.5, 0.75, 1.0]  # the original is untouched

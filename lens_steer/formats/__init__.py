@@ -108,19 +108,8 @@ def read(path: Path | str) -> SteeringVectors:
 
 
 def _drop(vecs: SteeringVectors, layers: list[int]) -> SteeringVectors:
-    """``vecs`` without ``layers``, with the per-layer lists an import records kept aligned."""
-    keep = [i for i, k in enumerate(vecs.layers) if k not in layers]
-    meta = {
-        k: [v[i] for i in keep] if k in _PER_LAYER and isinstance(v, list) else v
-        for k, v in vecs.meta.items()
-    }
-    picked = vecs.select([vecs.layers[i] for i in keep])
-    return SteeringVectors(
-        picked.directions, picked.layers, picked.explained_variance, picked.sign_agreement, meta
-    )
-
-
-_PER_LAYER = ("original_norms", "coefficients", "source_layer_keys")
+    """``vecs`` without ``layers`` (``select`` keeps the per-layer lists an import records)."""
+    return vecs.select([k for k in vecs.layers if k not in layers])
 
 
 def export(
