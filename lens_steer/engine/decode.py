@@ -88,6 +88,7 @@ class Adder:
         ]
         self.layers, self.positions, self.phase = spec.layers, spec.positions, "prompt"
         self.op, self.point = spec.op, spec.point
+        self.trunk: Any = None  # a .trunk.Trunk while a shared-trunk prefix pass runs
 
     def select(self, keep: Tensor) -> None:
         self.deltas = [d.index_select(0, keep) for d in self.deltas]
@@ -127,8 +128,13 @@ class Adder:
         return resid
 
     def torch_hook(self, i: int) -> Callable:
-        def hook(module: Any, args: Any, output: Any) -> None:
-            self.add_(i, output[0] if isinstance(output, tuple) else output)
+        def hook(module: Any, args: Any, output: Any) -> Any:
+            h = output[0] if isinstance(output, tuple) else output
+            if self.trunk is None:
+                self.add_(i, h)
+                return None
+            h = self.trunk.split(i, h)  # a new batch: one row per steering history
+            return (h, *output[1:]) if isinstance(output, tuple) else h
 
         return hook
 
@@ -179,7 +185,7 @@ class _PlainBackend:
     def __init__(self, model: Any, attn: str = "sdpa"):
         from .plain import plain_model
 
-        self.model = model
+        self.model, self.attn = model, attn
         self.hf, self.decoder_layers = plain_model(model, attn)
         self.config = self.hf.config
 

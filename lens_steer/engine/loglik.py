@@ -240,8 +240,18 @@ def _record(
 
 
 def _prefill(backend, seqs, lams, adder, pad, device, flags) -> torch.Tensor:
-    """Logits at the flagged positions; rows of one λ compute their common context once."""
+    """Logits at the flagged positions; rows of one λ compute their common context once, and
+    rows steering different layer subsets share the blocks below where they differ
+    (:mod:`.trunk`)."""
     from .prefill import prefill
+    from .trunk import trunk_logits
+
+    plain = backend.name == "plain" and getattr(backend, "attn", "") in ("sdpa", "eager")
+    if adder is not None and plain:
+        n_conts = [int(n) for n in flags.sum(-1).tolist()]
+        got = trunk_logits(backend, [list(s) for s in seqs], n_conts, adder, pad, device)
+        if got is not None:
+            return got
 
     width = flags.shape[1]
     pre = prefill(backend, seqs, lams, adder, pad, device, capacity=0, keep=flags, tail=width)

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..activations import left_pad
 
-__all__ = ["Prefilled", "prefill", "common_prefix"]
+__all__ = ["Prefilled", "prefill", "prefix_pass", "common_prefix"]
 
 MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a second pass
 
@@ -59,6 +59,35 @@ def _padded(backend, seqs, adder, pad, device, capacity, keep) -> Prefilled:
         adder.phase = "prompt"
     logits = backend.forward(ids, mask, pos, cache, keep)
     return Prefilled(logits, mask, pos[:, -1] + 1, cache)
+
+
+def prefix_pass(backend, tokens, n_groups, reps, adder, device, head_cache) -> list[Tensor]:
+    """Run the shared prefix into ``head_cache``; per cache layer, each group's row in it.
+
+    One row per group, or (:mod:`.trunk`) one per distinct steering history when the groups
+    steer different layer subsets, so the plain model's lower blocks run once."""
+    from .trunk import trunk_for
+
+    n_layers = len(head_cache.layers)
+    own = [torch.arange(n_groups, device=device)] * n_layers
+    if adder is None:
+        ids = torch.tensor([list(tokens)], device=device).expand(n_groups, -1)
+        pos = torch.arange(len(tokens), device=device).expand(n_groups, -1)
+        backend.forward(ids, None, pos, head_cache)
+        return own
+    with adder.rows(reps, "prefix"):
+        # the graph engine's own attention kernel is not checked with a changing batch
+        plain = backend.name == "plain" and getattr(backend, "attn", "") in ("sdpa", "eager")
+        trunk = trunk_for(adder, n_layers, device) if plain else None
+        width = 1 if trunk is not None else n_groups
+        ids = torch.tensor([list(tokens)], device=device).expand(width, -1)
+        pos = torch.arange(len(tokens), device=device).expand(width, -1)
+        adder.trunk = trunk
+        try:
+            backend.forward(ids, None, pos, head_cache)
+        finally:
+            adder.trunk = None
+    return own if trunk is None else trunk.kv_rows(n_layers)
 
 
 def prefill(
@@ -97,16 +126,11 @@ def prefill(
     if not all_preallocated(cache):  # sliding-window layers (Gemma): keep the simple path
         return _padded(*padded)
     # 1. The prefix, once per group (identical tokens, no padding, no mask needed).
-    head = torch.tensor([list(seqs[0][:shared])], device=device).expand(len(groups), -1)
     head_cache = backend.new_cache(shared)
-    head_pos = torch.arange(shared, device=device).expand(len(groups), -1)
-    if adder is not None:
-        with adder.rows(reps, "prefix"):
-            backend.forward(head, None, head_pos, head_cache)
-    else:
-        backend.forward(head, None, head_pos, head_cache)
-    for layer, src in zip(cache.layers, head_cache.layers, strict=True):
-        layer.load(src.keys.index_select(0, of_row), src.values.index_select(0, of_row))
+    kv_rows = prefix_pass(backend, seqs[0][:shared], len(groups), reps, adder, device, head_cache)
+    for layer, src, rows in zip(cache.layers, head_cache.layers, kv_rows, strict=True):
+        idx = rows.index_select(0, of_row)
+        layer.load(src.keys.index_select(0, idx), src.values.index_select(0, idx))
     del head_cache
     # 2. The suffixes, left-padded among themselves, after the prefix slots.
     mask = torch.cat([suffix_mask.new_ones((n, shared)), suffix_mask], dim=1)

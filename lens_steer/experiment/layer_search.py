@@ -89,21 +89,26 @@ def _step(layers: tuple[int, ...], correct: np.ndarray, delta=None) -> SearchSte
 
 
 def greedy_forward(score: Scorer, layers: Sequence[int], max_layers: int) -> list[SearchStep]:
-    """The greedy path from the empty set (the plain model); ties go to the lowest layer."""
+    """The greedy path from the empty set (the plain model); ties go to the lowest layer.
+
+    The empty set rides in the first step's pass: under the shared trunk (engine/trunk.py) it
+    costs next to nothing there, while alone it would be a pass of its own."""
     current: tuple[int, ...] = ()
-    prev = score([current])[:, 0]
+    cands = [(k,) for k in layers] if max_layers >= 1 else []
+    both = score([current, *cands])
+    prev, correct = both[:, 0], both[:, 1:]
     path = [_step(current, prev)]
-    while len(current) < max_layers:
-        cands = [tuple(sorted((*current, k))) for k in layers if k not in current]
-        if not cands:
-            break
-        correct = score(cands)
+    while cands:
         j = int(np.argmax(correct.mean(axis=0)))
         delta = stats.paired_bootstrap(prev, correct[:, j])
         if delta[1] <= 0:  # the best addition's 95 % CI reaches 0: nothing improves enough
             break
         current, prev = cands[j], correct[:, j]
         path.append(_step(current, prev, delta))
+        cands = [tuple(sorted((*current, k))) for k in layers if k not in current]
+        if len(current) >= max_layers or not cands:
+            break
+        correct = score(cands)
     return path
 
 
