@@ -144,6 +144,21 @@ def _fit_probe(x: Any, y: Any) -> tuple[Any, bool]:
     return probe, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
+def _warn_unconverged(layers: Sequence[int], converged: Sequence[bool]) -> None:
+    """Say so when lbfgs stopped early: a few outlier dimensions of large norm (common in LLM
+    residual streams) make raw activations ill-conditioned for it."""
+    failed = [layer for layer, ok in zip(layers, converged, strict=True) if not ok]
+    if failed:
+        warnings.warn(
+            f"the logistic-regression probe (scikit-learn defaults: lbfgs, 100 iterations) did "
+            f"not converge at layers {failed}: their directions are lbfgs's last iterate, not "
+            "the optimum (meta['probe_converged']); compare them with method='mean-diff' or "
+            "'pca' before relying on them",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def probe_directions(
     pos: Float[Tensor, "n_pairs n_layers d_model"],
     neg: Float[Tensor, "n_pairs n_layers d_model"],
@@ -234,6 +249,7 @@ def extract(
         directions, accuracy, converged = probe_directions(acts[: len(pos)], acts[len(pos) :], seed)
         directions, evr, agree = _statistics(diffs, directions)
         extra = {"probe_accuracy": accuracy, "probe_converged": converged}
+        _warn_unconverged(layer_list, converged)
     else:
         directions, evr, agree = directions_from_differences(diffs, method, seed)
     zero = zero_layers(directions, layer_list)

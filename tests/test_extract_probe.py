@@ -3,6 +3,8 @@ for the directions; held-out accuracy and convergence are recorded per layer."""
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,22 @@ def test_few_pairs_have_no_held_out_accuracy():
 def test_probe_on_smollm2_equals_sklearn(smollm2):
     vecs = ls.extract(smollm2, PAIRS, method="probe", layers=[5, 20], progress=False)
     np.testing.assert_allclose(vecs.directions.numpy(), _reference(smollm2, [5, 20]), atol=1e-5)
+
+
+def test_an_unconverged_probe_is_recorded_and_said(monkeypatch):
+    """Outlier dimensions of large norm, as LLM residual streams have, stop lbfgs early."""
+    gen = torch.Generator().manual_seed(0)
+    scale = torch.ones(64)
+    scale[:3] = 1e3
+    pos = torch.randn(16, 1, 64, generator=gen) * scale
+    neg = torch.randn(16, 1, 64, generator=gen) * scale
+    _, _, converged = probe_directions(pos, neg)
+    assert converged == [False]
+    model = tiny_model("llama", 32, 2)
+    acts = torch.cat([pos, neg])[:, :, :32].expand(-1, 2, -1)
+    ex = importlib.import_module("lens_steer.extract")  # ls.extract is the function
+    monkeypatch.setattr(ex, "last_token_activations", lambda *a, **k: acts)
+    pairs = [(f"good {i}", f"bad {i}") for i in range(16)]
+    with pytest.warns(UserWarning, match=r"did not converge at layers \[0, 1\]"):
+        vecs = ls.extract(model, pairs, method="probe", progress=False)
+    assert vecs.meta["probe_converged"] == [False, False]
