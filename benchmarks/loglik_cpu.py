@@ -6,7 +6,9 @@ SmolLM2-135M-Instruct fp32 on ARC-Challenge validation questions (zero-shot cont
 steered by random unit vectors on child layers 0-17, over λ = 0 plus the paper's 19 values. The
 reference scores each λ with ``score_choices`` inside ``ls.steer`` (what a sweep does without the
 λ-batched scorer); it runs on ``--ref-lams`` of the λ values and is compared per (question, λ).
-Scores of both must agree (max |Δ log p| is printed).
+Scores of both must agree (max |Δ log p| is printed). ``--hook mlp_out`` (or attn_out,
+resid_pre) puts the vectors at another hook point and also times the bridge's hook engine, which
+served those points before the plain decoder hooked their HF modules.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=80)
     p.add_argument("--cache-dir", default=os.environ.get("LENS_STEER_CACHE"))
     p.add_argument("--data-dir", default="../shared/data/arc_challenge")
+    p.add_argument("--hook", default="resid_post", help="the vectors' hook point")
     args = p.parse_args()
 
     import torch
@@ -37,7 +40,7 @@ def main() -> None:
     exs = list(task.splits(seed=0).val[: args.n])
     g = torch.Generator().manual_seed(0)
     dirs = torch.nn.functional.normalize(torch.randn(18, 576, generator=g), dim=-1)
-    vecs = ls.SteeringVectors(dirs, tuple(range(18)))
+    vecs = ls.SteeringVectors(dirs, tuple(range(18)), meta={"hook_point": f"hook_{args.hook}"})
     lams = [0.0, *PAPER_LAMBDA_GRID]
 
     start = time.perf_counter()
@@ -46,6 +49,12 @@ def main() -> None:
     )
     t_ours = time.perf_counter() - start
 
+    t_hooks = None
+    if args.hook != "resid_post":
+        start = time.perf_counter()
+        ls.score_choices_lams(model, task, exs, vecs, lams, batch_size=args.batch_size,
+                              engine="hooks", progress=False)  # fmt: skip
+        t_hooks = time.perf_counter() - start
     ref_lams = list(PAPER_LAMBDA_GRID[: args.ref_lams])
     start = time.perf_counter()
     ref = {}
@@ -64,7 +73,7 @@ def main() -> None:
     per_ours = t_ours / (len(exs) * len(lams))
     print(
         f"# smollm2-135m-instruct fp32, torch threads {args.threads}, {len(exs)} ARC-Challenge "
-        f"validation questions, zero-shot context"
+        f"validation questions, zero-shot context, vectors at {args.hook}"
     )
     print("| method | (question, λ) scored | s | s per (question, λ) | × reference |")
     print("|---|---:|---:|---:|---:|")
@@ -76,6 +85,12 @@ def main() -> None:
         f"| `ls.score_choices_lams`, 20 λ in one call (batch {args.batch_size}) "
         f"| {len(exs) * len(lams)} | {t_ours:.1f} | {per_ours:.3f} | {per_ref / per_ours:.2f} |"
     )
+    if t_hooks is not None:
+        per_hooks = t_hooks / (len(exs) * len(lams))
+        print(
+            f"| the same through the bridge's hooks (`engine='hooks'`) | {len(exs) * len(lams)} "
+            f"| {t_hooks:.1f} | {per_hooks:.3f} | {per_ref / per_hooks:.2f} |"
+        )
     print(f"max |Δ log p| = {diff:.2e}; identical picks on {same}/{len(ref_lams)} λ")
 
 
