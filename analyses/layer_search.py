@@ -1,6 +1,6 @@
 """Layer search on a run's child vectors: which of the steered layers carry the effect of λ*?
 Greedy-forward (add the layer that helps most, stop when the gain's 95% CI reaches 0), each layer
-alone, or all but each; scored on the run's validation split with its own settings (loglik tasks).
+alone, or all but each; scored on the run's validation split as the run scores the task.
 
     python analyses/layer_search.py runs/demo --task arc_challenge --max-layers 4 -o search.html
 """

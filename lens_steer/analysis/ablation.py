@@ -4,7 +4,8 @@ The paper steers every mapped layer with one λ. Steering one layer at a time (`
 where a nudge helps or hurts on its own; steering every layer but one (``all-but-one``) shows which
 layer the full effect needs. Both run through :func:`lens_steer.tune_lambda` with per-layer λ
 entries (λ on the chosen layers, 0 elsewhere), so they score exactly like the λ sweep, on the same
-examples, next to the baseline (λ = 0) and all layers at λ. With ``lams`` the ``only`` ablation is
+examples, next to the baseline (λ = 0) and all layers at λ; scored by log-likelihood, every entry
+is a row of one λ-batched pass. With ``lams`` the ``only`` ablation is
 repeated at each λ: a layer × λ map of Δ accuracy vs baseline.
 """
 

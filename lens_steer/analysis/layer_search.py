@@ -118,11 +118,7 @@ def run_layer_search(
     run's settings (see :func:`~lens_steer.analysis.ablation.run_setting`); ``lam`` defaults to
     λ*. Search on ``val``: a set chosen on ``test`` is not a test result."""
     s = run_setting(run, task, lam=lam, split=split, n=n, model=model, progress=progress)
-    if s.scoring != "loglik":
-        raise ValueError(
-            f"the run scores {task} by {s.scoring!r}; the layer search needs loglik scoring"
-        )
     return search_layers(
         s.model, s.vectors, s.task, s.examples, s.lam,
-        strategy=strategy, max_layers=max_layers, options=s.options,
+        strategy=strategy, max_layers=max_layers, scoring=s.scoring, options=s.options,
     )  # fmt: skip

@@ -51,18 +51,27 @@ from .types import Row, Settings, SteerSpec
 __all__ = ["generate", "decoder_stats", "free_decoder_memory", "ENGINES"]
 
 
-def _check_lams(lams: Any) -> list[float]:
+Lam = float | tuple[float, ...]  # one λ for every steered layer, or one per layer
+
+
+def _check_lams(lams: Any, n_layers: int) -> list[Lam]:
+    """Scalars, or per-layer rows (a list / tuple with one finite λ per steered layer: a layer
+    search's candidate sets, λ on the set and 0 elsewhere)."""
     if isinstance(lams, Tensor):
         lams = lams.reshape(-1).tolist()
     if isinstance(lams, (int, float)):
         lams = [lams]
-    out = []
+    out: list[Lam] = []
     for i, lam in enumerate(lams):
         if isinstance(lam, (Sequence, Tensor)) and not isinstance(lam, str):
-            raise ValueError(
-                f"lams[{i}] is a per-layer λ; generate takes one scalar λ per column (fold "
-                "per-layer λ into the vectors, or use ls.steer around generate)"
-            )
+            row = tuple(float(x) for x in (lam.tolist() if isinstance(lam, Tensor) else lam))
+            if len(row) != n_layers or not all(math.isfinite(x) for x in row):
+                raise ValueError(
+                    f"lams[{i}] is a per-layer λ row of {len(row)} values; it needs one finite "
+                    f"λ per steered layer ({n_layers})"
+                )
+            out.append(row)
+            continue
         x = float(lam)
         if not math.isfinite(x):
             raise ValueError(f"lams[{i}] must be finite, got {x}")
@@ -70,6 +79,11 @@ def _check_lams(lams: Any) -> list[float]:
     if not out:
         raise ValueError("lams is empty")
     return out
+
+
+def _lam_key(lam: Lam | None) -> float | list[float]:
+    """A column's λ as a cache key and record holds it (a scalar exactly as before rows)."""
+    return list(lam) if isinstance(lam, tuple) else float(lam or 0.0)
 
 
 def _check_decoding(opts: Options, n_samples: int, temperature: float, min_new_tokens: int) -> None:
@@ -90,7 +104,7 @@ def _check_stops(stop_sequences: Sequence[str] | str) -> tuple[str, ...]:
     return stops
 
 
-def _column_lams(model: Any, vectors: SteeringVectors | None, lams: Any) -> list[float | None]:
+def _column_lams(model: Any, vectors: SteeringVectors | None, lams: Any) -> list[Lam | None]:
     """One λ per output column; ``[None]`` for a single unsteered column."""
     if lams is not None and vectors is None:
         raise ValueError("lams given without vectors: there is nothing to scale")
@@ -100,7 +114,7 @@ def _column_lams(model: Any, vectors: SteeringVectors | None, lams: Any) -> list
     if lams is None:
         warnings.warn("vectors given without lams: generating one unsteered column", stacklevel=3)
         return [None]
-    return _check_lams(lams)
+    return _check_lams(lams, len(vectors))
 
 
 def generate(
@@ -129,8 +143,9 @@ def generate(
         model: a TransformerBridge (fast paths) or any model ``steer`` accepts (hook path).
         prompts: rendered prompt strings (a chat template's BOS is not doubled).
         vectors: steering vectors; None for the unsteered model.
-        lams: one scalar λ per output column (needs ``vectors``); fold per-layer λ into the
-            vectors. None with vectors: one unsteered column.
+        lams: one λ per output column (needs ``vectors``): a number, or a row with one λ per
+            steered layer (``vectors.layers`` order; a layer search's candidate sets). None with
+            vectors: one unsteered column.
         stop_sequences: a row ends at the first of these (its text is cut before it), at EOS, or
             after ``max_new_tokens``.
         temperature: 0 for greedy; above 0 samples, seeded per row by ``seed``.
@@ -209,7 +224,7 @@ def _lookup(
         for k, (lam, s) in enumerate(columns):
             key = None
             if cache is not None:
-                steering = None if unsteered(lam, op) else dict(steer_fields, lam=float(lam))
+                steering = None if unsteered(lam, op) else dict(steer_fields, lam=_lam_key(lam))
                 sample = s if sampled else None
                 key = content_key(dict(base, prompt=prompt, steering=steering, sample=sample))
             todo.append((i, k, key))
@@ -289,7 +304,8 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
 
     def order(t: tuple[int, int, str | None]) -> tuple:
         lam = columns[t[1]][0] or 0.0
-        return (lam if by_lam else 0.0, tuple(ids[t[0]][:64]), -len(ids[t[0]]), t[0], t[1])
+        key = (tuple(lam) if isinstance(lam, tuple) else (lam,)) if by_lam else ()
+        return (key, tuple(ids[t[0]][:64]), -len(ids[t[0]]), t[0], t[1])
 
     todo = sorted(todo, key=order)
     bar = tqdm(total=len(todo), desc="generate", unit="row", disable=not progress, leave=False)
@@ -312,7 +328,8 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
             rseed = (
                 decoder.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
             )
-            rows.append(Row(ids[i], float(lam or 0.0), rseed, (i, k, key)))
+            rows.append(Row(ids[i], lam if isinstance(lam, tuple) else float(lam or 0.0), rseed,
+                            (i, k, key)))  # fmt: skip
         decode = graph_decoder.decode_batch_graph if engine == "graph" else decoder.decode_batch
         results = decode(backend, rows, settings, tok, pad, device, spec, on_step)
         writes = {}
@@ -323,7 +340,12 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
                 lam, s = columns[k]
                 writes[key] = (
                     res.text,
-                    {"finish": res.finish, "n_tokens": len(res.tokens), "lam": lam, "sample": s},
+                    {
+                        "finish": res.finish,
+                        "n_tokens": len(res.tokens),
+                        "lam": list(lam) if isinstance(lam, tuple) else lam,
+                        "sample": s,
+                    },  # fmt: skip
                 )
         if cache is not None:
             cache.put_many(writes)

@@ -43,7 +43,7 @@ class Row:
     """One prompt at one λ (and sample): its token ids and what the caller needs back."""
 
     ids: list[int]
-    lam: float = 0.0
+    lam: float | tuple[float, ...] = 0.0  # one λ, or one per steered layer
     seed: int | None = None  # sampling seed (None: greedy)
     tag: Any = None  # the caller's bookkeeping (output slot, cache key)
 

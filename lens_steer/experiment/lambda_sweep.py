@@ -214,9 +214,9 @@ def choice_columns(
 ) -> tuple[list[list[str]], list[list[bool]]]:
     """Log-likelihood picks ``[i][k]`` and their verdicts, steered at each entry (None: unsteered).
 
-    On a TransformerBridge the scalar entries share one λ-batched pass
-    (:func:`lens_steer.engine.loglik.score_choices_lams`); other models get ``score_choices`` under
-    ``steer`` once per entry. Of ``options``, relative λ, batch size, cache and progress apply.
+    On a TransformerBridge every entry is a row of one λ-batched pass, per-layer ones as per-layer
+    rows (:func:`lens_steer.engine.loglik.score_choices_lams`); other models get ``score_choices``
+    under ``steer`` once per entry. Of ``options``, relative λ, batch size, cache and progress apply.
     """
     from ..activations import residual_norms
     from ..anchors import ANCHOR_TEXTS
@@ -248,16 +248,14 @@ def _lam_batched(model, task, exs, vectors, entries, options, norms, opts):
     plain_apart = options.op == "clamp" and None in entries
     if plain_apart:
         out[None] = score_choices_lams(model, task, exs, None, [0.0], **kw)[0]
-    in_batch = [e for e in entries if is_scalar(e) or (e is None and not plain_apart)]
-    scalars = list(dict.fromkeys(in_batch))
-    if scalars:
-        lams = [0.0 if e is None else float(e) for e in scalars]  # type: ignore[arg-type]
-        res = score_choices_lams(model, task, exs, vectors, lams, **kw)
-        out.update(zip(scalars, res, strict=True))
-    for e in dict.fromkeys(e for e in entries if e is not None and not is_scalar(e)):
+    if any(e is not None and not is_scalar(e) for e in entries):
         check_per_layer_op(options.op)
-        scaled = scale_layers(vectors, e)  # type: ignore[arg-type]
-        out[e] = score_choices_lams(model, task, exs, scaled, [1.0], **kw)[0]
+    # per-layer entries are rows of the same pass (rows agreeing on lower blocks share them)
+    in_batch = list(dict.fromkeys(e for e in entries if e is not None or not plain_apart))
+    if in_batch:
+        lams = [0.0 if e is None else e for e in in_batch]
+        res = score_choices_lams(model, task, exs, vectors, lams, **kw)
+        out.update(zip(in_batch, res, strict=True))
     return out
 
 

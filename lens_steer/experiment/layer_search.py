@@ -8,9 +8,10 @@ The paper steers every mapped layer and never asks. ``search_layers`` asks with 
 - ``"single"``: each layer alone.
 - ``"leave-one-out"``: all layers but each.
 
-Every candidate set of a step is one row of the same λ-batched forward pass: its λ is λ on the
-set's layers and 0 on the others (``score_choices_lams`` takes such per-layer rows), so a greedy
-step costs about one λ sweep, not one pass per candidate. Selection happens on the examples given
+Every candidate set of a step is one row of the same λ-batched call: its λ is λ on the set's
+layers and 0 on the others (``score_choices_lams`` and ``generate`` take such per-layer rows, and
+rows agreeing on the lower blocks compute them once), so a greedy step costs about one λ sweep,
+not one pass per candidate. Selection happens on the examples given
 — use the validation split; the chosen set is then tested by ``evaluate`` on the test split,
 which the search never saw.
 """
@@ -112,16 +113,28 @@ def greedy_forward(score: Scorer, layers: Sequence[int], max_layers: int) -> lis
     return path
 
 
-def _scorer(model, vectors, task, exs, lam, opts, choice_options) -> Scorer:
+def _scorer(model, vectors, task, exs, lam, opts, scoring, choice_options) -> Scorer:
+    """Per-example verdicts of each layer set: a set is one per-layer λ row (λ on it, 0 on the
+    other layers) of one λ-batched call, log-likelihood picks or generated answers graded."""
+    from ..engine.generate import generate
     from ..engine.loglik import score_choices_lams
     from ..steer import relative_norms
+    from .lambda_sweep import decoding_kwargs, make_prompts
 
     norms = relative_norms(model, vectors, None, None) if opts.relative else None
-    kw = dict(relative=opts.relative, reference_norms=norms, batch_size=opts.batch_size)
-    kw.update(cache=opts.cache, progress=opts.progress, op=opts.op, **(choice_options or {}))
+    prompts = make_prompts(task, model, exs, opts) if scoring == "generate" else []
 
     def score(sets: list[tuple[int, ...]]) -> np.ndarray:
         rows = [tuple(lam if k in s else 0.0 for k in vectors.layers) for s in sets]
+        if scoring == "generate":
+            kw = decoding_kwargs(task, opts)
+            outs = generate(model, prompts, vectors=vectors, lams=rows, reference_norms=norms, **kw)
+            return np.array(
+                [[task.is_correct(t, ex) for t in row] for row, ex in zip(outs, exs, strict=True)],
+                dtype=bool,
+            ).reshape(len(exs), len(sets))
+        kw = dict(relative=opts.relative, reference_norms=norms, batch_size=opts.batch_size)
+        kw.update(cache=opts.cache, progress=opts.progress, op=opts.op, **(choice_options or {}))
         res = score_choices_lams(model, task, exs, vectors, rows, **kw)
         return np.array([r.correct for r in res], dtype=bool).T
 
@@ -137,7 +150,7 @@ def search_layers(
     *,
     strategy: Strategy = "greedy-forward",
     max_layers: int | None = None,
-    scoring: Literal["loglik"] = "loglik",
+    scoring: Literal["loglik", "generate"] = "loglik",
     choice_options: dict[str, Any] | None = None,
     options: Options | None = None,
     **overrides: Unpack[OptionFields],
@@ -147,15 +160,17 @@ def search_layers(
     Args:
         model: a TransformerBridge (every step is one λ-batched log-likelihood pass).
         vectors: the steering vectors whose layers are searched.
-        task: a multiple-choice task (ARC): candidates are compared by log-likelihood picks.
+        task: the task: candidates are compared by log-likelihood picks (multiple choice) or
+            by graded greedy generations (``scoring="generate"``, any task).
         examples: validation items — selection happens here, so never the test split.
         lam: the λ on every layer of a candidate set (relative with ``options.relative``).
         strategy: "greedy-forward" (default), "single" or "leave-one-out".
         max_layers: greedy's largest set (default: every layer).
-        scoring: "loglik" (generation scoring is not supported by the search).
+        scoring: "loglik" (default) or "generate" (prompted as ``options`` say: few-shot,
+            zero-shot, max_new_tokens); either way a step is one λ-batched call.
         choice_options: ``length_normalize`` / ``target`` for the choice scorer.
-        options: the shared :class:`~lens_steer.Options` (relative, op, batch_size, cache,
-            progress); keywords of the same names override it.
+        options: the shared :class:`~lens_steer.Options` (relative, op, positions, batch_size,
+            cache, prompting, decoding); keywords of the same names override it.
 
     Returns:
         A :class:`LayerSearch`: ``.steps`` (each set's accuracy and CI), ``.best``, ``.table``.
@@ -163,12 +178,10 @@ def search_layers(
     Raises:
         InputError: an unknown strategy; ``op="clamp"`` (λ = 0 outside a set would clamp those
             layers to 0, not leave them alone); a non-positive ``max_layers``.
-        ValueError: scoring other than "loglik", a task without options, no examples.
+        ValueError: an unknown scoring, loglik on a task without options, no examples.
     """
     opts = Options.build(options, overrides, "search_layers")
     exs = check_examples(examples)
-    if scoring != "loglik":
-        raise ValueError("search_layers scores by log-likelihood (multiple choice) only")
     check_scoring(scoring, exs, opts.positions)
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}: choose one of {STRATEGIES}")
@@ -180,7 +193,7 @@ def search_layers(
     k = len(layers) if max_layers is None else int(max_layers)
     if k < 1:
         raise InputError(f"max_layers must be ≥ 1, got {max_layers}")
-    score = _scorer(model, vectors, task, exs, float(lam), opts, choice_options)
+    score = _scorer(model, vectors, task, exs, float(lam), opts, scoring, choice_options)
     if strategy == "greedy-forward":
         steps = greedy_forward(score, layers, k)
     else:

@@ -276,8 +276,8 @@ def _check_op(cfg: Mapping[str, Any]) -> None:
 
 
 def _check_layer_search(task: Mapping[str, Any], op: str, where: str) -> None:
-    """A layer search scores multiple-choice log-likelihoods at the tuned scalar λ*, and switches
-    a layer off with λ = 0, which clamp would read as "pin to 0"."""
+    """A layer search scores at the tuned scalar λ*, and switches a layer off with λ = 0, which
+    clamp would read as "pin to 0"."""
     search = task["layer_search"]
     if search["strategy"] is None:
         if search["max_layers"] is not None:
@@ -289,8 +289,6 @@ def _check_layer_search(task: Mapping[str, Any], op: str, where: str) -> None:
     where = f"{where}.layer_search"
     if search["max_layers"] is not None and search["strategy"] != "greedy-forward":
         raise ConfigError(f"{where}.max_layers: only the greedy-forward strategy takes it")
-    if task["scoring"] != "loglik":
-        raise ConfigError(f"{where}: the search scores log-likelihoods; set scoring: loglik")
     if op == "clamp":
         raise ConfigError(f"{where}: needs λ = 0 to leave a layer alone; use steer.op add/ablate")
     if isinstance(task["grid"], list) and any(isinstance(e, list) for e in task["grid"]):

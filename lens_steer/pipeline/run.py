@@ -202,7 +202,8 @@ def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, A
     lam = float(tuned.best)
     found = search_layers(
         child, vecs, task, sp.val, lam,
-        strategy=cfg["strategy"], max_layers=cfg["max_layers"], options=opts,
+        strategy=cfg["strategy"], max_layers=cfg["max_layers"], scoring=tcfg["scoring"],
+        options=opts,
     )  # fmt: skip
     out = found.to_dict()
     log.info("%s layer search (%s) on validation: best %s", tcfg["name"], cfg["strategy"],
@@ -212,7 +213,7 @@ def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, A
         return out
     rep = evaluate(
         child, task, test, vectors=vecs.select(found.best), lam=lam, its=False, controls=(),
-        scoring="loglik", options=opts,
+        scoring=tcfg["scoring"], options=opts,
     )  # fmt: skip
     conditions = rep.to_dict(predictions=False)["conditions"]
     out["test"] = {"baseline": conditions["baseline"], "best": conditions["steered"]}

@@ -76,21 +76,34 @@ def test_steering_changes_scores(llama, task, examples) -> None:
 
 
 def test_shared_context_path_is_taken(llama, task, examples, monkeypatch) -> None:
-    """One example per batch: the question is computed once per λ (a shared prefix)."""
+    """One example per batch: the question is computed once per λ (a shared prefix), by
+    prefill or, when rows share lower blocks too (few layers here), by the trunk."""
     import lens_steer.engine.prefill as prefill_mod
+    import lens_steer.engine.trunk as trunk_mod
 
     seen = []
-    real = prefill_mod.prefill
+    real, real_trunk = prefill_mod.prefill, trunk_mod.trunk_logits
 
     def spy(*args, **kwargs):
         out = real(*args, **kwargs)
         seen.append(out.shared)
         return out
 
+    def spy_trunk(*args, **kwargs):
+        out = real_trunk(*args, **kwargs)
+        if out is not None:
+            seen.append("trunk")
+        return out
+
     monkeypatch.setattr(prefill_mod, "prefill", spy)
+    monkeypatch.setattr(trunk_mod, "trunk_logits", spy_trunk)
     score_choices_lams(llama, task, examples, _vectors(llama), LAMS, progress=False)
     assert len(seen) == len(examples)  # 4 options × 3 λ fit one batch per example
-    assert min(seen) >= 8
+    assert all(s == "trunk" or s >= 8 for s in seen)
+    monkeypatch.setattr(trunk_mod, "trunk_logits", lambda *a, **k: None)
+    seen.clear()
+    score_choices_lams(llama, task, examples, _vectors(llama, seed=1), LAMS, progress=False)
+    assert len(seen) == len(examples) and min(seen) >= 8
 
 
 @pytest.mark.parametrize("opts", [{"length_normalize": "tokens"}, {"target": "label"}])

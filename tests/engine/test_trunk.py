@@ -120,3 +120,21 @@ def test_the_trunk_is_taken_only_when_it_saves_a_tenth():
     assert trunk_for(adder(single, tuple(range(30)), point="hook_mlp_out"), 30, "cpu") is None
     upper = [[lam] * 6 for lam in (1.0, 2.0)]  # vectors at 20-25 share blocks 0-19
     assert trunk_for(adder(upper, tuple(range(20, 26))), 30, "cpu") is not None
+
+
+@pytest.mark.parametrize("op", ["add", "ablate", "clamp"])
+def test_generate_takes_per_layer_rows(setup, op):
+    """A layer search's rows in generate: each equals ls.steer with that per-layer λ."""
+    model, vecs = setup
+    stem = "Question: which of these is a mammal, a fish or a bird? Answer with one word."
+    prompts = [f"{stem} First try", f"{stem} Second"]
+    rows = ROWS[:4] if op == "add" else [tuple(x / 3 for x in r) for r in ROWS[:4]]
+    outs = generate(model, prompts, vectors=vecs, lams=[*rows, 2.0], op=op, max_new_tokens=5,
+                    progress=False)  # fmt: skip
+    for k, lam in enumerate([*rows, 2.0]):
+        with ls.steer(model, vecs, lam=list(lam) if isinstance(lam, tuple) else lam, op=op):
+            ref = generate(model, prompts, max_new_tokens=5, progress=False)
+        assert [o[k] for o in outs] == [r[0] for r in ref]
+    with pytest.raises(ValueError, match="one finite λ per steered layer"):
+        generate(model, prompts, vectors=vecs, lams=[(1.0, 2.0)], max_new_tokens=2,
+                 progress=False)  # fmt: skip

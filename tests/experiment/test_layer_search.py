@@ -91,10 +91,36 @@ def test_greedy_path_on_a_model_is_validated(setup):
         ({"strategy": "random"}, InputError, "unknown strategy"),
         ({"op": "clamp"}, InputError, "leave a layer alone"),
         ({"max_layers": 0}, InputError, "max_layers"),
-        ({"scoring": "generate"}, ValueError, "log-likelihood"),
+        ({"scoring": "vote"}, ValueError, "unknown scoring"),
     ],
 )
 def test_bad_searches_fail_clearly(setup, kwargs, error, match):
     model, vecs, task, exs = setup
     with pytest.raises(error, match=match):
         search_layers(model, vecs, task, exs, LAM, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("op", ["add", "ablate"])
+def test_generate_scoring_grades_each_set_as_ls_steer_would(op):
+    """scoring="generate": each set is a per-layer λ row of one generate call; its verdicts equal
+    generating under ls.steer with that set's λ and grading with the task."""
+    from lens_steer.engine.generate import generate
+
+    model = tiny_model("llama", 32, 3)
+    vecs = ls.SteeringVectors(unit_directions(3, 32, seed=4), (0, 1, 2))
+    task = get_task("gsm8k", data_dir=ARC_DIR.parent / "gsm8k")
+    exs = task.load("test")[:4]
+    lam = 6.0 if op == "add" else 40.0  # ablate: reflect and amplify the component along v̂
+    opts = dict(zero_shot=True, max_new_tokens=8, op=op, progress=False)
+    res = search_layers(model, vecs, task, exs, lam, strategy="single", scoring="generate", **opts)
+    prompts = [task.prompt(ex, tokenizer=model.tokenizer, zero_shot=True) for ex in exs]
+    outputs = set()
+    for step in res.steps:
+        per_layer = [lam if k in step.layers else 0.0 for k in vecs.layers]
+        with ls.steer(model, vecs, lam=per_layer, op=op):
+            outs = generate(model, prompts, max_new_tokens=8, stop_sequences=task.stop_sequences,
+                            progress=False)  # fmt: skip
+        outputs.add(tuple(o[0] for o in outs))
+        want = np.mean([task.is_correct(o[0], ex) for o, ex in zip(outs, exs, strict=True)])
+        assert step.accuracy == pytest.approx(want, abs=1e-6)
+    assert len(outputs) > 1  # the sets steered the generations differently

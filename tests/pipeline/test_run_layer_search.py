@@ -161,10 +161,35 @@ def test_probe_at_mlp_out_transferred_and_ablated(base):
     assert search["test"]["baseline"] == tr.conditions["baseline"]
 
 
+def test_a_generation_task_searches_by_its_graded_answers(base):
+    """GSM8K: the search generates each set's answers in one λ-batched call per step."""
+    task = {
+        "name": "gsm8k",
+        "data_dir": str(ARC.parent / "gsm8k"),
+        "pairs": {"n": 4},
+        "n_val": 4,
+        "n_test": 4,
+        "grid": [4.0],
+        "its": False,
+        "controls": [],
+        "zero_shot": True,
+        "max_new_tokens": 8,
+        "batch_size": 8,
+        "layer_search": {"strategy": "leave-one-out"},
+    }
+    run = load_run(run_pipeline(validate_config({**base, "name": "gen", "tasks": [task]}),
+                                progress=False))  # fmt: skip
+    tr = run.task("gsm8k")
+    search, layers = tr.metrics["layer_search"], list(tr.vectors("child").layers)
+    assert [s["layers"] for s in search["steps"]][0] == layers
+    assert len(search["steps"]) == len(layers) + 1 and all(s["n"] == 4 for s in search["steps"])
+    assert search["test"]["baseline"] == tr.conditions["baseline"]
+    assert search["test"]["best"]["n"] == 4
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"scoring": "generate", "name": "gsm8k"}, "set scoring: loglik"),
         ({"layer_search": {"max_layers": 2}}, "max_layers without a strategy"),
         ({"layer_search": {"strategy": "single", "max_layers": 2}}, "only the greedy-forward"),
         ({"grid": [[1.0, 0.0, 1.0, 0.0, 1.0]]}, "per-layer entries"),
@@ -173,9 +198,6 @@ def test_probe_at_mlp_out_transferred_and_ablated(base):
 )
 def test_bad_layer_search_configs_fail_before_any_model_loads(change, message):
     task = _arc(layer_search={"strategy": "greedy-forward"})
-    if change.get("name") == "gsm8k":
-        task = {**task, "name": "gsm8k", "data_dir": str(ARC.parent / "gsm8k")}
-        change = {"scoring": "generate"}
     task.update(change)
     with pytest.raises(ConfigError, match=message):
         validate_config({"parent": "p", "child": "c", "tasks": [task]})
