@@ -138,3 +138,28 @@ def test_generate_takes_per_layer_rows(setup, op):
     with pytest.raises(ValueError, match="one finite λ per steered layer"):
         generate(model, prompts, vectors=vecs, lams=[(1.0, 2.0)], max_new_tokens=2,
                  progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("family", ["qwen2", "gemma3"])
+def test_other_families_score_per_layer_rows_as_the_hook_path(family, monkeypatch):
+    """Qwen2 runs through the trunk like Llama; Gemma 3's sliding-window layers keep the plain
+    pass (their caches are not pre-allocated). Both equal ls.steer's hook path."""
+    real, used = trunk_mod.trunk_logits, []
+
+    def counted(*args, **kwargs):
+        got = real(*args, **kwargs)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(trunk_mod, "trunk_logits", counted)
+    model = tiny_model(family, 32, N)
+    vecs = ls.SteeringVectors(unit_directions(N, 32, seed=6), tuple(range(N)))
+    task = get_task("arc_challenge", data_dir=ARC)
+    exs = task.load("dev")[:3]
+    got = score_choices_lams(model, task, exs, vecs, ROWS, batch_size=64, progress=False)
+    for res, lam in zip(got, ROWS, strict=True):
+        with ls.steer(model, vecs, lam=list(lam)):
+            ref = score_choices(model, task, exs, batch_size=16)
+        torch.testing.assert_close(torch.tensor(res.logprobs), torch.tensor(ref.logprobs),
+                                   atol=2e-4, rtol=1e-5)  # fmt: skip
+    assert any(used) == (family == "qwen2")
