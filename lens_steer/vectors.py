@@ -58,6 +58,7 @@ PER_LAYER_META = (
     "probe_accuracy",
     "probe_converged",
     "layer_map",
+    "cka",
     "width_r2",
     "ridge_alpha",
     "original_norms",

@@ -186,3 +186,42 @@ def test_run_configs_take_an_extraction_hook_and_old_hashes_hold():
     assert config_hash(mlp) != config_hash(cfg)
     with pytest.raises(ValueError, match="hook"):
         validate_config({**base, "extract": {"hook": "attn_pattern"}})
+
+
+def _foreign(kind: str):
+    """Families whose sub-layer outputs are not what the block adds: Granite scales them by
+    residual_multiplier; GPT-2's attention is ``attn``, not ``self_attn``."""
+    import transformers as tf
+
+    tok = tiny_tokenizer()
+    torch.manual_seed(0)
+    if kind == "granite":
+        cfg = tf.GraniteConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                               num_attention_heads=2, num_key_value_heads=2,
+                               vocab_size=len(tok), residual_multiplier=0.25,
+                               max_position_embeddings=512)  # fmt: skip
+        hf = tf.GraniteForCausalLM(cfg).eval()
+    else:
+        cfg = tf.GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=len(tok), n_positions=256)
+        hf = tf.GPT2LMHeadModel(cfg).eval()
+    return ls.load_model(hf, tokenizer=tok, device="cpu")
+
+
+@pytest.mark.parametrize("kind", ["granite", "gpt2"])
+@pytest.mark.parametrize("point", ["attn_out", "mlp_out"])
+def test_sublayer_points_of_other_families_steer_through_the_bridge(kind, point):
+    from lens_steer.engine.plain import plain_points
+
+    model = _foreign(kind)
+    assert f"hook_{point}" not in plain_points(model)
+    assert "hook_resid_post" in plain_points(model)
+    vecs = ls.SteeringVectors(unit_directions(2, 32, seed=1) * 4.0, (0, 1),
+                              meta={"hook_point": f"hook_{point}"})  # fmt: skip
+    prompts = ["hello there friend", "the cat"]
+    outs = generate(model, prompts, vectors=vecs, lams=[3.0], max_new_tokens=4, progress=False)
+    with ls.steer(model, vecs, lam=3.0):
+        ref = generate(model, prompts, max_new_tokens=4, progress=False)
+    assert [o[0] for o in outs] == [r[0] for r in ref]
+    with pytest.raises(ValueError, match="cannot reach hook point"):
+        generate(model, prompts, vectors=vecs, lams=[3.0], engine="plain", max_new_tokens=2,
+                 progress=False)  # fmt: skip

@@ -183,6 +183,7 @@ def test_select_keeps_per_layer_meta_aligned():
         "probe_accuracy": [0.5, 0.75, 1.0],
         "layer_map": [[4, 0], [5, 2], [6, 3]],
         "width_r2": [0.1, 0.2, 0.3],
+        "cka": [0.9, 0.8, 0.7],
         "n_pairs": 3,
         "parent": {"probe_accuracy": [0.9, 0.8]},  # another model's layers: left alone
     }
@@ -190,6 +191,6 @@ def test_select_keeps_per_layer_meta_aligned():
     picked = vecs.select([6, 4])
     assert picked.meta["probe_accuracy"] == [1.0, 0.5]
     assert picked.meta["layer_map"] == [[6, 3], [4, 0]]
-    assert picked.meta["width_r2"] == [0.3, 0.1]
+    assert picked.meta["width_r2"] == [0.3, 0.1] and picked.meta["cka"] == [0.7, 0.9]
     assert picked.meta["n_pairs"] == 3 and picked.meta["parent"] == meta["parent"]
     assert vecs.meta["probe_accuracy"] == [0.5, 0.75, 1.0]  # the original is untouched

@@ -58,7 +58,11 @@ def _check_lams(lams: Any, n_layers: int) -> list[Lam]:
     """Scalars, or per-layer rows (a list / tuple with one finite λ per steered layer: a layer
     search's candidate sets, λ on the set and 0 elsewhere)."""
     if isinstance(lams, Tensor):
-        lams = lams.reshape(-1).tolist()
+        if lams.ndim > 2:
+            raise ValueError(
+                f"lams as a tensor is 1-D (λ) or 2-D (per-layer rows), got {lams.ndim}-D"
+            )
+        lams = lams.tolist() if lams.ndim == 2 else lams.reshape(-1).tolist()
     if isinstance(lams, (int, float)):
         lams = [lams]
     out: list[Lam] = []
@@ -193,7 +197,7 @@ def generate(
         eos_ids=eos_ids(model),
     )
     columns = [(lam, s) for lam in col_lams for s in range(n_samples)]
-    steered, engine = steering_engine(engine, requested, vectors, col_lams, op)
+    steered, engine = steering_engine(engine, requested, vectors, col_lams, op, model)
     norms = (opts.positions, opts.relative, reference_norms, norm_texts)
     steer_fields = steering_key_fields(vectors, *norms, op) if cache is not None and steered else {}
     outs, todo = _lookup(cache, model, prompts, columns, settings, seed, (steer_fields, op))
@@ -283,7 +287,7 @@ def _base_fields(model: Any, settings: Settings, seed: int | None) -> dict[str, 
 @dataclass(frozen=True)
 class _Job:
     prompts: list[str]
-    columns: list[tuple[float | None, int]]  # (λ or None, sample index) per output column
+    columns: list[tuple[Lam | None, int]]  # (λ or None, sample index) per output column
     settings: Settings
     seed: int
     spec: SteerSpec | None
@@ -294,6 +298,10 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
     """Decode the ``todo`` rows batch by batch, filling ``outs`` and the cache."""
     prompts, columns, settings, spec = job.prompts, job.columns, job.settings, job.spec
     device, tok = model_device(model), model.tokenizer
+
+    def plain(lam: Any) -> bool:  # unsteered rows share a seed (and a cache key) whatever λ
+        return spec is None or unsteered(lam, spec.op)
+
     backend = decoder.make_backend(model, engine)
     needed = sorted({i for i, _, _ in todo})
     ids = dict(zip(needed, encode(model, [prompts[i] for i in needed]), strict=True))
@@ -326,7 +334,9 @@ def _run(model, job: _Job, todo, outs, engine: str, cache, progress: bool) -> No
         for i, k, key in batch:
             lam, s = columns[k]
             rseed = (
-                decoder.row_seed(job.seed, prompts[i], lam, s) if settings.temperature > 0 else None
+                decoder.row_seed(job.seed, prompts[i], None if plain(lam) else lam, s)
+                if settings.temperature > 0
+                else None
             )
             rows.append(Row(ids[i], lam if isinstance(lam, tuple) else float(lam or 0.0), rseed,
                             (i, k, key)))  # fmt: skip

@@ -126,7 +126,7 @@ def score_choices_lams(
     check_op(op, relative)
     cache = usable_cache(cache, model)
     rows = option_rows(task, examples, tok, None, target, getattr(model.cfg, "n_ctx", None))
-    steered, engine = steering_engine(pick_engine(model, engine), engine, vectors, lams, op)
+    steered, engine = steering_engine(pick_engine(model, engine), engine, vectors, lams, op, model)
     key_fields = None
     if cache is not None:
         steering = (vectors if steered else None, relative, reference_norms, op)
@@ -136,7 +136,8 @@ def score_choices_lams(
         spec = None
         if steered:
             spec = steer_spec(model, vectors, "all", relative, reference_norms, None, op)
-        backend = decoder.make_backend(model, engine)
+        # scoring never decodes: the CUDA-graph engine's prefill is the plain decoder's
+        backend = decoder.make_backend(model, "plain" if engine == "graph" else engine)
         place = (model_device(model), pad_id(model), next(model.parameters()).dtype)
         bar = tqdm(total=len(todo), desc="loglik", unit="row", disable=not progress, leave=False)
         with torch.inference_mode():

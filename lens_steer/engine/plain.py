@@ -23,6 +23,7 @@ from transformers.cache_utils import DynamicCache, DynamicLayer
 
 __all__ = [
     "PLAIN_POINTS",
+    "plain_points",
     "steered_module",
     "decoder_layers",
     "plain_model",
@@ -103,6 +104,22 @@ def decoder_layers(hf: Any) -> list[Any]:
 #: hook points a plain HF module computes; ``resid_mid`` (the residual between attention and
 #: MLP) is a local variable inside HF's decoder layer, reachable only through the bridge's hooks
 PLAIN_POINTS = ("hook_resid_pre", "hook_attn_out", "hook_mlp_out", "hook_resid_post")
+#: families whose ``self_attn`` / ``mlp`` (or sandwich post-norm) outputs are exactly what the
+#: block adds to the residual stream (tested against the bridge); others scale or rename them
+#: (Granite multiplies by ``residual_multiplier``; GPT-2 has ``attn``), so their attn_out /
+#: mlp_out vectors steer through the bridge's hooks
+SUBLAYER_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3",
+                     "gemma3_text")  # fmt: skip
+
+
+def plain_points(model: Any) -> tuple[str, ...]:
+    """The hook points the plain decoder steers on ``model`` (a bridge): a layer's input and
+    output always; its attention / MLP outputs for :data:`SUBLAYER_FAMILIES`."""
+    config = getattr(getattr(model, "original_model", None), "config", None)
+    family = getattr(config, "model_type", None)
+    if family in SUBLAYER_FAMILIES:
+        return PLAIN_POINTS
+    return ("hook_resid_pre", "hook_resid_post")
 
 
 def steered_module(layer: Any, point: str) -> tuple[Any, bool]:

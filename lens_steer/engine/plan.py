@@ -135,23 +135,29 @@ def unsteered(lam: float | tuple[float, ...] | None, op: str) -> bool:
 
 
 def steering_engine(
-    engine: str, requested: str, vectors: SteeringVectors | None, lams: Sequence[Any], op: str
+    engine: str,
+    requested: str,
+    vectors: SteeringVectors | None,
+    lams: Sequence[Any],
+    op: str,
+    model: Any = None,
 ) -> tuple[bool, str]:
     """Whether any of ``lams`` steers (see :func:`unsteered`), and the decoder for that.
 
     ``engine`` is :func:`pick_engine`'s choice for the ``requested`` one. Only a steering
     narrows it: the CUDA-graph decoder bakes additive deltas into block outputs, so other ops and
     hook points decode plainly; the plain decoder hooks the HF module computing the vectors' hook
-    point (:func:`.plain.steered_module`), and ``resid_mid``, which none computes, steers through
-    the bridge's own hook points. An explicit request that cannot serve the steering is refused.
+    point (:func:`.plain.steered_module`; on ``model``'s family, :func:`.plain.plain_points`), and
+    ``resid_mid``, which none computes, steers through the bridge's own hook points. An explicit
+    request that cannot serve the steering is refused.
     """
-    from .plain import PLAIN_POINTS
+    from .plain import PLAIN_POINTS, plain_points
 
     steered = vectors is not None and any(not unsteered(lam, op) for lam in lams)
     if not steered or engine == "hooks":
         return steered, engine
     point = vectors.hook_point  # type: ignore[union-attr]
-    if point not in PLAIN_POINTS:
+    if point not in (PLAIN_POINTS if model is None else plain_points(model)):
         if requested in ("plain", "graph"):
             raise ValueError(
                 f"engine={requested!r} cannot reach hook point {point!r} (no HF module computes "

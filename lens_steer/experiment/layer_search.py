@@ -9,9 +9,9 @@ The paper steers every mapped layer and never asks. ``search_layers`` asks with 
 - ``"leave-one-out"``: all layers but each.
 
 Every candidate set of a step is one row of the same λ-batched call: its λ is λ on the set's
-layers and 0 on the others (``score_choices_lams`` and ``generate`` take such per-layer rows, and
-rows agreeing on the lower blocks compute them once), so a greedy step costs about one λ sweep,
-not one pass per candidate. Selection happens on the examples given
+layers and 0 on the others (``score_choices_lams`` and ``generate`` take such per-layer rows; in
+log-likelihood scoring, rows agreeing on the lower blocks compute them once), so a greedy step
+costs about one λ sweep, not one pass per candidate. Selection happens on the examples given
 — use the validation split; the chosen set is then tested by ``evaluate`` on the test split,
 which the search never saw.
 """

@@ -135,6 +135,9 @@ def test_generate_takes_per_layer_rows(setup, op):
         with ls.steer(model, vecs, lam=list(lam) if isinstance(lam, tuple) else lam, op=op):
             ref = generate(model, prompts, max_new_tokens=5, progress=False)
         assert [o[k] for o in outs] == [r[0] for r in ref]
+    as_tensor = generate(model, prompts, vectors=vecs, lams=torch.tensor(rows), op=op,
+                         max_new_tokens=5, progress=False)  # fmt: skip
+    assert as_tensor == [o[:4] for o in outs]  # a 2-D tensor is rows, not flattened λ
     with pytest.raises(ValueError, match="one finite λ per steered layer"):
         generate(model, prompts, vectors=vecs, lams=[(1.0, 2.0)], max_new_tokens=2,
                  progress=False)  # fmt: skip
