@@ -173,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     from ..transfer.layer_maps import LAYER_MAPS
     from ..transfer.width_maps import WIDTH_METHODS
     from .interop import add_commands
+    from .sweep import add_sweep_command
 
     p = argparse.ArgumentParser(prog="lens-steer", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -231,6 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_report)
 
     add_commands(sub, model_opts)
+    add_sweep_command(sub)
     return p
 
 

@@ -1,0 +1,231 @@
+"""``lens-steer sweep``: a grid of runs (parent × child × task × option) from one sweep file.
+
+A sweep file names a base run config (a path, relative to the sweep file, or an inline mapping)
+and the values to ``vary`` under dotted keys (``child``, ``transfer.width``, ``tasks.0.n_test``);
+their cartesian product becomes the runs, each one validated as ``lens-steer run`` validates a
+config before anything starts, and each named by its varied values. Runs write ordinary run
+directories under the sweep's output directory, so ``report`` and the analyses read them
+unchanged, and ``sweep.json`` records every run's values, status, wall time and metrics. A run
+directory that already holds its metrics is not run again; a changed sweep runs only its new
+runs. ``base`` is relative to the sweep file; ``output_dir`` (default: the base's, else "runs")
+to the working directory, as ``lens-steer run``'s is. This module runs the grid in this
+process, one run after another; spreading it over a Ray cluster is the next step (issue 17).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import LensSteerError
+from .config import ConfigError, config_hash, validate_config
+from .run_dir import write_json
+
+__all__ = [
+    "Sweep",
+    "SweepRun",
+    "SweepFailed",
+    "load_sweep",
+    "parse_sweep",
+    "run_sweep",
+    "add_sweep_command",
+    "SWEEP_KEYS",
+]
+
+SWEEP_KEYS = ("base", "vary", "resources", "output_dir")
+RESOURCES = ("num_cpus", "num_gpus")
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One expanded run: its name, the values it varies, and its validated config."""
+
+    name: str
+    values: dict[str, Any]
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    runs: tuple[SweepRun, ...]
+    output_dir: str
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+def _set(cfg: dict[str, Any], dotted: str, value: Any) -> None:
+    """``cfg[a][b][0] = value`` for ``"a.b.0"``: integers index lists, mappings are created."""
+    parts = dotted.split(".")
+    node: Any = cfg
+    for i, part in enumerate(parts[:-1]):
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"vary.{dotted}: {where} is a list of {len(node)}; use an index")
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            node = node.setdefault(part, {})
+        else:
+            raise ConfigError(f"vary.{dotted}: {where} is a value, not a section")
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"vary.{dotted}: not an index of a list of {len(node)}")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"vary.{dotted}: {'.'.join(parts[:-1])} is a value, not a section")
+
+
+def _label(value: Any) -> str:
+    """A value as a run-name fragment: a path's last component, no separators or spaces."""
+    text = Path(value).name if isinstance(value, str) and "/" in value else str(value)
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "x"
+
+
+def _check_top(raw: Any, where: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: a sweep file is a mapping with keys {list(SWEEP_KEYS)}")
+    for key in raw:
+        if key not in SWEEP_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (allowed: {', '.join(SWEEP_KEYS)})")
+    vary = raw.get("vary")
+    if not isinstance(vary, Mapping) or not vary:
+        raise ConfigError(f"{where}: vary must map dotted config keys to lists of values")
+    for key, values in vary.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}: vary.{key} must be a non-empty list of values")
+    resources = raw.get("resources") or {}
+    bad = [k for k in resources if k not in RESOURCES]
+    if bad or not all(isinstance(v, (int, float)) and v >= 0 for v in resources.values()):
+        raise ConfigError(f"{where}: resources takes non-negative {list(RESOURCES)}")
+
+
+def _base(raw: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The base config as a raw mapping, and the folder its relative paths are relative to."""
+    base = raw.get("base")
+    if isinstance(base, Mapping):
+        return copy.deepcopy(dict(base)), base_dir
+    if not isinstance(base, str):
+        raise ConfigError("base: a run config path (relative to the sweep file) or a mapping")
+    path = (base_dir / base).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"base: no run config at {path}")
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}, path.parent
+
+
+def parse_sweep(raw: Any, base_dir: str | Path = ".", where: str = "sweep") -> Sweep:
+    """Expand and validate every run of a sweep mapping; nothing runs."""
+    _check_top(raw, where)
+    base, config_dir = _base(raw, Path(base_dir))
+    keys = list(raw["vary"])
+    stem = str(base.get("name") or "run")
+    runs, problems = [], []
+    for combo in itertools.product(*(raw["vary"][k] for k in keys)):
+        values = dict(zip(keys, combo, strict=True))
+        cfg = copy.deepcopy(base)
+        name = "__".join([stem, *(f"{k.split('.')[-1]}={_label(v)}" for k, v in values.items())])
+        try:
+            for key, value in values.items():
+                _set(cfg, key, value)
+            cfg["name"] = name
+            runs.append(SweepRun(name, values, validate_config(cfg, base_dir=config_dir)))
+        except ConfigError as err:
+            problems.append(f"{name}: {err}")
+    if problems:
+        raise ConfigError(f"{where}: {len(problems)} run(s) invalid: " + "; ".join(problems))
+    out = str(raw.get("output_dir") or base.get("output_dir") or "runs")
+    return Sweep(tuple(runs), out, dict(raw.get("resources") or {}))
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no sweep file at {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    return parse_sweep(raw, base_dir=path.parent, where=str(path))
+
+
+def _finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
+    """Whether ``run_dir`` already holds this config's finished run."""
+    import json
+
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        return False
+    try:
+        return json.loads(metrics.read_text()).get("config_hash") == config_hash(cfg)
+    except (OSError, ValueError):
+        return False
+
+
+def run_sweep(sweep: Sweep, output_dir: str | Path | None = None, *, progress: bool = True):
+    """Run every run of ``sweep`` in this process; returns (sweep directory, failed run names).
+
+    A failed run is recorded with its error in ``sweep.json`` and the sweep goes on.
+    """
+    from .run import run_pipeline
+
+    root = Path(output_dir or sweep.output_dir).expanduser()
+    record: dict[str, Any] = {
+        "runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}
+    }
+    write_json(root / "sweep.json", record)
+    failed = []
+    for i, run in enumerate(sweep.runs, 1):
+        cfg = dict(run.config, output_dir=str(root))
+        run_dir = root / run.name
+        entry: dict[str, Any] = {"values": run.values, "run_dir": str(run_dir), "status": "done"}
+        if _finished(run_dir, cfg):
+            entry.update(wall_s=0.0, metrics=str(run_dir / "metrics.json"), reused=True)
+        else:
+            if progress:
+                print(f"[{i}/{len(sweep.runs)}] {run.name}", flush=True)
+            start = time.perf_counter()
+            try:
+                run_pipeline(cfg, progress=progress)
+                entry["metrics"] = str(run_dir / "metrics.json")
+            except Exception as err:  # noqa: BLE001 - one run's failure must not end the grid
+                entry.update(status="failed", error=f"{type(err).__name__}: {err}")
+                failed.append(run.name)
+            entry["wall_s"] = round(time.perf_counter() - start, 1)
+        record["runs"][run.name] = entry
+        write_json(root / "sweep.json", record)
+    return root, failed
+
+
+class SweepFailed(LensSteerError):
+    """Some runs of a sweep failed (the others finished); sweep.json holds each error."""
+
+
+def cmd_sweep(args: Any) -> None:
+    """``lens-steer sweep SWEEP.yaml``: every run in this process, then a one-line summary."""
+    sweep = load_sweep(args.sweep)
+    root, failed = run_sweep(sweep, args.output_dir, progress=not args.quiet)
+    done = len(sweep.runs) - len(failed)
+    print(f"sweep: {done} of {len(sweep.runs)} runs done in {root} (sweep.json)")
+    if failed:
+        raise SweepFailed(
+            f"{len(failed)} run(s) failed: {', '.join(failed)}; see {root}/sweep.json"
+        )
+
+
+def add_sweep_command(sub: Any) -> None:
+    q = sub.add_parser("sweep", help="a grid of runs from a sweep file (base config + vary)")
+    q.add_argument("sweep", metavar="SWEEP.yaml")
+    q.add_argument("--output-dir", help="override the sweep's output directory")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(func=cmd_sweep)
