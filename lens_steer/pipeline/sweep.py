@@ -8,8 +8,8 @@ directories under the sweep's output directory, so ``report`` and the analyses r
 unchanged, and ``sweep.json`` records every run's values, status, wall time and metrics. A run
 directory that already holds its metrics is not run again; a changed sweep runs only its new
 runs. ``base`` is relative to the sweep file; ``output_dir`` (default: the base's, else "runs")
-to the working directory, as ``lens-steer run``'s is. This module runs the grid in this
-process, one run after another; spreading it over a Ray cluster is the next step (issue 17).
+to the working directory, as ``lens-steer run``'s is. Runs execute in this process one after
+another, or as Ray tasks (:mod:`.sweep_ray`, ``--ray``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from .config import ConfigError, config_hash, validate_config
 from .run_dir import write_json
 
 __all__ = [
+    "finished",
+    "queued_record",
     "Sweep",
     "SweepRun",
     "SweepFailed",
@@ -159,7 +161,12 @@ def load_sweep(path: str | Path) -> Sweep:
     return parse_sweep(raw, base_dir=path.parent, where=str(path))
 
 
-def _finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
+def queued_record(sweep: Sweep) -> dict[str, Any]:
+    """``sweep.json`` before anything ran: every run's values, queued."""
+    return {"runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}}
+
+
+def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
     """Whether ``run_dir`` already holds this config's finished run."""
     import json
 
@@ -172,24 +179,41 @@ def _finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
         return False
 
 
-def run_sweep(sweep: Sweep, output_dir: str | Path | None = None, *, progress: bool = True):
-    """Run every run of ``sweep`` in this process; returns (sweep directory, failed run names).
+def run_sweep(
+    sweep: Sweep,
+    output_dir: str | Path | None = None,
+    *,
+    ray: str | None = None,
+    max_parallel: int | None = None,
+    progress: bool = True,
+) -> tuple[Path, list[str]]:
+    """Run every run of ``sweep``; returns (sweep directory, failed run names).
 
-    A failed run is recorded with its error in ``sweep.json`` and the sweep goes on.
+    In this process one after another, or with ``ray`` ("local", "auto", "ray://host:port") as
+    Ray tasks (:mod:`.sweep_ray`). A failed run is recorded with its error in ``sweep.json`` and
+    the sweep goes on.
     """
+    root = Path(output_dir or sweep.output_dir).expanduser()
+    if ray is not None:
+        from .sweep_ray import run_sweep_ray
+
+        address = None if ray == "local" else ray
+        return root, run_sweep_ray(sweep, root, address, max_parallel=max_parallel,
+                                   progress=progress)  # fmt: skip
+    return root, _in_process(sweep, root, progress)
+
+
+def _in_process(sweep: Sweep, root: Path, progress: bool) -> list[str]:
     from .run import run_pipeline
 
-    root = Path(output_dir or sweep.output_dir).expanduser()
-    record: dict[str, Any] = {
-        "runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}
-    }
+    record = queued_record(sweep)
     write_json(root / "sweep.json", record)
     failed = []
     for i, run in enumerate(sweep.runs, 1):
         cfg = dict(run.config, output_dir=str(root))
         run_dir = root / run.name
         entry: dict[str, Any] = {"values": run.values, "run_dir": str(run_dir), "status": "done"}
-        if _finished(run_dir, cfg):
+        if finished(run_dir, cfg):
             entry.update(wall_s=0.0, metrics=str(run_dir / "metrics.json"), reused=True)
         else:
             if progress:
@@ -204,7 +228,7 @@ def run_sweep(sweep: Sweep, output_dir: str | Path | None = None, *, progress: b
             entry["wall_s"] = round(time.perf_counter() - start, 1)
         record["runs"][run.name] = entry
         write_json(root / "sweep.json", record)
-    return root, failed
+    return failed
 
 
 class SweepFailed(LensSteerError):
@@ -214,7 +238,8 @@ class SweepFailed(LensSteerError):
 def cmd_sweep(args: Any) -> None:
     """``lens-steer sweep SWEEP.yaml``: every run in this process, then a one-line summary."""
     sweep = load_sweep(args.sweep)
-    root, failed = run_sweep(sweep, args.output_dir, progress=not args.quiet)
+    root, failed = run_sweep(sweep, args.output_dir, ray=args.ray,
+                             max_parallel=args.max_parallel, progress=not args.quiet)  # fmt: skip
     done = len(sweep.runs) - len(failed)
     print(f"sweep: {done} of {len(sweep.runs)} runs done in {root} (sweep.json)")
     if failed:
@@ -227,5 +252,8 @@ def add_sweep_command(sub: Any) -> None:
     q = sub.add_parser("sweep", help="a grid of runs from a sweep file (base config + vary)")
     q.add_argument("sweep", metavar="SWEEP.yaml")
     q.add_argument("--output-dir", help="override the sweep's output directory")
+    q.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: a local cluster, or join ADDRESS ('auto', 'ray://host:port')")  # fmt: skip
+    q.add_argument("--max-parallel", type=int, help="with --ray: at most N runs at once")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.set_defaults(func=cmd_sweep)

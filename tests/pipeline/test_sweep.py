@@ -15,57 +15,21 @@ from lens_steer.pipeline.cli import main as cli
 from lens_steer.pipeline.config import ConfigError
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.pipeline.sweep import load_sweep, parse_sweep, run_sweep
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-ARC = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
 
-
-def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
-    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep_models")
-    return {
-        "name": "tiny",
-        "parent": _save(root / "parent", "gemma3", 48, 3, 1),
-        "child": _save(root / "child", "llama", 32, 4, 2),
-        "device": "cpu",
-        "extract": {"batch_size": 4},
-        "transfer": {"width": "ridge", "n_anchor": 16},
-        "tasks": [
-            {
-                "name": "arc_challenge",
-                "data_dir": str(ARC),
-                "scoring": "loglik",
-                "pairs": {"n": 4},
-                "n_val": 4,
-                "n_test": 6,
-                "grid": [2.0, 8.0],
-                "its": False,
-                "controls": [],
-                "batch_size": 16,
-            }
-        ],
-    }
-
-
-def _sweep_file(tmp_path: Path, base, vary, name="sweep.yaml") -> Path:
+def _sweep_file(tmp_path: Path, sweep_base, vary, name="sweep.yaml") -> Path:
     path = tmp_path / name
     out = str(tmp_path / "out")
-    path.write_text(yaml.safe_dump({"base": base, "vary": vary, "output_dir": out}))
+    path.write_text(yaml.safe_dump({"base": sweep_base, "vary": vary, "output_dir": out}))
     return path
 
 
-def test_expansion_names_and_validates_every_run(base, tmp_path):
+def test_expansion_names_and_validates_every_run(sweep_base, tmp_path):
     sweep = parse_sweep(
         {
-            "base": base,
+            "base": sweep_base,
             "vary": {
                 "seed": [0, 1],
                 "transfer.width": ["truncate", "ridge"],
@@ -92,14 +56,14 @@ def test_expansion_names_and_validates_every_run(base, tmp_path):
         ({"vary": {"seed": [0, "x"]}}, "1 run\\(s\\) invalid: tiny__seed=x: seed: expected int"),
     ],
 )
-def test_bad_sweeps_fail_before_anything_runs(base, tmp_path, sweep, message):
+def test_bad_sweeps_fail_before_anything_runs(sweep_base, tmp_path, sweep, message):
     with pytest.raises(ConfigError, match=message):
-        parse_sweep({"base": base, **sweep}, base_dir=tmp_path)
+        parse_sweep({"base": sweep_base, **sweep}, base_dir=tmp_path)
     assert not (tmp_path / "out").exists()
 
 
-def test_a_sweep_runs_resumes_and_grows(base, tmp_path, capsys):
-    path = _sweep_file(tmp_path, base, {"seed": [0, 1]})
+def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys):
+    path = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]})
     assert cli(["sweep", str(path), "--quiet"]) == 0
     assert "sweep: 2 of 2 runs done" in capsys.readouterr().out
     out = tmp_path / "out"
@@ -113,7 +77,7 @@ def test_a_sweep_runs_resumes_and_grows(base, tmp_path, capsys):
     assert ours["tasks"] == json.loads((single / "metrics.json").read_text())["tasks"]
     stamp = (out / "tiny__seed=0" / "metrics.json").stat().st_mtime_ns
     # a finished sweep does no work; a grown one runs only its new run
-    grown = _sweep_file(tmp_path, base, {"seed": [0, 1, 2]})
+    grown = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1, 2]})
     root, failed = run_sweep(load_sweep(grown), progress=False)
     assert root == out and not failed
     record = json.loads((out / "sweep.json").read_text())["runs"]
@@ -121,8 +85,10 @@ def test_a_sweep_runs_resumes_and_grows(base, tmp_path, capsys):
     assert (out / "tiny__seed=0" / "metrics.json").stat().st_mtime_ns == stamp
 
 
-def test_a_failing_run_is_recorded_and_the_others_finish(base, tmp_path, capsys):
-    path = _sweep_file(tmp_path, base, {"child": [base["child"], str(tmp_path / "missing")]})
+def test_a_failing_run_is_recorded_and_the_others_finish(sweep_base, tmp_path, capsys):
+    path = _sweep_file(
+        tmp_path, sweep_base, {"child": [sweep_base["child"], str(tmp_path / "missing")]}
+    )
     assert cli(["sweep", str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "1 run(s) failed: tiny__child=missing" in err

@@ -1,0 +1,128 @@
+"""``lens-steer sweep --ray``: the sweep's runs as Ray tasks, on a local or an existing cluster.
+
+Each run is one task with the sweep's ``resources`` (a run config with ``device: cuda`` asks for
+one GPU unless the sweep says otherwise). A task whose worker dies is retried by Ray
+(``max_retries``); the retry resumes from the run directory's cache, so it redoes at most one
+batch and ends with the same ``metrics.json``. An error raised by a run is not retried: it is
+recorded in ``sweep.json`` and the other runs go on. Ray is imported only here, so ``lens-steer
+run`` and the in-process sweep never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .run_dir import write_json
+from .sweep import Sweep, finished, queued_record
+
+__all__ = ["run_sweep_ray", "MAX_RETRIES"]
+
+MAX_RETRIES = 3
+#: fault injection for the tests: a folder for markers; the first attempt of each run kills its
+#: worker process (exit 137) as soon as the run has saved its child vectors, i.e. mid-run
+CRASH_ONCE_ENV = "LENS_STEER_SWEEP_CRASH_ONCE"
+
+
+def _crash_once(name: str, run_dir: Path, stop: Any) -> None:
+    folder = os.environ.get(CRASH_ONCE_ENV)
+    if not folder or (Path(folder) / f"{name}.crashed").exists():
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{name}.crashed").touch()
+    import threading
+
+    def watch() -> None:
+        while not stop.is_set():
+            if any(run_dir.glob("*/vectors/child.safetensors")):
+                os._exit(137)
+            time.sleep(0.02)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _run_one(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """One run inside a Ray worker (module-level, so workers import it by name)."""
+    import threading
+
+    from .run import run_pipeline
+
+    stop = threading.Event()
+    _crash_once(name, Path(cfg["output_dir"]) / name, stop)
+    start = time.perf_counter()
+    try:
+        run_dir = run_pipeline(cfg, progress=False)
+    finally:
+        stop.set()
+    wall = round(time.perf_counter() - start, 1)
+    return {"metrics": str(run_dir / "metrics.json"), "wall_s": wall}
+
+
+def _resources(sweep: Sweep, cfg: dict[str, Any]) -> dict[str, float]:
+    res = {"num_cpus": 1.0, "num_gpus": 0.0}
+    if str(cfg.get("device", "")).startswith("cuda"):
+        res["num_gpus"] = 1.0
+    res.update({k: float(v) for k, v in sweep.resources.items()})
+    return res
+
+
+def run_sweep_ray(
+    sweep: Sweep,
+    root: Path,
+    address: str | None = None,
+    *,
+    max_parallel: int | None = None,
+    progress: bool = True,
+) -> list[str]:
+    """Run ``sweep`` on Ray (``address`` None: a local cluster; else "auto" or "ray://host:port");
+    returns the failed run names. ``sweep.json`` is rewritten as each run ends."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    record = queued_record(sweep)
+    write_json(root / "sweep.json", record)
+    task = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_run_one)
+    waiting = []
+    for run in sweep.runs:
+        cfg = dict(run.config, output_dir=str(root))
+        if finished(root / run.name, cfg):
+            record["runs"][run.name].update(status="done", reused=True, wall_s=0.0,
+                                            metrics=str(root / run.name / "metrics.json"))  # fmt: skip
+        else:
+            waiting.append((run.name, cfg))
+    write_json(root / "sweep.json", record)
+    failed, running = [], {}
+    limit = max_parallel or len(waiting) or 1
+    try:
+        while waiting or running:
+            while waiting and len(running) < limit:
+                name, cfg = waiting.pop(0)
+                opts: dict[str, Any] = dict(_resources(sweep, cfg))
+                if os.environ.get(CRASH_ONCE_ENV):  # the workers need the tests' fault switch
+                    env = {CRASH_ONCE_ENV: os.environ[CRASH_ONCE_ENV]}
+                    opts["runtime_env"] = {"env_vars": env}
+                ref = task.options(**opts).remote(name, cfg)
+                running[ref] = name
+                record["runs"][name]["status"] = "running"
+            write_json(root / "sweep.json", record)
+            done, _ = ray.wait(list(running), num_returns=1)
+            name = running.pop(done[0])
+            entry = record["runs"][name]
+            entry["run_dir"] = str(root / name)
+            try:
+                entry.update(status="done", **ray.get(done[0]))
+            except Exception as err:  # noqa: BLE001 - a run's error is recorded, the grid goes on
+                cause = getattr(err, "cause", None) or err
+                entry.update(status="failed", error=f"{type(cause).__name__}: {cause}")
+                failed.append(name)
+            if progress:
+                print(f"{entry['status']}: {name}", flush=True)
+            write_json(root / "sweep.json", record)
+    finally:
+        if started_here:
+            ray.shutdown()
+    return failed
