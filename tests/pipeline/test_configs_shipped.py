@@ -50,3 +50,13 @@ def test_paper_config_is_the_paper_setting() -> None:
     assert (cfg["parent"], cfg["child"]) == ("microsoft/phi-4", "Qwen/Qwen3-0.6B")
     assert task["grid"] == "paper" and task["its"] and task["n_test"] is None
     assert (cfg["device"], cfg["dtype"]) == ("cuda", "bfloat16")
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_sweep_files_expand_to_valid_runs(path: Path) -> None:
+    from lens_steer.pipeline.sweep import load_sweep
+
+    sweep = load_sweep(path)
+    assert len(sweep.runs) >= 2 and len({r.name for r in sweep.runs}) == len(sweep.runs)
