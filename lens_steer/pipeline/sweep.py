@@ -218,6 +218,8 @@ def _in_process(sweep: Sweep, root: Path, progress: bool) -> list[str]:
         else:
             if progress:
                 print(f"[{i}/{len(sweep.runs)}] {run.name}", flush=True)
+            record["runs"][run.name]["status"] = "running"
+            write_json(root / "sweep.json", record)
             start = time.perf_counter()
             try:
                 run_pipeline(cfg, progress=progress)
