@@ -247,8 +247,7 @@ def _prefill(backend, seqs, lams, adder, pad, device, flags) -> torch.Tensor:
     from .prefill import prefill
     from .trunk import trunk_logits
 
-    plain = backend.name == "plain" and getattr(backend, "attn", "") in ("sdpa", "eager")
-    if adder is not None and plain:
+    if adder is not None:
         n_conts = [int(n) for n in flags.sum(-1).tolist()]
         got = trunk_logits(backend, [list(s) for s in seqs], n_conts, adder, pad, device)
         if got is not None:

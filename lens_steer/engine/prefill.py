@@ -76,9 +76,7 @@ def prefix_pass(backend, tokens, n_groups, reps, adder, device, head_cache) -> l
         backend.forward(ids, None, pos, head_cache)
         return own
     with adder.rows(reps, "prefix"):
-        # the graph engine's own attention kernel is not checked with a changing batch
-        plain = backend.name == "plain" and getattr(backend, "attn", "") in ("sdpa", "eager")
-        trunk = trunk_for(adder, n_layers, device) if plain else None
+        trunk = trunk_for(adder, backend, device)
         width = 1 if trunk is not None else n_groups
         ids = torch.tensor([list(tokens)], device=device).expand(width, -1)
         pos = torch.arange(len(tokens), device=device).expand(width, -1)
@@ -114,12 +112,14 @@ def prefill(
     padded = (backend, seqs, adder, pad, device, capacity, keep)
     if not getattr(backend, "shares_prefix", False) or shared < MIN_SHARED_PREFIX:
         return _padded(*padded)
+    from .trunk import first_of_each, numbered
+
     n = len(seqs)
-    groups = list(dict.fromkeys(prefix_keys))
-    if len(groups) == n:  # nothing shared: every row steers its prefix differently
+    group_of = numbered(prefix_keys)
+    if max(group_of) + 1 == n:  # nothing shared: every row steers its prefix differently
         return _padded(*padded)
-    reps = torch.tensor([list(prefix_keys).index(g) for g in groups], device=device)
-    of_row = torch.tensor([groups.index(k) for k in prefix_keys], device=device)
+    reps = torch.tensor(first_of_each(group_of), device=device)
+    of_row = torch.tensor(group_of, device=device)
     suffix_ids, suffix_mask = left_pad([s[shared:] for s in seqs], pad, device)
     width = shared + suffix_ids.shape[1]
     cache = backend.new_cache(width + capacity)
@@ -127,7 +127,7 @@ def prefill(
         return _padded(*padded)
     # 1. The prefix, once per group (identical tokens, no padding, no mask needed).
     head_cache = backend.new_cache(shared)
-    kv_rows = prefix_pass(backend, seqs[0][:shared], len(groups), reps, adder, device, head_cache)
+    kv_rows = prefix_pass(backend, seqs[0][:shared], len(reps), reps, adder, device, head_cache)
     for layer, src, rows in zip(cache.layers, head_cache.layers, kv_rows, strict=True):
         idx = rows.index_select(0, of_row)
         layer.load(src.keys.index_select(0, idx), src.values.index_select(0, idx))

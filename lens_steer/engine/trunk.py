@@ -14,6 +14,7 @@ with ``positions="all"`` takes this path, and only when it saves work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -22,9 +23,20 @@ from torch import Tensor
 
 from ..steer import apply_op
 
-__all__ = ["Trunk", "trunk_for"]
+__all__ = ["Trunk", "trunk_for", "takes_trunk", "trunk_logits", "numbered", "first_of_each"]
 
 MIN_SAVING = 0.1  # of the prefix's layer-rows; below it the plain batched pass is as good
+
+
+def numbered(keys: Sequence[Any]) -> list[int]:
+    """Each key's index among the distinct keys, in order of first appearance."""
+    index: dict[Any, int] = {}
+    return [index.setdefault(k, len(index)) for k in keys]
+
+
+def first_of_each(numbers: Sequence[int]) -> list[int]:
+    """For each number 0..max of :func:`numbered`'s output, the position it first appears at."""
+    return [list(numbers).index(k) for k in range(max(numbers) + 1)]
 
 
 def _classes(
@@ -38,9 +50,7 @@ def _classes(
     out = []
     for row in coefs.tolist():
         history = [(*h, c) for h, c in zip(history, row, strict=True)]
-        first = {h: None for h in history}
-        index = {h: k for k, h in enumerate(first)}
-        out.append([index[h] for h in history])
+        out.append(numbered(history))
     return out
 
 
@@ -59,7 +69,7 @@ class Trunk:
         self.layer_of = layer_of  # the model layer of each steered layer, in vectors order
         self.classes = [torch.tensor(c, device=device) for c in classes]
         self.firsts = [  # the first group of each new class: its parent row and coefficient
-            torch.tensor([c.index(k) for k in range(max(c) + 1)], device=device) for c in classes
+            torch.tensor(first_of_each(c), device=device) for c in classes
         ]
         first = [0] * self.coefs.shape[1] if start is None else start
         self.start = torch.tensor(first, dtype=torch.long, device=device)
@@ -86,18 +96,26 @@ class Trunk:
         return rows
 
 
+def takes_trunk(backend: Any) -> bool:
+    """Only the plain decoder with sdpa or eager attention: the graph engine's own attention
+    kernel is not checked with a batch that grows inside the forward."""
+    return backend.name == "plain" and getattr(backend, "attn", "") in ("sdpa", "eager")
+
+
 def trunk_for(
-    adder: Any, n_layers: int, device: torch.device, start: list[Any] | None = None
+    adder: Any, backend: Any, device: torch.device, start: list[Any] | None = None
 ) -> Trunk | None:
     """A :class:`Trunk` for the adder's current rows (one per group; ``start``: what makes
-    groups differ before any steering, such as their tokens), or None when the rows share too
-    little: a λ sweep steering from the first block splits at once."""
-    if adder.positions != "all" or adder.point != "hook_resid_post" or adder.coefs.shape[1] < 2:
+    groups differ before any steering, such as their tokens), or None when ``backend`` cannot
+    take one or the rows share too little: a λ sweep steering from the first block splits at
+    once."""
+    if not takes_trunk(backend) or adder.positions != "all" or adder.point != "hook_resid_post":
         return None
-    if list(adder.layers) != sorted(adder.layers):
-        return None  # vectors listed out of model order: keep the plain pass
+    if adder.coefs.shape[1] < 2 or list(adder.layers) != sorted(adder.layers):
+        return None  # one row, or vectors listed out of model order: keep the plain pass
+    n_layers = len(backend.decoder_layers)
     classes = _classes(adder.coefs.cpu(), start)
-    begin = [0] * adder.coefs.shape[1] if start is None else _numbered(start)
+    begin = [0] * adder.coefs.shape[1] if start is None else numbered(start)
     counts, now = [], max(begin) + 1
     for j in range(n_layers):  # classes entering each block
         counts.append(now)
@@ -106,12 +124,6 @@ def trunk_for(
     if sum(counts) > (1 - MIN_SAVING) * adder.coefs.shape[1] * n_layers:
         return None
     return Trunk(adder, list(adder.layers), classes, device, begin)
-
-
-def _numbered(keys: list[Any]) -> list[int]:
-    """Each key's index among the distinct keys, in order of first appearance."""
-    index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    return [index[k] for k in keys]
 
 
 def trunk_logits(
@@ -134,25 +146,23 @@ def trunk_logits(
     from .prefill import MIN_SHARED_PREFIX, common_prefix, prefix_pass
 
     shared = min(common_prefix(seqs), *(len(s) - k - 1 for s, k in zip(seqs, n_conts, strict=True)))
-    n_layers = len(backend.decoder_layers)
     suffixes = [tuple(s[shared:]) for s in seqs]
-    probe = trunk_for(adder, n_layers, device, start=suffixes)
-    cache = backend.new_cache(shared + max(map(len, suffixes)))
+    probe = trunk_for(adder, backend, device, start=suffixes)
+    cache = backend.new_cache(shared + max(map(len, suffixes))) if probe is not None else None
     if probe is None or shared < MIN_SHARED_PREFIX or not all_preallocated(cache):
         return None
     # 1. the context, once per distinct coefficient column, through its own trunk
-    columns = [tuple(c) for c in adder.coefs.T.tolist()]
-    groups = list(dict.fromkeys(columns))
-    reps = torch.tensor([columns.index(g) for g in groups], device=device)
-    of_row = torch.tensor([groups.index(c) for c in columns], device=device)
+    group_of = numbered([tuple(c) for c in adder.coefs.T.tolist()])
+    reps = torch.tensor(first_of_each(group_of), device=device)
+    of_row = torch.tensor(group_of, device=device)
     head = backend.new_cache(shared)
-    kv_rows = prefix_pass(backend, seqs[0][:shared], len(groups), reps, adder, device, head)
+    kv_rows = prefix_pass(backend, seqs[0][:shared], len(reps), reps, adder, device, head)
     # 2. the suffixes: each layer's cache holds the context rows of the classes entering it
     for layer, src, rows, entering in zip(
-        cache.layers, head.layers, kv_rows, probe.kv_rows(n_layers), strict=True
+        cache.layers, head.layers, kv_rows, probe.kv_rows(len(cache.layers)), strict=True
     ):
-        firsts = [entering.tolist().index(k) for k in range(int(entering.max()) + 1)]
-        idx = rows.index_select(0, of_row.index_select(0, torch.tensor(firsts, device=device)))
+        firsts = torch.tensor(first_of_each(entering.tolist()), device=device)
+        idx = rows.index_select(0, of_row.index_select(0, firsts))
         layer.load(src.keys.index_select(0, idx), src.values.index_select(0, idx))
     del head
     return _suffix_logits(backend, suffixes, n_conts, shared, probe, adder, pad, cache, device)

@@ -34,19 +34,23 @@ def setup():
     return model, vecs
 
 
+def _counted(monkeypatch, name: str) -> list[bool]:
+    """Wrap ``trunk.<name>``; the list records, per call, whether it returned something."""
+    real, calls = getattr(trunk_mod, name), []
+
+    def counted(*args, **kwargs):
+        got = real(*args, **kwargs)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(trunk_mod, name, counted)
+    return calls
+
+
 @pytest.fixture
 def spy(monkeypatch):
     """Count trunk passes, or switch the trunk off."""
-    made = []
-    real = trunk_mod.trunk_for
-
-    def counted(*args, **kw):
-        t = real(*args, **kw)
-        made.append(t is not None)
-        return t
-
-    monkeypatch.setattr(trunk_mod, "trunk_for", counted)
-    return made, monkeypatch
+    return _counted(monkeypatch, "trunk_for"), monkeypatch
 
 
 def test_classes_split_at_each_rows_first_difference():
@@ -65,14 +69,7 @@ def test_loglik_rows_equal_the_plain_pass_and_the_hook_path(setup, spy, op):
     exs = task.load("dev")[:5]
     lams = ROWS if op == "add" else [tuple(x / 6 for x in r) for r in ROWS]
     kw = dict(op=op, batch_size=64, progress=False)
-    real, scored = trunk_mod.trunk_logits, []
-
-    def counted(*args, **kwargs):
-        got = real(*args, **kwargs)
-        scored.append(got is not None)
-        return got
-
-    monkeypatch.setattr(trunk_mod, "trunk_logits", counted)
+    scored = _counted(monkeypatch, "trunk_logits")
     with_trunk = score_choices_lams(model, task, exs, vecs, lams, **kw)
     assert any(made) and sum(scored) >= 3  # the context and the options through the trunk
     monkeypatch.setattr(trunk_mod, "trunk_for", lambda *a, **k: None)
@@ -112,14 +109,17 @@ def test_the_trunk_is_taken_only_when_it_saves_a_tenth():
                     dirs=torch.zeros(len(layers), 8))  # fmt: skip
         return SimpleNamespace(coefs=torch.tensor(coefs).T, layers=layers, **{**base, **kw})
 
+    plain = SimpleNamespace(name="plain", attn="sdpa", decoder_layers=[None] * 30)
     sweep = [[lam] * 30 for lam in (1.0, 2.0, 4.0)]  # splits at block 0: saves 2 of 90 rows
-    assert trunk_for(adder(sweep, tuple(range(30))), 30, "cpu") is None
+    assert trunk_for(adder(sweep, tuple(range(30))), plain, "cpu") is None
     single = [[1.0 if k == j else 0.0 for k in range(30)] for j in range(30)]
-    assert trunk_for(adder(single, tuple(range(30))), 30, "cpu") is not None
-    assert trunk_for(adder(single, tuple(range(30)), positions="generated"), 30, "cpu") is None
-    assert trunk_for(adder(single, tuple(range(30)), point="hook_mlp_out"), 30, "cpu") is None
+    assert trunk_for(adder(single, tuple(range(30))), plain, "cpu") is not None
+    assert trunk_for(adder(single, tuple(range(30)), positions="generated"), plain, "cpu") is None
+    assert trunk_for(adder(single, tuple(range(30)), point="hook_mlp_out"), plain, "cpu") is None
     upper = [[lam] * 6 for lam in (1.0, 2.0)]  # vectors at 20-25 share blocks 0-19
-    assert trunk_for(adder(upper, tuple(range(20, 26))), 30, "cpu") is not None
+    assert trunk_for(adder(upper, tuple(range(20, 26))), plain, "cpu") is not None
+    graph = SimpleNamespace(name="plain", attn="lens_steer_sdpa", decoder_layers=[None] * 30)
+    assert trunk_for(adder(single, tuple(range(30))), graph, "cpu") is None
 
 
 @pytest.mark.parametrize("op", ["add", "ablate", "clamp"])
@@ -147,14 +147,7 @@ def test_generate_takes_per_layer_rows(setup, op):
 def test_other_families_score_per_layer_rows_as_the_hook_path(family, monkeypatch):
     """Qwen2 runs through the trunk like Llama; Gemma 3's sliding-window layers keep the plain
     pass (their caches are not pre-allocated). Both equal ls.steer's hook path."""
-    real, used = trunk_mod.trunk_logits, []
-
-    def counted(*args, **kwargs):
-        got = real(*args, **kwargs)
-        used.append(got is not None)
-        return got
-
-    monkeypatch.setattr(trunk_mod, "trunk_logits", counted)
+    used = _counted(monkeypatch, "trunk_logits")
     model = tiny_model(family, 32, N)
     vecs = ls.SteeringVectors(unit_directions(N, 32, seed=6), tuple(range(N)))
     task = get_task("arc_challenge", data_dir=ARC)
