@@ -19,7 +19,15 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["ConfigError", "Field", "load_config", "validate_config", "config_hash", "SCHEMA"]
+__all__ = [
+    "ConfigError",
+    "Field",
+    "load_config",
+    "read_yaml",
+    "validate_config",
+    "config_hash",
+    "SCHEMA",
+]
 
 
 class ConfigError(InputError):
@@ -295,17 +303,22 @@ def _check_layer_search(task: Mapping[str, Any], op: str, where: str) -> None:
         raise ConfigError(f"{where}: searches at a scalar λ*; the grid has per-layer entries")
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
+def read_yaml(path: str | Path, what: str = "config") -> Any:
+    """The YAML document at ``path`` (None when empty); a missing file or bad YAML is a
+    :class:`ConfigError` naming the file."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"no config file at {path}")
+        raise ConfigError(f"no {what} file at {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    return validate_config(raw or {}, base_dir=path.parent)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    return validate_config(read_yaml(path) or {}, base_dir=Path(path).parent)
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

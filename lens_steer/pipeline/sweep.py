@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LensSteerError
-from .config import ConfigError, config_hash, validate_config
+from .config import ConfigError, config_hash, read_yaml, validate_config
 from .run_dir import write_json
 
 __all__ = [
     "finished",
+    "pending",
     "queued_record",
     "Sweep",
     "SweepRun",
@@ -64,25 +65,21 @@ def _set(cfg: dict[str, Any], dotted: str, value: Any) -> None:
     """``cfg[a][b][0] = value`` for ``"a.b.0"``: integers index lists, mappings are created."""
     parts = dotted.split(".")
     node: Any = cfg
-    for i, part in enumerate(parts[:-1]):
-        where = ".".join(parts[: i + 1])
+    for i, part in enumerate(parts):
+        if not isinstance(node, (list, dict)):
+            raise ConfigError(f"vary.{dotted}: {'.'.join(parts[:i])} is a value, not a section")
+        key: Any = part
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"vary.{dotted}: {where} is a list of {len(node)}; use an index")
-            node = node[int(part)]
-        elif isinstance(node, dict):
-            node = node.setdefault(part, {})
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(
+                    f"vary.{dotted}: {where} is not an index of a list of {len(node)}"
+                )
+            key = int(part)
+        if i == len(parts) - 1:
+            node[key] = value
         else:
-            raise ConfigError(f"vary.{dotted}: {where} is a value, not a section")
-    last = parts[-1]
-    if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(f"vary.{dotted}: not an index of a list of {len(node)}")
-        node[int(last)] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"vary.{dotted}: {'.'.join(parts[:-1])} is a value, not a section")
+            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
 
 
 def _label(value: Any) -> str:
@@ -117,11 +114,13 @@ def _base(raw: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, Any], Path]
     if not isinstance(base, str):
         raise ConfigError("base: a run config path (relative to the sweep file) or a mapping")
     path = (base_dir / base).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"base: no run config at {path}")
-    import yaml
-
-    return yaml.safe_load(path.read_text()) or {}, path.parent
+    try:
+        loaded = read_yaml(path, "run config")
+    except ConfigError as err:
+        raise ConfigError(f"base: {err}") from None
+    if not isinstance(loaded, (Mapping, type(None))):
+        raise ConfigError(f"base: {path} is not a run config (a mapping)")
+    return dict(loaded or {}), path.parent
 
 
 def parse_sweep(raw: Any, base_dir: str | Path = ".", where: str = "sweep") -> Sweep:
@@ -149,21 +148,27 @@ def parse_sweep(raw: Any, base_dir: str | Path = ".", where: str = "sweep") -> S
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no sweep file at {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    return parse_sweep(raw, base_dir=path.parent, where=str(path))
+    return parse_sweep(read_yaml(path, "sweep"), base_dir=path.parent, where=str(path))
 
 
 def queued_record(sweep: Sweep) -> dict[str, Any]:
     """``sweep.json`` before anything ran: every run's values, queued."""
     return {"runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}}
+
+
+def pending(sweep: Sweep, root: Path, record: dict[str, Any]) -> list[tuple[str, dict]]:
+    """The runs still to do as (name, config); the finished ones are marked reused (no work)."""
+    todo = []
+    for run in sweep.runs:
+        cfg = dict(run.config, output_dir=str(root))
+        run_dir = root / run.name
+        if finished(run_dir, cfg):
+            record["runs"][run.name].update(status="done", run_dir=str(run_dir), wall_s=0.0,
+                                            metrics=str(run_dir / "metrics.json"), reused=True)  # fmt: skip
+        else:
+            todo.append((run.name, cfg))
+    return todo
 
 
 def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
@@ -207,28 +212,24 @@ def _in_process(sweep: Sweep, root: Path, progress: bool) -> list[str]:
     from .run import run_pipeline
 
     record = queued_record(sweep)
+    todo = pending(sweep, root, record)
     write_json(root / "sweep.json", record)
     failed = []
-    for i, run in enumerate(sweep.runs, 1):
-        cfg = dict(run.config, output_dir=str(root))
-        run_dir = root / run.name
-        entry: dict[str, Any] = {"values": run.values, "run_dir": str(run_dir), "status": "done"}
-        if finished(run_dir, cfg):
-            entry.update(wall_s=0.0, metrics=str(run_dir / "metrics.json"), reused=True)
-        else:
-            if progress:
-                print(f"[{i}/{len(sweep.runs)}] {run.name}", flush=True)
-            record["runs"][run.name]["status"] = "running"
-            write_json(root / "sweep.json", record)
-            start = time.perf_counter()
-            try:
-                run_pipeline(cfg, progress=progress)
-                entry["metrics"] = str(run_dir / "metrics.json")
-            except Exception as err:  # noqa: BLE001 - one run's failure must not end the grid
-                entry.update(status="failed", error=f"{type(err).__name__}: {err}")
-                failed.append(run.name)
-            entry["wall_s"] = round(time.perf_counter() - start, 1)
-        record["runs"][run.name] = entry
+    position = {r.name: i for i, r in enumerate(sweep.runs, 1)}
+    for name, cfg in todo:
+        if progress:
+            print(f"[{position[name]}/{len(sweep.runs)}] {name}", flush=True)
+        entry = record["runs"][name]
+        entry.update(status="running", run_dir=str(root / name))
+        write_json(root / "sweep.json", record)
+        start = time.perf_counter()
+        try:
+            run_pipeline(cfg, progress=progress)
+            entry.update(status="done", metrics=str(root / name / "metrics.json"))
+        except Exception as err:  # noqa: BLE001 - one run's failure must not end the grid
+            entry.update(status="failed", error=f"{type(err).__name__}: {err}")
+            failed.append(name)
+        entry["wall_s"] = round(time.perf_counter() - start, 1)
         write_json(root / "sweep.json", record)
     return failed
 

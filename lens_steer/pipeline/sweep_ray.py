@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .run_dir import write_json
-from .sweep import Sweep, finished, queued_record
+from .sweep import Sweep, pending, queued_record
 
 __all__ = ["run_sweep_ray", "MAX_RETRIES"]
 
@@ -84,17 +84,9 @@ def run_sweep_ray(
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     record = queued_record(sweep)
+    waiting = pending(sweep, root, record)
     write_json(root / "sweep.json", record)
     task = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_run_one)
-    waiting = []
-    for run in sweep.runs:
-        cfg = dict(run.config, output_dir=str(root))
-        if finished(root / run.name, cfg):
-            record["runs"][run.name].update(status="done", reused=True, wall_s=0.0,
-                                            metrics=str(root / run.name / "metrics.json"))  # fmt: skip
-        else:
-            waiting.append((run.name, cfg))
-    write_json(root / "sweep.json", record)
     failed, running = [], {}
     limit = max_parallel or len(waiting) or 1
     try:
