@@ -17,6 +17,7 @@ __all__ = [
     "tiny_tokenizer",
     "tiny_hf_model",
     "tiny_model",
+    "save_tiny_model",
     "unit_directions",
     "pathological_answers",
 ]
@@ -127,6 +128,16 @@ def tiny_model(
 
     hf = tiny_hf_model(family, d_model, n_layers, seed)
     return load_model(hf, tokenizer=tiny_tokenizer(), device="cpu", processed=processed)
+
+
+def save_tiny_model(
+    path: Any, family: str = "llama", d_model: int = 32, n_layers: int = 3, seed: int = 0
+) -> str:
+    """:func:`tiny_hf_model` and the tiny tokenizer saved as an HF directory at ``path`` (what a
+    run config names as its parent or child); returns the path as a string."""
+    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
+    tiny_tokenizer().save_pretrained(path)
+    return str(path)
 
 
 def unit_directions(n: int, d: int, seed: int = 0) -> torch.Tensor:

@@ -25,18 +25,12 @@ from lens_steer.analysis.curves import per_lambda_correct
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import run_pipeline
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import save_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-
-
-def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
-    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
 
 
 def _gsm8k(controls):
@@ -58,7 +52,7 @@ def _gsm8k(controls):
 def runs(tmp_path_factory, one_thread):
     """Two runs sharing a child (d 32) with parents of widths 48 and 40."""
     root = tmp_path_factory.mktemp("analysis")
-    child = _save(root / "child", "llama", 32, 6, 2)
+    child = save_tiny_model(root / "child", "llama", 32, 6, 2)
     base = {
         "child": child,
         "device": "cpu",
@@ -79,13 +73,13 @@ def runs(tmp_path_factory, one_thread):
     a = {
         **base,
         "name": "a",
-        "parent": _save(root / "parent_a", "gemma3", 48, 4, 1),
+        "parent": save_tiny_model(root / "parent_a", "gemma3", 48, 4, 1),
         "tasks": [_gsm8k(["random-direction", "self-consistency"]), arc],
     }
     b = {
         **base,
         "name": "b",
-        "parent": _save(root / "parent_b", "qwen2", 40, 5, 3),
+        "parent": save_tiny_model(root / "parent_b", "qwen2", 40, 5, 3),
         "tasks": [_gsm8k(["random-direction"])],
     }
     return tuple(load_run(run_pipeline(validate_config(c), progress=False)) for c in (a, b))

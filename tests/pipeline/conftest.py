@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import save_tiny_model
 
 ARC = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
-
-
-def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
-    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +16,8 @@ def sweep_base(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep_models")
     return {
         "name": "tiny",
-        "parent": _save(root / "parent", "gemma3", 48, 3, 1),
-        "child": _save(root / "child", "llama", 32, 4, 2),
+        "parent": save_tiny_model(root / "parent", "gemma3", 48, 3, 1),
+        "child": save_tiny_model(root / "child", "llama", 32, 4, 2),
         "device": "cpu",
         "extract": {"batch_size": 4},
         "transfer": {"width": "ridge", "n_anchor": 16},

@@ -19,23 +19,17 @@ from lens_steer.pipeline.config import load_config
 from lens_steer.pipeline.preflight import preflight
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.pipeline.run_dir import LockError
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import save_tiny_model
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def _save(path: Path, family: str, d_model: int, n_layers: int) -> str:
-    tiny_hf_model(family, d_model, n_layers).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("models")
     return {
-        "parent": _save(root / "parent", "gemma3", 48, 4),
-        "child": _save(root / "child", "llama", 32, 6),
+        "parent": save_tiny_model(root / "parent", "gemma3", 48, 4),
+        "child": save_tiny_model(root / "child", "llama", 32, 6),
     }
 
 

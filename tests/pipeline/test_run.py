@@ -15,15 +15,9 @@ import yaml
 
 from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import RunDirectoryError, run_pipeline
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import save_tiny_model
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
-    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +25,8 @@ def raw_config(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     return {
         "name": "tiny",
-        "parent": _save(root / "parent", "gemma3", 48, 4, 1),
-        "child": _save(root / "child", "llama", 32, 6, 2),
+        "parent": save_tiny_model(root / "parent", "gemma3", 48, 4, 1),
+        "child": save_tiny_model(root / "child", "llama", 32, 6, 2),
         "device": "cpu",
         "extract": {"batch_size": 4},
         "transfer": {"width": "ridge", "n_anchor": 16},

@@ -17,18 +17,12 @@ from lens_steer.models.load import load_model
 from lens_steer.pipeline.config import ConfigError, config_hash, validate_config
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.tasks import get_task, score_choices
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import save_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parents[2]
 ARC = ROOT.parent / "shared" / "data" / "arc_challenge"
-
-
-def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
-    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
 
 
 def _arc(**extra):
@@ -51,8 +45,8 @@ def _arc(**extra):
 def base(tmp_path_factory):
     root = tmp_path_factory.mktemp("layer_search_models")
     return {
-        "parent": _save(root / "parent", "gemma3", 48, 4, 1),
-        "child": _save(root / "child", "llama", 32, 5, 2),
+        "parent": save_tiny_model(root / "parent", "gemma3", 48, 4, 1),
+        "child": save_tiny_model(root / "child", "llama", 32, 5, 2),
         "device": "cpu",
         "output_dir": str(root / "runs"),
         "extract": {"batch_size": 4},

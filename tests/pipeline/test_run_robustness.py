@@ -25,7 +25,7 @@ from lens_steer.analysis import write_report
 from lens_steer.pipeline import cli
 from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import run_pipeline
-from lens_steer.testing import tiny_hf_model, tiny_tokenizer
+from lens_steer.testing import save_tiny_model
 from lens_steer.vectors import SteeringVectors
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matrices: see conftest
@@ -49,19 +49,13 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
-def _save(path: Path, family: str, d_model: int, n_layers: int, seed: int) -> str:
-    tiny_hf_model(family, d_model, n_layers, seed).save_pretrained(path)
-    tiny_tokenizer().save_pretrained(path)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def raw_config(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("models")
     return {
         "name": "tiny",
-        "parent": _save(root / "parent", "gemma3", 48, 2, 1),
-        "child": _save(root / "child", "llama", 32, 3, 2),
+        "parent": save_tiny_model(root / "parent", "gemma3", 48, 2, 1),
+        "child": save_tiny_model(root / "child", "llama", 32, 3, 2),
         "device": "cpu",
         "transfer": {"width": "truncate"},
         "tasks": [
