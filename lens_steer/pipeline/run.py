@@ -17,6 +17,7 @@ from typing import Any
 
 from ..options import Options
 from .config import config_hash
+from .pool import ModelPool
 from .preflight import Preflight, check_grids, preflight
 from .run_dir import RunDirectoryError, check_stamp, claim, locked, write_json
 
@@ -257,12 +258,15 @@ def _run_log(run_dir: Path) -> Iterator[None]:
         handler.close()
 
 
-def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
+def run_pipeline(
+    cfg: Mapping[str, Any], *, progress: bool = True, models: ModelPool | None = None
+) -> Path:
     """Run (or resume) the validated config ``cfg``; returns the run directory.
 
     Everything that can be checked without weights is checked first and nothing is written
     until it passes; the run then holds the directory's lock to the end, so a second process
-    on the same directory stops at once instead of writing the same files.
+    on the same directory stops at once instead of writing the same files. ``models``: a
+    :class:`ModelPool` shared with other runs (an in-process sweep); None loads afresh.
     """
     checked = preflight(cfg)
     run_dir = Path(cfg["output_dir"]).expanduser() / cfg["name"]
@@ -270,16 +274,20 @@ def run_pipeline(cfg: Mapping[str, Any], *, progress: bool = True) -> Path:
         check_stamp(run_dir, cfg)  # a foreign config is refused before anything is written
         with _run_log(run_dir):
             try:
-                return _run_locked(cfg, run_dir, checked, progress)
+                return _run_locked(cfg, run_dir, checked, progress, models)
             except KeyboardInterrupt:
                 log.warning("interrupted: finished batches are kept; the same command resumes")
                 raise
 
 
-def _run_locked(cfg: Mapping[str, Any], run_dir: Path, checked: Preflight, progress: bool) -> Path:
+def _run_locked(
+    cfg: Mapping[str, Any], run_dir: Path, checked: Preflight, progress: bool, models: Any
+) -> Path:
     """The run itself, inside the lock: models, config stamp, every task, metrics.json."""
     from ..engine.store import GenerationCache
-    from ..models.load import load_model
+    from ..models.load import load_model as load_fresh
+
+    load_model = load_fresh if models is None else models.load  # a sweep shares its models
 
     cache = GenerationCache(run_dir / "generations.sqlite")  # unreadable: fail before loading
     try:

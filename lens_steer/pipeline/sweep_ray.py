@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .run_dir import write_json
-from .sweep import Sweep, pending, queued_record
+from ..errors import InputError
+from .sweep import Sweep
+from .sweep_board import SweepBoard
 
 __all__ = ["run_sweep_ray", "MAX_RETRIES"]
 
@@ -57,7 +58,7 @@ def _run_one(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     finally:
         stop.set()
     wall = round(time.perf_counter() - start, 1)
-    return {"metrics": str(run_dir / "metrics.json"), "wall_s": wall}
+    return {"run_dir": str(run_dir), "wall_s": wall}
 
 
 def _resources(sweep: Sweep, cfg: dict[str, Any]) -> dict[str, float]:
@@ -66,6 +67,24 @@ def _resources(sweep: Sweep, cfg: dict[str, Any]) -> dict[str, float]:
         res["num_gpus"] = 1.0
     res.update({k: float(v) for k, v in sweep.resources.items()})
     return res
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError(
+            "--ray needs Ray: pip install -e '.[cluster]' (install.sh installs it), or run the "
+            "sweep in this process without --ray"
+        ) from None
+    return ray
+
+
+def _submit(task: Any, sweep: Sweep, name: str, cfg: dict[str, Any]) -> Any:
+    opts: dict[str, Any] = dict(_resources(sweep, cfg))
+    if os.environ.get(CRASH_ONCE_ENV):  # the workers need the tests' fault switch
+        opts["runtime_env"] = {"env_vars": {CRASH_ONCE_ENV: os.environ[CRASH_ONCE_ENV]}}
+    return task.options(**opts).remote(name, cfg)
 
 
 def run_sweep_ray(
@@ -78,43 +97,37 @@ def run_sweep_ray(
 ) -> list[str]:
     """Run ``sweep`` on Ray (``address`` None: a local cluster; else "auto" or "ray://host:port");
     returns the failed run names. ``sweep.json`` is rewritten as each run ends."""
-    import ray
-
+    ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    record = queued_record(sweep)
-    waiting = pending(sweep, root, record)
-    write_json(root / "sweep.json", record)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as err:
+            raise InputError(
+                f"--ray {address}: no Ray cluster reachable there ({err}); start one with "
+                "`ray start --head` (and `ray start --address HEAD:6379` on other nodes), or "
+                "give --ray alone for a local cluster"
+            ) from None
+    board = SweepBoard(sweep, root, progress)
+    waiting = list(board.todo)
     task = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_run_one)
-    failed, running = [], {}
+    running: dict[Any, str] = {}
     limit = max_parallel or len(waiting) or 1
     try:
         while waiting or running:
             while waiting and len(running) < limit:
                 name, cfg = waiting.pop(0)
-                opts: dict[str, Any] = dict(_resources(sweep, cfg))
-                if os.environ.get(CRASH_ONCE_ENV):  # the workers need the tests' fault switch
-                    env = {CRASH_ONCE_ENV: os.environ[CRASH_ONCE_ENV]}
-                    opts["runtime_env"] = {"env_vars": env}
-                ref = task.options(**opts).remote(name, cfg)
-                running[ref] = name
-                record["runs"][name]["status"] = "running"
-            write_json(root / "sweep.json", record)
+                running[_submit(task, sweep, name, cfg)] = name
+                board.start(name)
             done, _ = ray.wait(list(running), num_returns=1)
             name = running.pop(done[0])
-            entry = record["runs"][name]
-            entry["run_dir"] = str(root / name)
             try:
-                entry.update(status="done", **ray.get(done[0]))
+                board.done(name, ray.get(done[0])["wall_s"])
             except Exception as err:  # noqa: BLE001 - a run's error is recorded, the grid goes on
                 cause = getattr(err, "cause", None) or err
-                entry.update(status="failed", error=f"{type(cause).__name__}: {cause}")
-                failed.append(name)
-            if progress:
-                print(f"{entry['status']}: {name}", flush=True)
-            write_json(root / "sweep.json", record)
+                board.fail(name, f"{type(cause).__name__}: {cause}")
     finally:
+        board.close()
         if started_here:
             ray.shutdown()
-    return failed
+    return board.failed

@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from lens_steer.errors import InputError
 from lens_steer.pipeline.sweep import parse_sweep, run_sweep
 from lens_steer.pipeline.sweep_ray import CRASH_ONCE_ENV
 
 ray = pytest.importorskip("ray", reason="ray comes with install.sh (.[cluster])")
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_joining_a_cluster_that_is_not_there_says_how_to_start_one(sweep_base, tmp_path):
+    assert not ray.is_initialized()  # runs before the module's local cluster starts
+    sweep = parse_sweep({"base": sweep_base, "vary": {"seed": [0]}}, base_dir=tmp_path)
+    with pytest.raises(InputError, match="no Ray cluster reachable there.*ray start --head"):
+        run_sweep(sweep, tmp_path / "out", ray="auto", progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,101 @@
+"""A sweep's state: ``sweep.json`` on disk, one line per run state change, and an overall bar.
+
+Both runners (in this process, and on Ray) report through :class:`SweepBoard`, so the record
+and what the terminal shows are the same whichever ran the grid. A run directory that already
+holds the finished run of the same config is marked done and reused before anything starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .config import config_hash
+from .run_dir import write_json
+
+__all__ = ["SweepBoard", "finished"]
+
+
+def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
+    """Whether ``run_dir`` already holds this config's finished run."""
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        return False
+    try:
+        return json.loads(metrics.read_text()).get("config_hash") == config_hash(cfg)
+    except (OSError, ValueError):
+        return False
+
+
+class SweepBoard:
+    """The record of one sweep execution under ``root``; ``todo`` are the runs still to do as
+    (name, config with the sweep's output directory)."""
+
+    def __init__(self, sweep: Any, root: Path, progress: bool = True) -> None:
+        self.root, self.progress = root, progress
+        self.position = {r.name: i for i, r in enumerate(sweep.runs, 1)}
+        self.record: dict[str, Any] = {
+            "runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}
+        }
+        self.todo: list[tuple[str, dict[str, Any]]] = []
+        for run in sweep.runs:
+            cfg = dict(run.config, output_dir=str(root))
+            if finished(root / run.name, cfg):
+                self._entry(run.name).update(status="done", wall_s=0.0, reused=True,
+                                             **self._paths(run.name))  # fmt: skip
+            else:
+                self.todo.append((run.name, cfg))
+        self.failed: list[str] = []
+        n, reused = len(sweep.runs), len(sweep.runs) - len(self.todo)
+        self.bar = tqdm(total=n, initial=reused, desc="sweep", unit="run", disable=not progress)
+        self._say(f"sweep: {n} runs, {reused} already done, in {root}")
+        for name, _ in self.todo:
+            self._line("queued", name)
+        self._write()
+
+    def _entry(self, name: str) -> dict[str, Any]:
+        return self.record["runs"][name]
+
+    def _paths(self, name: str) -> dict[str, str]:
+        return {"run_dir": str(self.root / name), "metrics": str(self.root / name / "metrics.json")}
+
+    def _write(self) -> None:
+        write_json(self.root / "sweep.json", self.record)
+
+    def _say(self, text: str) -> None:
+        if self.progress:
+            tqdm.write(text)
+
+    def _line(self, state: str, name: str, tail: str = "") -> None:
+        self._say(f"{state:<8} [{self.position[name]}/{len(self.position)}] {name}{tail}")
+
+    def start(self, name: str) -> None:
+        """``name`` is running (on Ray: handed to the cluster, which starts it when it can)."""
+        self._entry(name).update(status="running", run_dir=str(self.root / name))
+        self._line("running", name)
+        self._write()
+
+    def done(self, name: str, wall_s: float) -> None:
+        self._entry(name).update(status="done", wall_s=round(wall_s, 1), **self._paths(name))
+        self._end(name, f"  {wall_s:.1f} s")
+
+    def fail(self, name: str, error: str, wall_s: float | None = None) -> None:
+        entry = self._entry(name)
+        entry.update(status="failed", error=error, run_dir=str(self.root / name))
+        if wall_s is not None:
+            entry["wall_s"] = round(wall_s, 1)
+        self.failed.append(name)
+        self._end(name, f"  {error}")
+
+    def _end(self, name: str, tail: str) -> None:
+        self._line(self._entry(name)["status"], name, tail)
+        self.bar.update(1)
+        self.bar.set_postfix(failed=len(self.failed), refresh=False)
+        self._write()
+
+    def close(self) -> None:
+        self.bar.close()
