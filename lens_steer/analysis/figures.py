@@ -201,7 +201,7 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
     for col, t in enumerate(tasks, 1):
         with_task = [r for r in rs if t in r.tasks]
-        x = [[r.parent for r in with_task], [r.child for r in with_task]]
+        x = [[r.parent for r in with_task], [r.arm for r in with_task]]
         for k, name in enumerate(GAIN_CONDITIONS):
             conds = [r.task(t).conditions.get(name) for r in with_task]
             if not any(c and c.get("vs_baseline") for c in conds):

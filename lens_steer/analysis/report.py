@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+import torch
 
 from ..experiment.lambda_sweep import entry_str
 from .figures import GAIN_CONDITIONS, its_gains, lambda_curve, steering_ratio_figure, vectors_figure
 from .layer_search import layer_search_figure
 from .plots import FIGURE_CLASS, figure_div, figure_page, write_html
-from .rundir import Run, load_runs, task_names
+from .rundir import Run, is_sweep_dir, load_runs, read_sweep, task_names
 from .similarity import pc1_similarity
 from .table1 import TABLE_CSS, table1
 
@@ -80,10 +81,25 @@ def _vectors(run: Run, task: str, which: str) -> Any:
     return run.tasks[task].vectors(which) if path.is_file() else None
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a.layers == b.layers and torch.equal(a.directions, b.directions)
+
+
+def _distinct_parents(runs: Sequence[Run], task: str) -> list[tuple[Run, Any]]:
+    """Runs with ``task`` and their parent vectors, the first of each distinct set only: a
+    sweep's runs often share one extraction, which would draw the same heatmap many times."""
+    out: list[tuple[Run, Any]] = []
+    for r in (r for r in runs if task in r.tasks):
+        v = _vectors(r, task, "parent")
+        if v is None or not any(_same(v, seen) for _, seen in out):
+            out.append((r, v))
+    return out
+
+
 def _pc1_figures(runs: Sequence[Run], task: str) -> list[ReportFigure]:
     out = []
-    with_task = [r for r in runs if task in r.tasks]
-    parents = [_vectors(r, task, "parent") for r in with_task]
+    distinct = _distinct_parents(runs, task)
+    with_task, parents = [r for r, _ in distinct], [v for _, v in distinct]
     for i, (r, v) in enumerate(zip(with_task, parents, strict=True)):
         if v is not None:
             sim = pc1_similarity(v, v, labels=(r.parent, r.parent))
@@ -106,6 +122,23 @@ def _pc1_figures(runs: Sequence[Run], task: str) -> list[ReportFigure]:
     return out
 
 
+def _lambda_curves(runs: Sequence[Run], task: str) -> list[ReportFigure]:
+    """One λ-curve figure, or with several children (a sweep) one per child."""
+    children = list(dict.fromkeys(r.child for r in runs))
+    if len(children) == 1:
+        return [ReportFigure(f"lambda-curve-{task}", "lambda-curve", f"{task}: accuracy vs λ",
+                             lambda_curve(runs, task))]  # fmt: skip
+    return [
+        ReportFigure(
+            f"lambda-curve-{task}-{j}",
+            "lambda-curve",
+            f"{task}: accuracy vs λ, child {child}",
+            lambda_curve([r for r in runs if r.child == child], task),
+        )
+        for j, child in enumerate(children)
+    ]
+
+
 def report_figures(runs: Sequence[Run | str | Path]) -> list[ReportFigure]:
     """Every figure the runs' files support, in report order (per task: λ curve, gains, steering
     ratio, vector diagnostics, PC1 heatmaps)."""
@@ -114,14 +147,7 @@ def report_figures(runs: Sequence[Run | str | Path]) -> list[ReportFigure]:
     for t in task_names(rs):
         with_task = [r for r in rs if t in r.tasks]
         if _has_sweep(with_task, t):
-            out.append(
-                ReportFigure(
-                    f"lambda-curve-{t}",
-                    "lambda-curve",
-                    f"{t}: accuracy vs λ",
-                    lambda_curve(with_task, t),
-                )
-            )
+            out.extend(_lambda_curves(with_task, t))
         if _has_gains(with_task, t):
             out.append(
                 ReportFigure(
@@ -269,17 +295,39 @@ def _figure_html(f: ReportFigure) -> str:
     )
 
 
+def _sweep_dirs(runs: Sequence[Run | str | Path] | str | Path | Run) -> list[Path]:
+    paths = [runs] if isinstance(runs, (str, Path, Run)) else runs
+    return [Path(p).expanduser() for p in paths if is_sweep_dir(p)]
+
+
+def _sweep_section(root: Path) -> str:
+    """Every run of a sweep with its varied values, status and wall time (failed ones too)."""
+    head = "".join(f"<th>{h}</th>" for h in ("run", "varied values", "status", "wall s", "error"))
+    rows = []
+    for name, e in read_sweep(root).items():
+        values = ", ".join(f"{k}={v}" for k, v in e.get("values", {}).items())
+        wall = "" if e.get("wall_s") is None else f"{e['wall_s']:.1f}"
+        cells = [name, values, e.get("status", "?") + (" (reused)" if e.get("reused") else ""),
+                 wall, e.get("error", "")]  # fmt: skip
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return (
+        f"<h2>Sweep <code>{html.escape(str(root))}</code></h2>"
+        f'<table class="ls-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table>"
+    )
+
+
 def report_html(runs: Sequence[Run | str | Path]) -> str:
     """The report page for ``runs`` as one HTML string (plotly.js inline, once)."""
     from .. import __version__
 
-    rs = load_runs(runs)
-    title = (
-        f"lens_steer report: {rs[0].label}"
-        if len(rs) == 1
-        else f"lens_steer report: {len(rs)} runs"
-    )
-    body = [f"<h1>{html.escape(title)}</h1>", "<h2>Summary (Table 1)</h2>", table1(rs).to_html()]
+    rs, sweeps = load_runs(runs), _sweep_dirs(runs)
+    if len(sweeps) == 1:
+        title = f"lens_steer report: sweep {sweeps[0].name} ({len(rs)} finished runs)"
+    else:
+        title = f"lens_steer report: {rs[0].label if len(rs) == 1 else f'{len(rs)} runs'}"
+    body = [f"<h1>{html.escape(title)}</h1>", *map(_sweep_section, sweeps)]
+    body += ["<h2>Summary (Table 1)</h2>", table1(rs).to_html()]
     body.append("<h2>Test conditions</h2>")
     for r in rs:
         for t in r.tasks:
@@ -303,11 +351,14 @@ def write_report(
 ) -> Path:
     """Write the report of ``run_dirs`` to ``out_path`` (default: ``RUN_DIR/report.html`` for a
     single run) atomically; returns the path written."""
-    rs = load_runs(run_dirs)  # type: ignore[arg-type]
+    rs, sweeps = load_runs(run_dirs), _sweep_dirs(run_dirs)
     if out_path is None:
-        if len(rs) != 1:
+        if len(rs) == 1:
+            out_path = rs[0].path / "report.html"
+        elif len(sweeps) == 1 and (isinstance(run_dirs, (str, Path)) or len(run_dirs) == 1):
+            out_path = sweeps[0] / "report.html"
+        else:
             raise ValueError(
                 f"{len(rs)} runs given: say where the combined report goes (out_path / -o)"
             )
-        out_path = rs[0].path / "report.html"
-    return write_html(report_html(rs), out_path)
+    return write_html(report_html(run_dirs), out_path)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ __all__ = [
     "TaskRun",
     "load_run",
     "load_runs",
+    "load_sweep_runs",
+    "is_sweep_dir",
+    "read_sweep",
     "model_label",
     "task_names",
 ]
@@ -86,6 +89,7 @@ class Run:
     config: Mapping[str, Any]
     metrics: Mapping[str, Any]
     tasks: Mapping[str, TaskRun] = field(default_factory=dict)
+    variant: str = ""  # in a sweep: its varied values other than parent and child
 
     @property
     def parent(self) -> str:
@@ -96,8 +100,13 @@ class Run:
         return model_label(self.config["child"])
 
     @property
+    def arm(self) -> str:
+        """The child, and in a sweep the run's other varied values: one row of Table 1."""
+        return f"{self.child} ({self.variant})" if self.variant else self.child
+
+    @property
     def label(self) -> str:
-        return f"{self.parent} → {self.child}"
+        return f"{self.parent} → {self.arm}"
 
     def task(self, name: str) -> TaskRun:
         try:
@@ -151,11 +160,49 @@ def load_run(path: str | Path) -> Run:
     return Run(root, stamp.get("config_hash", "?"), config, metrics, tasks)
 
 
-def load_runs(paths: Sequence[str | Path | Run]) -> list[Run]:
-    """:func:`load_run` on each path (``Run`` objects pass through)."""
+def is_sweep_dir(path: str | Path | Run) -> bool:
+    """A folder made by ``lens-steer sweep`` (``sweep.json``, runs in sub-folders)."""
+    if isinstance(path, Run):
+        return False
+    root = Path(path).expanduser()
+    return (root / "sweep.json").is_file() and not (root / "config.json").is_file()
+
+
+def read_sweep(path: str | Path) -> dict[str, Any]:
+    """``sweep.json``'s runs by name: values, status, wall time, error."""
+    return _read_json(Path(path).expanduser() / "sweep.json", "re-run `lens-steer sweep`")["runs"]
+
+
+def _variant(values: Mapping[str, Any]) -> str:
+    shown = [(k, v) for k, v in values.items() if k not in ("parent", "child")]
+    return ", ".join(f"{k.split('.')[-1]}={model_label(str(v))}" for k, v in shown)
+
+
+def load_sweep_runs(path: str | Path) -> list[Run]:
+    """The finished runs of a sweep directory, in the sweep's order, each labelled by its
+    varied values (runs that failed or have not run are in :func:`read_sweep`, not here)."""
+    root = Path(path).expanduser()
+    runs = [
+        replace(load_run(root / name), variant=_variant(entry.get("values", {})))
+        for name, entry in read_sweep(root).items()
+        if entry.get("status") == "done"
+    ]
+    if not runs:
+        raise NotARunError(f"{root / 'sweep.json'} lists no finished run yet")
+    return runs
+
+
+def load_runs(paths: Sequence[str | Path | Run] | str | Path | Run) -> list[Run]:
+    """:func:`load_run` on each path (``Run`` objects pass through; a sweep directory gives its
+    finished runs)."""
     if isinstance(paths, (str, Path, Run)):
         paths = [paths]
-    runs = [p if isinstance(p, Run) else load_run(p) for p in paths]
+    runs: list[Run] = []
+    for p in paths:
+        if isinstance(p, Run):
+            runs.append(p)
+        else:
+            runs.extend(load_sweep_runs(p) if is_sweep_dir(p) else [load_run(p)])
     if not runs:
         raise ValueError("no run directories given")
     return runs

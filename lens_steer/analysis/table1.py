@@ -160,13 +160,13 @@ def table1(runs: Sequence[str | Path | Run] | str | Path | Run) -> Table1:
     rs = load_runs(runs)
     parents = list(dict.fromkeys(r.parent for r in rs))
     rows = []
-    for r in sorted(rs, key=lambda r: (parents.index(r.parent), r.child)):
+    for r in sorted(rs, key=lambda r: (parents.index(r.parent), r.child)):  # stable: sweep order
         for name, tr in r.tasks.items():
             conds = tr.conditions
             rows.append(
                 Table1Row(
                     parent=r.parent,
-                    child=r.child,
+                    child=r.arm,
                     task=name,
                     n=conds["baseline"]["n"],
                     best_lambda=tr.best_lambda,

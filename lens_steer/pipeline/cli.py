@@ -9,6 +9,7 @@
     lens-steer run configs/demo.yaml                     # the whole loop, resumable
     lens-steer demo                                      # offline demo run
     lens-steer report runs/demo                          # runs/demo/report.html, opens offline
+    lens-steer sweep configs/sweeps/tiny.yaml [--ray]    # a grid of runs; `report` its folder
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from ..analysis import write_report
     from ..errors import InputError
 
-    if args.out is None and len(args.run_dirs) > 1:
+    if args.out is None and len(args.run_dirs) > 1:  # one sweep directory needs no -o
         raise InputError(
             f"{len(args.run_dirs)} run directories given: say where the combined report goes "
             "with -o REPORT.html"
@@ -226,9 +227,10 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=cmd_demo)
 
-    q = sub.add_parser("report", help="self-contained report.html of one or more run directories")
-    q.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    q.add_argument("-o", "--out", help="output HTML (default: RUN_DIR/report.html for one run)")
+    q = sub.add_parser("report", help="self-contained report.html of run or sweep directories")
+    q.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="run directories, or a sweep's output directory (all its finished runs)")  # fmt: skip
+    q.add_argument("-o", "--out", help="output HTML (default: DIR/report.html for one directory)")
     q.set_defaults(func=cmd_report)
 
     add_commands(sub, model_opts)

@@ -24,13 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LensSteerError
-from .config import ConfigError, config_hash, read_yaml, validate_config
-from .run_dir import write_json
+from .config import ConfigError, read_yaml, validate_config
+from .sweep_board import SweepBoard
 
 __all__ = [
-    "finished",
-    "pending",
-    "queued_record",
     "Sweep",
     "SweepRun",
     "SweepFailed",
@@ -152,38 +149,6 @@ def load_sweep(path: str | Path) -> Sweep:
     return parse_sweep(read_yaml(path, "sweep"), base_dir=path.parent, where=str(path))
 
 
-def queued_record(sweep: Sweep) -> dict[str, Any]:
-    """``sweep.json`` before anything ran: every run's values, queued."""
-    return {"runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}}
-
-
-def pending(sweep: Sweep, root: Path, record: dict[str, Any]) -> list[tuple[str, dict]]:
-    """The runs still to do as (name, config); the finished ones are marked reused (no work)."""
-    todo = []
-    for run in sweep.runs:
-        cfg = dict(run.config, output_dir=str(root))
-        run_dir = root / run.name
-        if finished(run_dir, cfg):
-            record["runs"][run.name].update(status="done", run_dir=str(run_dir), wall_s=0.0,
-                                            metrics=str(run_dir / "metrics.json"), reused=True)  # fmt: skip
-        else:
-            todo.append((run.name, cfg))
-    return todo
-
-
-def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
-    """Whether ``run_dir`` already holds this config's finished run."""
-    import json
-
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        return False
-    try:
-        return json.loads(metrics.read_text()).get("config_hash") == config_hash(cfg)
-    except (OSError, ValueError):
-        return False
-
-
 def run_sweep(
     sweep: Sweep,
     output_dir: str | Path | None = None,
@@ -209,29 +174,24 @@ def run_sweep(
 
 
 def _in_process(sweep: Sweep, root: Path, progress: bool) -> list[str]:
+    """One run after another, sharing loaded models (a :class:`.pool.ModelPool`)."""
+    from .pool import ModelPool
     from .run import run_pipeline
 
-    record = queued_record(sweep)
-    todo = pending(sweep, root, record)
-    write_json(root / "sweep.json", record)
-    failed = []
-    position = {r.name: i for i, r in enumerate(sweep.runs, 1)}
-    for name, cfg in todo:
-        if progress:
-            print(f"[{position[name]}/{len(sweep.runs)}] {name}", flush=True)
-        entry = record["runs"][name]
-        entry.update(status="running", run_dir=str(root / name))
-        write_json(root / "sweep.json", record)
-        start = time.perf_counter()
-        try:
-            run_pipeline(cfg, progress=progress)
-            entry.update(status="done", metrics=str(root / name / "metrics.json"))
-        except Exception as err:  # noqa: BLE001 - one run's failure must not end the grid
-            entry.update(status="failed", error=f"{type(err).__name__}: {err}")
-            failed.append(name)
-        entry["wall_s"] = round(time.perf_counter() - start, 1)
-        write_json(root / "sweep.json", record)
-    return failed
+    board, models = SweepBoard(sweep, root, progress), ModelPool()
+    try:
+        for name, cfg in board.todo:
+            board.start(name)
+            start = time.perf_counter()
+            try:
+                run_pipeline(cfg, progress=progress, models=models)
+            except Exception as err:  # noqa: BLE001 - one run's failure must not end the grid
+                board.fail(name, f"{type(err).__name__}: {err}", time.perf_counter() - start)
+            else:
+                board.done(name, time.perf_counter() - start)
+    finally:
+        board.close()
+    return board.failed
 
 
 class SweepFailed(LensSteerError):
@@ -244,7 +204,13 @@ def cmd_sweep(args: Any) -> None:
     root, failed = run_sweep(sweep, args.output_dir, ray=args.ray,
                              max_parallel=args.max_parallel, progress=not args.quiet)  # fmt: skip
     done = len(sweep.runs) - len(failed)
+    if done:
+        from ..analysis.table1 import table1
+
+        print(f"\nTable 1 over the sweep's {done} finished runs:\n{table1(root).to_markdown()}")
     print(f"sweep: {done} of {len(sweep.runs)} runs done in {root} (sweep.json)")
+    if done:
+        print(f"report: lens-steer report {root}")
     if failed:
         raise SweepFailed(
             f"{len(failed)} run(s) failed: {', '.join(failed)}; see {root}/sweep.json"

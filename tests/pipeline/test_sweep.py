@@ -6,11 +6,15 @@ run is recorded and the others finish."""
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from lens_steer.errors import InputError
+from lens_steer.models import load as load_module
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.pipeline.config import ConfigError
 from lens_steer.pipeline.run import run_pipeline
@@ -62,10 +66,16 @@ def test_bad_sweeps_fail_before_anything_runs(sweep_base, tmp_path, sweep, messa
     assert not (tmp_path / "out").exists()
 
 
-def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys):
+def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys, monkeypatch):
+    loaded = []
+    real = load_module.load_model
+    monkeypatch.setattr(
+        load_module, "load_model", lambda spec, **kw: loaded.append(spec) or real(spec, **kw)
+    )
     path = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]})
     assert cli(["sweep", str(path), "--quiet"]) == 0
     assert "sweep: 2 of 2 runs done" in capsys.readouterr().out
+    assert loaded == [sweep_base["child"], sweep_base["parent"]]  # once each, for both runs
     out = tmp_path / "out"
     record = json.loads((out / "sweep.json").read_text())["runs"]
     assert list(record) == ["tiny__seed=0", "tiny__seed=1"]
@@ -78,8 +88,12 @@ def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys):
     stamp = (out / "tiny__seed=0" / "metrics.json").stat().st_mtime_ns
     # a finished sweep does no work; a grown one runs only its new run
     grown = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1, 2]})
-    root, failed = run_sweep(load_sweep(grown), progress=False)
+    root, failed = run_sweep(load_sweep(grown), progress=True)
     assert root == out and not failed
+    lines = capsys.readouterr().out
+    assert "sweep: 3 runs, 2 already done" in lines
+    assert "queued   [3/3] tiny__seed=2" in lines and "running  [3/3] tiny__seed=2" in lines
+    assert re.search(r"done     \[3/3\] tiny__seed=2  [0-9.]+ s", lines)
     record = json.loads((out / "sweep.json").read_text())["runs"]
     assert [bool(r.get("reused")) for r in record.values()] == [True, True, False]
     assert (out / "tiny__seed=0" / "metrics.json").stat().st_mtime_ns == stamp
@@ -96,3 +110,11 @@ def test_a_failing_run_is_recorded_and_the_others_finish(sweep_base, tmp_path, c
     ok, bad = record["tiny__child=child"], record["tiny__child=missing"]
     assert ok["status"] == "done" and Path(ok["metrics"]).is_file()
     assert bad["status"] == "failed" and "missing" in bad["error"]
+
+
+def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    sweep = parse_sweep({"base": sweep_base, "vary": {"seed": [0]}}, base_dir=tmp_path)
+    with pytest.raises(InputError, match=r"--ray needs Ray: pip install -e '.\[cluster\]'"):
+        run_sweep(sweep, tmp_path / "out", ray="local", progress=False)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,74 @@
+"""A sweep's folder reads as one set of runs: `lens-steer sweep` ends with Table 1 over every
+finished run, and `lens-steer report SWEEP_DIR` draws one report (the sweep's runs with their
+status, Table 1 with each run's varied values, λ curves per child, PC1 heatmaps once per distinct
+parent extraction)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from lens_steer.analysis import load_runs, table1
+from lens_steer.analysis.report import report_figures
+from lens_steer.pipeline.cli import main as cli
+from lens_steer.testing import save_tiny_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def swept(sweep_base, tmp_path_factory):
+    """A finished 2 children × 2 width maps sweep, plus one child that fails to load."""
+    root = tmp_path_factory.mktemp("swept")
+    other = save_tiny_model(root / "qwen", "qwen2", 32, 3, 5)
+    path = root / "sweep.yaml"
+    vary = {"child": [sweep_base["child"], other, str(root / "absent")],
+            "transfer.width": ["truncate", "ridge"]}  # fmt: skip
+    path.write_text(
+        yaml.safe_dump({"base": sweep_base, "vary": vary, "output_dir": str(root / "out")})
+    )
+    return path, root / "out"
+
+
+def test_the_sweep_ends_with_table1_over_its_finished_runs(swept, capsys):
+    path, out = swept
+    assert cli(["sweep", str(path), "--quiet"]) == 2  # the absent child's two runs failed
+    printed = capsys.readouterr().out
+    assert "Table 1 over the sweep's 4 finished runs" in printed
+    assert len(re.findall(r"^\| parent \| child \(width=(truncate|ridge)\) \|", printed, re.M)) == 2
+    assert len(re.findall(r"^\| parent \| qwen \(width=(truncate|ridge)\) \|", printed, re.M)) == 2
+    assert f"report: lens-steer report {out}" in printed
+
+
+def test_report_of_a_sweep_dir_is_one_combined_report(swept, capsys):
+    path, out = swept
+    if not (out / "sweep.json").is_file():
+        cli(["sweep", str(path), "--quiet"])
+    assert cli(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    record = json.loads((out / "sweep.json").read_text())["runs"]
+    assert all(name in page for name in record)
+    failed = [e for e in record.values() if e["status"] == "failed"]
+    assert len(failed) == 2 and all("absent" in e["error"] for e in failed)
+    assert page.count("<td>failed</td>") == 2 and "sweep out (4 finished runs)" in page
+
+    runs = load_runs(out)
+    assert [r.arm for r in runs] == ["child (width=truncate)", "child (width=ridge)",
+                                     "qwen (width=truncate)", "qwen (width=ridge)"]  # fmt: skip
+    assert [row.child for row in table1(out).rows] == [r.arm for r in runs]
+    kinds = [(f.kind, f.title) for f in report_figures(runs)]
+    curves = [t for k, t in kinds if k == "lambda-curve"]
+    assert curves == ["arc_challenge: accuracy vs λ, child child",
+                      "arc_challenge: accuracy vs λ, child qwen"]  # fmt: skip
+    # the four runs share one parent extraction: its heatmap is drawn once, no self-comparison
+    assert [k for k, _ in kinds].count("pc1-self") == 1
+    assert [k for k, _ in kinds].count("pc1-cross") == 0
+
+
+def test_a_sweep_dir_without_finished_runs_is_refused_clearly(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": {"a": {"status": "failed"}}}))
+    with pytest.raises(FileNotFoundError, match="lists no finished run yet"):
+        load_runs(tmp_path)
