@@ -9,7 +9,9 @@ from lens_steer.pipeline.demo import demo_config, find_data_root
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+PAPER_GRID = ROOT / "configs" / "paper-grid.yaml"
+CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p != PAPER_GRID)
+SWEEPS = [*sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), PAPER_GRID]
 
 
 def test_there_are_configs() -> None:
@@ -52,11 +54,29 @@ def test_paper_config_is_the_paper_setting() -> None:
     assert (cfg["device"], cfg["dtype"]) == ("cuda", "bfloat16")
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
 def test_sweep_files_expand_to_valid_runs(path: Path) -> None:
     from lens_steer.pipeline.sweep import load_sweep
 
     sweep = load_sweep(path)
     assert len(sweep.runs) >= 2 and len({r.name for r in sweep.runs}) == len(sweep.runs)
+
+
+def test_paper_grid_is_the_papers_grid() -> None:
+    from lens_steer.experiment import PAPER_LAMBDA_GRID
+    from lens_steer.pipeline.sweep import load_sweep
+
+    sweep = load_sweep(PAPER_GRID)
+    pairs = {(r.config["parent"], r.config["child"]) for r in sweep.runs}
+    assert len(sweep.runs) == len(pairs) == 3 * 7
+    assert {p for p, _ in pairs} == {
+        "microsoft/phi-4",
+        "Qwen/Qwen2.5-14B-Instruct",
+        "mistralai/Mistral-7B-Instruct-v0.3",
+    }
+    assert "Qwen/Qwen3-0.6B" in {c for _, c in pairs} and len(PAPER_LAMBDA_GRID) == 19
+    for run in sweep.runs:
+        tasks = run.config["tasks"]
+        assert [t["name"] for t in tasks] == ["gsm8k", "math", "arc_challenge"]
+        assert all(t["grid"] == "paper" and t["its"] and t["n_test"] is None for t in tasks)
+        assert run.config["device"] == "cuda" and sweep.resources["num_gpus"] == 1
