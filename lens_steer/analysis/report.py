@@ -91,7 +91,7 @@ def _distinct_parents(runs: Sequence[Run], task: str) -> list[tuple[Run, Any]]:
     out: list[tuple[Run, Any]] = []
     for r in (r for r in runs if task in r.tasks):
         v = _vectors(r, task, "parent")
-        if v is None or not any(_same(v, seen) for _, seen in out):
+        if v is None or not any(seen is not None and _same(v, seen) for _, seen in out):
             out.append((r, v))
     return out
 
@@ -297,7 +297,7 @@ def _figure_html(f: ReportFigure) -> str:
 
 def _sweep_dirs(runs: Sequence[Run | str | Path] | str | Path | Run) -> list[Path]:
     paths = [runs] if isinstance(runs, (str, Path, Run)) else runs
-    return [Path(p).expanduser() for p in paths if is_sweep_dir(p)]
+    return [Path(p).expanduser().resolve() for p in paths if is_sweep_dir(p)]
 
 
 def _sweep_section(root: Path) -> str:
@@ -317,13 +317,22 @@ def _sweep_section(root: Path) -> str:
     )
 
 
-def report_html(runs: Sequence[Run | str | Path]) -> str:
-    """The report page for ``runs`` as one HTML string (plotly.js inline, once)."""
+def report_html(runs: Sequence[Run | str | Path] | str | Path) -> str:
+    """The report page for ``runs`` (run or sweep directories) as one HTML string (plotly.js
+    inline, once)."""
+    return _page(load_runs(runs), _sweep_dirs(runs), _only_a_sweep(runs))
+
+
+def _only_a_sweep(runs: Sequence[Run | str | Path] | str | Path) -> bool:
+    paths = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    return len(paths) == 1 and is_sweep_dir(paths[0])
+
+
+def _page(rs: Sequence[Run], sweeps: Sequence[Path], only_a_sweep: bool) -> str:
     from .. import __version__
 
-    rs, sweeps = load_runs(runs), _sweep_dirs(runs)
-    if len(sweeps) == 1:
-        title = f"lens_steer report: sweep {sweeps[0].name} ({len(rs)} finished runs)"
+    if only_a_sweep:
+        title = f"lens_steer report: sweep {sweeps[0].name} ({len(rs)} finished run(s))"
     else:
         title = f"lens_steer report: {rs[0].label if len(rs) == 1 else f'{len(rs)} runs'}"
     body = [f"<h1>{html.escape(title)}</h1>", *map(_sweep_section, sweeps)]
@@ -349,16 +358,16 @@ def report_html(runs: Sequence[Run | str | Path]) -> str:
 def write_report(
     run_dirs: Sequence[Run | str | Path] | str | Path, out_path: str | Path | None = None
 ) -> Path:
-    """Write the report of ``run_dirs`` to ``out_path`` (default: ``RUN_DIR/report.html`` for a
-    single run) atomically; returns the path written."""
-    rs, sweeps = load_runs(run_dirs), _sweep_dirs(run_dirs)
+    """Write the report of ``run_dirs`` to ``out_path`` atomically; returns the path written.
+    The default is ``DIR/report.html`` for a single run directory or a single sweep directory."""
+    rs, sweeps, only_a_sweep = load_runs(run_dirs), _sweep_dirs(run_dirs), _only_a_sweep(run_dirs)
     if out_path is None:
-        if len(rs) == 1:
-            out_path = rs[0].path / "report.html"
-        elif len(sweeps) == 1 and (isinstance(run_dirs, (str, Path)) or len(run_dirs) == 1):
+        if only_a_sweep:
             out_path = sweeps[0] / "report.html"
+        elif len(rs) == 1:
+            out_path = rs[0].path / "report.html"
         else:
             raise ValueError(
                 f"{len(rs)} runs given: say where the combined report goes (out_path / -o)"
             )
-    return write_html(report_html(run_dirs), out_path)  # type: ignore[arg-type]
+    return write_html(_page(rs, sweeps, only_a_sweep), out_path)

@@ -132,7 +132,10 @@ def load_run(path: str | Path) -> Run:
     """Read the run directory at ``path`` (``config.json``, ``metrics.json``, per-task files)."""
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise NotARunError(f"no run directory at {root}: pass a folder made by `lens-steer run`")
+        raise NotARunError(
+            f"no run directory at {root}: pass a folder made by `lens-steer run` (or a sweep's "
+            "output folder, made by `lens-steer sweep`)"
+        )
     stamp = _read_json(
         root / "config.json", "this is not a run directory (make one with `lens-steer run`)"
     )
@@ -170,12 +173,21 @@ def is_sweep_dir(path: str | Path | Run) -> bool:
 
 def read_sweep(path: str | Path) -> dict[str, Any]:
     """``sweep.json``'s runs by name: values, status, wall time, error."""
-    return _read_json(Path(path).expanduser() / "sweep.json", "re-run `lens-steer sweep`")["runs"]
+    hint = "run the sweep's `lens-steer sweep SWEEP.yaml` again to rewrite it"
+    record = _read_json(Path(path).expanduser() / "sweep.json", hint)
+    if not isinstance(record.get("runs"), dict):
+        raise NotARunError(f"{Path(path) / 'sweep.json'} has no 'runs' mapping: {hint}")
+    return record["runs"]
 
 
 def _variant(values: Mapping[str, Any]) -> str:
+    """The varied values other than the models, each key by its last part unless two share it."""
     shown = [(k, v) for k, v in values.items() if k not in ("parent", "child")]
-    return ", ".join(f"{k.split('.')[-1]}={model_label(str(v))}" for k, v in shown)
+    last = [k.split(".")[-1] for k, _ in shown]
+    return ", ".join(
+        f"{x if last.count(x) == 1 else k}={model_label(str(v))}"
+        for (k, v), x in zip(shown, last, strict=True)
+    )
 
 
 def load_sweep_runs(path: str | Path) -> list[Run]:
@@ -188,7 +200,10 @@ def load_sweep_runs(path: str | Path) -> list[Run]:
         if entry.get("status") == "done"
     ]
     if not runs:
-        raise NotARunError(f"{root / 'sweep.json'} lists no finished run yet")
+        raise NotARunError(
+            f"{root / 'sweep.json'} lists no finished run yet: its entries say why (status, "
+            "error); run `lens-steer sweep SWEEP.yaml` to finish them"
+        )
     return runs
 
 
@@ -203,6 +218,10 @@ def load_runs(paths: Sequence[str | Path | Run] | str | Path | Run) -> list[Run]
             runs.append(p)
         else:
             runs.extend(load_sweep_runs(p) if is_sweep_dir(p) else [load_run(p)])
+    unique: dict[Path, Run] = {}  # a run given twice (alone and in its sweep) counts once
+    for r in runs:
+        unique.setdefault(r.path.resolve(), r)
+    runs = list(unique.values())
     if not runs:
         raise ValueError("no run directories given")
     return runs

@@ -160,7 +160,8 @@ def table1(runs: Sequence[str | Path | Run] | str | Path | Run) -> Table1:
     rs = load_runs(runs)
     parents = list(dict.fromkeys(r.parent for r in rs))
     rows = []
-    for r in sorted(rs, key=lambda r: (parents.index(r.parent), r.child)):  # stable: sweep order
+    # stable: runs of one parent and child keep their given (sweep) order
+    for r in sorted(rs, key=lambda r: (parents.index(r.parent), r.child)):
         for name, tr in r.tasks.items():
             conds = tr.conditions
             rows.append(

@@ -318,7 +318,10 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    return validate_config(read_yaml(path) or {}, base_dir=Path(path).parent)
+    raw = read_yaml(path) or {}
+    if isinstance(raw, Mapping) and "vary" in raw and "base" in raw:
+        raise ConfigError(f"{path} is a sweep file (base + vary): run it with `lens-steer sweep`")
+    return validate_config(raw, base_dir=Path(path).parent)
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

@@ -2,9 +2,10 @@
 
 A sweep that varies the child keeps its parent loaded, and one that varies options (width map,
 seed, λ grid) keeps both. The pool holds the ``capacity`` most recently used models (a parent and
-a child by default) and drops the oldest beyond that, so a grid over many children does not hold
-every one of them in memory. Models are not changed by a run (hooks come and go with context
-managers), so a shared model gives the same ``metrics.json`` as a freshly loaded one.
+a child by default) and frees the oldest beyond that, so a grid over many children does not hold
+every one of them in memory. A run does not change a model's weights or config (hooks come and
+go with context managers; the engines' plain copy and buffers are caches keyed by the model), so
+a shared model gives the same ``metrics.json`` as a freshly loaded one.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class ModelPool:
             log.info("reusing %s (loaded by an earlier run of this sweep)", spec)
             return self._models[key]
         while len(self._models) >= self.capacity:
-            self._models.popitem(last=False)
+            _free(self._models.popitem(last=False)[1])
         model = load_model(spec, device=device, dtype=dtype)
         self.loads += 1
         self._models[key] = model
@@ -48,3 +49,19 @@ class ModelPool:
 
     def __len__(self) -> int:
         return len(self._models)
+
+
+def _free(model: Any) -> None:
+    """Release an evicted model now, not at the next garbage collection: a bridge sits in
+    reference cycles, and its decoder buffers would otherwise stack under the next model."""
+    import gc
+
+    import torch
+
+    from ..engine import free_decoder_memory
+
+    free_decoder_memory(model)
+    del model
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from ..options import Options
 from .config import config_hash
 from .pool import ModelPool
@@ -317,7 +319,7 @@ def _run_locked(
         metrics["environment"] = _environment(child)
         write_json(run_dir / "metrics.json", metrics)
         _log_decoder(child)
-        print("\n\n".join(summaries))
+        tqdm.write("\n\n".join(summaries))  # above a sweep's bar, if one is showing
         log.info("done: %s", run_dir)
         return run_dir
     finally:

@@ -7,9 +7,10 @@ config before anything starts, and each named by its varied values. Runs write o
 directories under the sweep's output directory, so ``report`` and the analyses read them
 unchanged, and ``sweep.json`` records every run's values, status, wall time and metrics. A run
 directory that already holds its metrics is not run again; a changed sweep runs only its new
-runs. ``base`` is relative to the sweep file; ``output_dir`` (default: the base's, else "runs")
-to the working directory, as ``lens-steer run``'s is. Runs execute in this process one after
-another, or as Ray tasks (:mod:`.sweep_ray`, ``--ray``).
+runs. ``base`` is relative to the sweep file; ``output_dir`` (default: the sweep file's stem in
+the base's output_dir, else in "runs") to the working directory, as ``lens-steer run``'s is. Runs
+execute in this process one after another, sharing loaded models, or as Ray tasks
+(:mod:`.sweep_ray`, ``--ray``); :mod:`.sweep_board` keeps ``sweep.json`` and the progress lines.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LensSteerError
+from ..errors import InputError, LensSteerError
 from .config import ConfigError, read_yaml, validate_config
+from .run_dir import locked
 from .sweep_board import SweepBoard
 
 __all__ = [
@@ -79,10 +81,37 @@ def _set(cfg: dict[str, Any], dotted: str, value: Any) -> None:
             node = node[key] if isinstance(node, list) else node.setdefault(key, {})
 
 
-def _label(value: Any) -> str:
-    """A value as a run-name fragment: a path's last component, no separators or spaces."""
-    text = Path(value).name if isinstance(value, str) and "/" in value else str(value)
+def _label(value: Any, whole: bool = False) -> str:
+    """A value as a run-name fragment: a path's last component (``whole``: all of it), with no
+    separators or spaces."""
+    text = (
+        str(value) if whole or not (isinstance(value, str) and "/" in value) else Path(value).name
+    )
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "x"
+
+
+def _short_keys(keys: list[str]) -> dict[str, str]:
+    """Each dotted key by its last part, unless another key ends the same way."""
+    last = [k.split(".")[-1] for k in keys]
+    return {k: (x if last.count(x) == 1 else k) for k, x in zip(keys, last, strict=True)}
+
+
+def _names(stem: str, combos: list[dict[str, Any]], where: str) -> list[str]:
+    """Run names from the varied values; paths that share a last component are spelled whole."""
+    short = _short_keys(list(combos[0]))
+
+    def name(values: dict[str, Any], whole: bool) -> str:
+        return "__".join([stem, *(f"{short[k]}={_label(v, whole)}" for k, v in values.items())])
+
+    names = [name(v, False) for v in combos]
+    names = [name(v, True) if names.count(n) > 1 else n for n, v in zip(names, combos, strict=True)]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ConfigError(
+            f"{where}: several runs would be named {clashes[0]} (their values differ only in "
+            "characters a folder name cannot hold); make the varied values distinct"
+        )
+    return names
 
 
 def _check_top(raw: Any, where: str) -> None:
@@ -120,33 +149,36 @@ def _base(raw: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, Any], Path]
     return dict(loaded or {}), path.parent
 
 
-def parse_sweep(raw: Any, base_dir: str | Path = ".", where: str = "sweep") -> Sweep:
-    """Expand and validate every run of a sweep mapping; nothing runs."""
+def parse_sweep(
+    raw: Any, base_dir: str | Path = ".", where: str = "sweep", name: str = "sweep"
+) -> Sweep:
+    """Expand and validate every run of a sweep mapping; nothing runs. Without ``output_dir``
+    the sweep goes to a folder called ``name`` (a sweep file's stem) in the base's output_dir."""
     _check_top(raw, where)
     base, config_dir = _base(raw, Path(base_dir))
     keys = list(raw["vary"])
-    stem = str(base.get("name") or "run")
+    combos = [dict(zip(keys, c, strict=True)) for c in itertools.product(*raw["vary"].values())]
     runs, problems = [], []
-    for combo in itertools.product(*(raw["vary"][k] for k in keys)):
-        values = dict(zip(keys, combo, strict=True))
+    names = _names(str(base.get("name") or "run"), combos, where)
+    for run_name, values in zip(names, combos, strict=True):
         cfg = copy.deepcopy(base)
-        name = "__".join([stem, *(f"{k.split('.')[-1]}={_label(v)}" for k, v in values.items())])
         try:
             for key, value in values.items():
                 _set(cfg, key, value)
-            cfg["name"] = name
-            runs.append(SweepRun(name, values, validate_config(cfg, base_dir=config_dir)))
+            cfg["name"] = run_name
+            runs.append(SweepRun(run_name, values, validate_config(cfg, base_dir=config_dir)))
         except ConfigError as err:
-            problems.append(f"{name}: {err}")
+            problems.append(f"{run_name}: {err}")
     if problems:
         raise ConfigError(f"{where}: {len(problems)} run(s) invalid: " + "; ".join(problems))
-    out = str(raw.get("output_dir") or base.get("output_dir") or "runs")
+    out = str(raw.get("output_dir") or Path(base.get("output_dir") or "runs") / name)
     return Sweep(tuple(runs), out, dict(raw.get("resources") or {}))
 
 
 def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
-    return parse_sweep(read_yaml(path, "sweep"), base_dir=path.parent, where=str(path))
+    raw = read_yaml(path, "sweep")
+    return parse_sweep(raw, base_dir=path.parent, where=str(path), name=path.stem)
 
 
 def run_sweep(
@@ -163,14 +195,20 @@ def run_sweep(
     Ray tasks (:mod:`.sweep_ray`). A failed run is recorded with its error in ``sweep.json`` and
     the sweep goes on.
     """
-    root = Path(output_dir or sweep.output_dir).expanduser()
-    if ray is not None:
-        from .sweep_ray import run_sweep_ray
+    if max_parallel is not None and (ray is None or max_parallel < 1):
+        raise InputError(
+            f"max_parallel={max_parallel}: give a positive number of runs at once, with --ray "
+            "(in this process the runs go one after another)"
+        )
+    # absolute, so Ray workers write where this process looks, whatever their working directory
+    root = Path(output_dir or sweep.output_dir).expanduser().resolve()
+    if ray is None:
+        with locked(root):  # one sweep at a time writes this sweep.json
+            return root, _in_process(sweep, root, progress)
+    from .sweep_ray import connected, run_sweep_ray
 
-        address = None if ray == "local" else ray
-        return root, run_sweep_ray(sweep, root, address, max_parallel=max_parallel,
-                                   progress=progress)  # fmt: skip
-    return root, _in_process(sweep, root, progress)
+    with connected(None if ray == "local" else ray), locked(root):  # connect before writing
+        return root, run_sweep_ray(sweep, root, max_parallel=max_parallel, progress=progress)
 
 
 def _in_process(sweep: Sweep, root: Path, progress: bool) -> list[str]:
@@ -199,10 +237,16 @@ class SweepFailed(LensSteerError):
 
 
 def cmd_sweep(args: Any) -> None:
-    """``lens-steer sweep SWEEP.yaml``: every run in this process, then a one-line summary."""
+    """``lens-steer sweep SWEEP.yaml``: every run (here or on Ray), then Table 1 over the finished
+    runs and a summary; exit status 2 if any run failed."""
+    from .cli import _no_library_bars, _sigterm_unwinds
+
     sweep = load_sweep(args.sweep)
-    root, failed = run_sweep(sweep, args.output_dir, ray=args.ray,
-                             max_parallel=args.max_parallel, progress=not args.quiet)  # fmt: skip
+    if args.quiet:
+        _no_library_bars()
+    with _sigterm_unwinds():  # SIGTERM unwinds the current run as Ctrl-C does
+        root, failed = run_sweep(sweep, args.output_dir, ray=args.ray,
+                                 max_parallel=args.max_parallel, progress=not args.quiet)  # fmt: skip
     done = len(sweep.runs) - len(failed)
     if done:
         from ..analysis.table1 import table1
@@ -217,12 +261,21 @@ def cmd_sweep(args: Any) -> None:
         )
 
 
+def _positive(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def add_sweep_command(sub: Any) -> None:
     q = sub.add_parser("sweep", help="a grid of runs from a sweep file (base config + vary)")
     q.add_argument("sweep", metavar="SWEEP.yaml")
     q.add_argument("--output-dir", help="override the sweep's output directory")
     q.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on Ray: a local cluster, or join ADDRESS ('auto', 'ray://host:port')")  # fmt: skip
-    q.add_argument("--max-parallel", type=int, help="with --ray: at most N runs at once")
+    q.add_argument("--max-parallel", type=_positive, metavar="N",
+                   help="with --ray: at most N runs at once (default: as many as the cluster fits)")  # fmt: skip
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.set_defaults(func=cmd_sweep)

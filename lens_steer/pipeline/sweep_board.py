@@ -45,8 +45,7 @@ class SweepBoard:
         for run in sweep.runs:
             cfg = dict(run.config, output_dir=str(root))
             if finished(root / run.name, cfg):
-                self._entry(run.name).update(status="done", wall_s=0.0, reused=True,
-                                             **self._paths(run.name))  # fmt: skip
+                self._entry(run.name).update(status="done", reused=True, **self._paths(run.name))
             else:
                 self.todo.append((run.name, cfg))
         self.failed: list[str] = []
@@ -93,9 +92,17 @@ class SweepBoard:
 
     def _end(self, name: str, tail: str) -> None:
         self._line(self._entry(name)["status"], name, tail)
-        self.bar.update(1)
         self.bar.set_postfix(failed=len(self.failed), refresh=False)
+        self.bar.update(1)
         self._write()
 
     def close(self) -> None:
+        """End the bar; runs still marked running were interrupted (the same command resumes
+        them), and ``sweep.json`` says so."""
         self.bar.close()
+        stopped = [n for n, e in self.record["runs"].items() if e["status"] == "running"]
+        for name in stopped:
+            self._entry(name)["status"] = "interrupted"
+            self._line("interrupted", name, "  (the same command resumes it)")
+        if stopped:
+            self._write()

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from .sweep import Sweep
-from .sweep_board import SweepBoard
+from .sweep_board import SweepBoard, finished
 
-__all__ = ["run_sweep_ray", "MAX_RETRIES"]
+__all__ = ["connected", "run_sweep_ray", "MAX_RETRIES"]
 
 MAX_RETRIES = 3
 #: fault injection for the tests: a folder for markers; the first attempt of each run kills its
@@ -80,23 +82,10 @@ def _import_ray() -> Any:
     return ray
 
 
-def _submit(task: Any, sweep: Sweep, name: str, cfg: dict[str, Any]) -> Any:
-    opts: dict[str, Any] = dict(_resources(sweep, cfg))
-    if os.environ.get(CRASH_ONCE_ENV):  # the workers need the tests' fault switch
-        opts["runtime_env"] = {"env_vars": {CRASH_ONCE_ENV: os.environ[CRASH_ONCE_ENV]}}
-    return task.options(**opts).remote(name, cfg)
-
-
-def run_sweep_ray(
-    sweep: Sweep,
-    root: Path,
-    address: str | None = None,
-    *,
-    max_parallel: int | None = None,
-    progress: bool = True,
-) -> list[str]:
-    """Run ``sweep`` on Ray (``address`` None: a local cluster; else "auto" or "ray://host:port");
-    returns the failed run names. ``sweep.json`` is rewritten as each run ends."""
+@contextmanager
+def connected(address: str | None) -> Iterator[Any]:
+    """Ray, initialised for the block: a new local cluster (``address`` None) or the one at
+    ``address``; a Ray already initialised in this process is used as it is and left running."""
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
@@ -108,11 +97,67 @@ def run_sweep_ray(
                 "`ray start --head` (and `ray start --address HEAD:6379` on other nodes), or "
                 "give --ray alone for a local cluster"
             ) from None
+    try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _slots(ray: Any, res: dict[str, float]) -> int:
+    """How many runs asking for ``res`` the cluster's live nodes hold at once."""
+    need = {"CPU": res["num_cpus"], "GPU": res["num_gpus"]}
+    total = 0
+    for node in (n for n in ray.nodes() if n.get("Alive")):
+        have = node.get("Resources", {})
+        fits = [int(have.get(k, 0.0) // v) for k, v in need.items() if v > 0]
+        total += min(fits) if fits else 1
+    return total
+
+
+def _capacity(ray: Any, sweep: Sweep) -> int:
+    """Runs at once by default; a request no node can hold is refused (Ray would wait forever)."""
+    slots = min(_slots(ray, _resources(sweep, r.config)) for r in sweep.runs)
+    if slots < 1:
+        wanted = {k: v for k, v in _resources(sweep, sweep.runs[0].config).items() if v}
+        raise InputError(
+            f"no node of the Ray cluster has the resources one run asks for ({wanted}; "
+            f"cluster: {ray.cluster_resources()}); lower the sweep's resources, or add a node "
+            "that has them"
+        )
+    return slots
+
+
+def _submit(task: Any, sweep: Sweep, name: str, cfg: dict[str, Any]) -> Any:
+    opts: dict[str, Any] = dict(_resources(sweep, cfg))
+    if os.environ.get(CRASH_ONCE_ENV):  # the workers need the tests' fault switch
+        opts["runtime_env"] = {"env_vars": {CRASH_ONCE_ENV: os.environ[CRASH_ONCE_ENV]}}
+    return task.options(**opts).remote(name, cfg)
+
+
+def _landed(board: SweepBoard, name: str, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Record a finished task: done if its metrics are where this process looks."""
+    if finished(board.root / name, cfg):
+        board.done(name, result["wall_s"])
+    else:
+        board.fail(name, f"the run finished at {result['run_dir']} but {board.root / name} has "
+                   "no metrics.json: give every node the output directory on a shared "
+                   "filesystem at the same path", result["wall_s"])  # fmt: skip
+
+
+def run_sweep_ray(
+    sweep: Sweep, root: Path, *, max_parallel: int | None = None, progress: bool = True
+) -> list[str]:
+    """Run ``sweep`` as Ray tasks on the cluster this process is connected to
+    (:func:`connected`), at most ``max_parallel`` at once (default: as many as its nodes hold);
+    returns the failed run names. ``sweep.json`` is rewritten as each run ends."""
+    ray = _import_ray()
+    limit = max_parallel or _capacity(ray, sweep)
     board = SweepBoard(sweep, root, progress)
     waiting = list(board.todo)
+    configs = dict(board.todo)
     task = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_run_one)
     running: dict[Any, str] = {}
-    limit = max_parallel or len(waiting) or 1
     try:
         while waiting or running:
             while waiting and len(running) < limit:
@@ -122,12 +167,12 @@ def run_sweep_ray(
             done, _ = ray.wait(list(running), num_returns=1)
             name = running.pop(done[0])
             try:
-                board.done(name, ray.get(done[0])["wall_s"])
+                result = ray.get(done[0])
             except Exception as err:  # noqa: BLE001 - a run's error is recorded, the grid goes on
                 cause = getattr(err, "cause", None) or err
                 board.fail(name, f"{type(cause).__name__}: {cause}")
+            else:
+                _landed(board, name, configs[name], result)
     finally:
         board.close()
-        if started_here:
-            ray.shutdown()
     return board.failed

@@ -110,6 +110,59 @@ def test_a_failing_run_is_recorded_and_the_others_finish(sweep_base, tmp_path, c
     ok, bad = record["tiny__child=child"], record["tiny__child=missing"]
     assert ok["status"] == "done" and Path(ok["metrics"]).is_file()
     assert bad["status"] == "failed" and "missing" in bad["error"]
+    # one finished run: the sweep's report is still the sweep's, in its folder
+    assert cli(["report", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "sweep out (1 finished run(s))" in page and "tiny__child=missing" in page
+
+
+def test_names_tell_apart_paths_that_end_alike_and_default_folder(sweep_base, tmp_path):
+    path = tmp_path / "grid.yaml"
+    base = {k: v for k, v in sweep_base.items() if k != "output_dir"}
+    vary = {"child": ["org1/model-x", "org2/model-x", "other"], "tasks.0.n_test": [6]}
+    path.write_text(yaml.safe_dump({"base": base, "vary": vary}))
+    sweep = load_sweep(path)
+    assert [r.name for r in sweep.runs] == [
+        "tiny__child=org1_model-x__n_test=6",
+        "tiny__child=org2_model-x__n_test=6",
+        "tiny__child=other__n_test=6",
+    ]
+    assert sweep.output_dir == str(Path("runs") / "grid")  # the sweep file's stem
+    both = {"seed": [0], "transfer.n_anchor": [16], "tasks.0.pairs.n": [4]}
+    names = [r.name for r in parse_sweep({"base": base, "vary": both}, base_dir=tmp_path).runs]
+    assert names == ["tiny__seed=0__n_anchor=16__n=4"]
+    same_end = {"tasks.0.n_test": [6], "tasks.0.n_val": [4], "extract.batch_size": [4]}
+    sweep = parse_sweep({"base": base, "vary": same_end}, base_dir=tmp_path)
+    assert sweep.runs[0].name == "tiny__n_test=6__n_val=4__batch_size=4"
+
+
+def test_a_sweep_file_given_to_run_and_bad_parallelism_are_refused(sweep_base, tmp_path, capsys):
+    path = _sweep_file(tmp_path, sweep_base, {"seed": [0]})
+    assert cli(["run", str(path)]) == 2
+    assert (
+        "is a sweep file (base + vary): run it with `lens-steer sweep`" in capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        cli(["sweep", str(path), "--ray", "--max-parallel", "0"])
+    assert "'0' is not a positive whole number" in capsys.readouterr().err
+    with pytest.raises(InputError, match="with --ray"):
+        run_sweep(load_sweep(path), max_parallel=2, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_sweep_says_so_and_resumes(sweep_base, tmp_path, monkeypatch):
+    import lens_steer.pipeline.run as run_module
+
+    path = _sweep_file(tmp_path, sweep_base, {"seed": [0]})
+
+    def stop(cfg, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "run_pipeline", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(load_sweep(path), progress=False)
+    record = json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"]
+    assert record["tiny__seed=0"]["status"] == "interrupted"
 
 
 def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):

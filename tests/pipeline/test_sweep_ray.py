@@ -69,3 +69,11 @@ def test_a_failing_run_on_ray_is_recorded(sweep_base, cluster, tmp_path):
         record["tiny__child=gone"]["status"] == "failed"
         and "gone" in record["tiny__child=gone"]["error"]
     )
+
+
+def test_a_run_no_node_can_hold_is_refused(sweep_base, cluster, tmp_path):
+    raw = {"base": sweep_base, "vary": {"seed": [0]}, "resources": {"num_gpus": 1}}
+    sweep = parse_sweep(raw, base_dir=tmp_path)
+    with pytest.raises(InputError, match="no node of the Ray cluster has the resources"):
+        run_sweep(sweep, tmp_path / "ray", ray="local", progress=False)
+    assert not (tmp_path / "ray" / "sweep.json").exists()

@@ -53,9 +53,9 @@ def test_report_of_a_sweep_dir_is_one_combined_report(swept, capsys):
     assert all(name in page for name in record)
     failed = [e for e in record.values() if e["status"] == "failed"]
     assert len(failed) == 2 and all("absent" in e["error"] for e in failed)
-    assert page.count("<td>failed</td>") == 2 and "sweep out (4 finished runs)" in page
+    assert page.count("<td>failed</td>") == 2 and "sweep out (4 finished run(s))" in page
 
-    runs = load_runs(out)
+    runs = load_runs([out, out / "tiny__child=qwen__width=ridge"])  # the run counts once
     assert [r.arm for r in runs] == ["child (width=truncate)", "child (width=ridge)",
                                      "qwen (width=truncate)", "qwen (width=ridge)"]  # fmt: skip
     assert [row.child for row in table1(out).rows] == [r.arm for r in runs]
