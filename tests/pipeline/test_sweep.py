@@ -171,3 +171,16 @@ def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"--ray needs Ray: pip install -e '.\[cluster\]'"):
         run_sweep(sweep, tmp_path / "out", ray="local", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_is_imported_only_for_ray_sweeps(sweep_base, tmp_path):
+    import subprocess
+
+    path = _sweep_file(tmp_path, sweep_base, {"seed": [0]})
+    code = (
+        "import sys\nfrom lens_steer.pipeline.cli import main\n"
+        f"rc = main(['sweep', {str(path)!r}, '--quiet'])\n"
+        "print(rc, 'ray' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["0", "False"]
