@@ -1,6 +1,7 @@
 """Table 1 of the paper, with the statistics it lacked: baseline and λ* accuracy (and ITS) for
 every parent → child pair and task, each with its 95 % CI, and for the steered conditions the
-paired Δ vs baseline with its bootstrap CI and the exact McNemar p.
+paired Δ vs baseline with its bootstrap CI, the exact McNemar p, and that p adjusted
+(Holm–Bonferroni) over every comparison in the table, the family a reader scans for a win.
 
 Numbers are read from ``metrics.json`` as the run wrote them (nothing recomputed), and shown in
 percent with two decimals like the paper.
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
 from ..experiment.lambda_sweep import entry_str
+from ..experiment.stats import holm
 from .rundir import Run, load_runs
 
 __all__ = ["Cell", "Table1Row", "Table1", "table1"]
@@ -33,6 +35,7 @@ class Cell:
     delta_lo: float | None = None
     delta_hi: float | None = None
     p: float | None = None
+    holm: float | None = None  # p adjusted over every comparison of the table (Holm–Bonferroni)
 
     @classmethod
     def from_metrics(cls, cond: Mapping[str, Any] | None) -> Cell | None:
@@ -54,6 +57,9 @@ class Cell:
     def p_text(self) -> str:
         return "" if self.p is None else f"{self.p:.3g}"
 
+    def holm_text(self) -> str:
+        return "" if self.holm is None else f"{self.holm:.3g}"
+
 
 @dataclass(frozen=True)
 class Table1Row:
@@ -72,9 +78,9 @@ class Table1Row:
         out = [self.parent, self.child, self.task, str(self.n), self.baseline.acc_text(), lam]
         for cell in (self.steered, self.its):
             out += (
-                ["", "", ""]
+                ["", "", "", ""]
                 if cell is None
-                else [cell.acc_text(), cell.delta_text(), cell.p_text()]
+                else [cell.acc_text(), cell.delta_text(), cell.p_text(), cell.holm_text()]
             )
         return out
 
@@ -93,9 +99,11 @@ HEADER = [
     "λ* % [95% CI]",
     "Δ pp [95% CI]",
     "McNemar p",
+    "Holm p",
     "ITS % [95% CI]",
     "ITS Δ pp [95% CI]",
     "ITS McNemar p",
+    "ITS Holm p",
 ]
 
 
@@ -177,4 +185,15 @@ def table1(runs: Sequence[str | Path | Run] | str | Path | Run) -> Table1:
                     run=str(r.path),
                 )
             )
-    return Table1(tuple(rows))
+    return Table1(tuple(_with_holm(rows)))
+
+
+def _with_holm(rows: list[Table1Row]) -> list[Table1Row]:
+    """Every λ* and ITS comparison of the table is one family: each McNemar p gets its
+    Holm–Bonferroni adjusted value beside it."""
+    family = [(i, w) for i, r in enumerate(rows) for w in ("steered", "its")
+              if getattr(r, w) is not None and getattr(r, w).p is not None]  # fmt: skip
+    adjusted = holm([getattr(rows[i], w).p for i, w in family])
+    for (i, w), q in zip(family, adjusted, strict=True):
+        rows[i] = replace(rows[i], **{w: replace(getattr(rows[i], w), holm=q)})
+    return rows

@@ -4,7 +4,9 @@ Steering effects on small models are often a few points, so a bare accuracy is n
 accuracies get a Wilson interval (well behaved near 0 and 1 and for small n), and comparisons on
 the same items use the pairing (a paired bootstrap of the difference and an exact McNemar test),
 which is far more sensitive than comparing two independent intervals. Pure numpy + stdlib, so
-nothing here needs scipy at run time (the tests check the numbers against scipy).
+nothing here needs scipy at run time (the tests check the numbers against scipy and statsmodels).
+A study that makes many comparisons reports Holm–Bonferroni adjusted p-values (:func:`holm`) and
+states up front the smallest effect its n can detect (:func:`mcnemar_mde`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_bool_array", "accuracy_ci", "wilson_interval", "paired_bootstrap", "mcnemar"]
+__all__ = [
+    "as_bool_array",
+    "accuracy_ci",
+    "wilson_interval",
+    "paired_bootstrap",
+    "mcnemar",
+    "holm",
+    "mcnemar_mde",
+]
 
 
 def as_bool_array(values: Sequence[Any] | np.ndarray | Any, name: str = "values") -> np.ndarray:
@@ -144,3 +154,54 @@ def mcnemar(base: Sequence[Any] | np.ndarray, steered: Sequence[Any] | np.ndarra
         return 1.0
     tail = sum(comb(n, k) for k in range(min(b, c) + 1))
     return min(1.0, 2 * tail / 2**n)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the order given.
+
+    Rejecting every hypothesis whose adjusted p is ≤ α keeps the chance of any false rejection
+    in the family ≤ α whatever the dependence between the tests (the comparisons of one study
+    share a baseline, so they are not independent). Step-down: the k-th smallest p (from 0) is
+    multiplied by m − k, then made monotone and capped at 1.
+    """
+    p = np.asarray(list(pvalues), dtype=np.float64)
+    if p.ndim != 1 or not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"holm needs a flat list of p-values in [0, 1], got {list(pvalues)!r}")
+    m = p.size
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (m - rank) * float(p[i])))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def mcnemar_mde(n: int, discordant: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest accuracy difference |Δ| that a two-sided McNemar test at level ``alpha``
+    detects with probability ``power`` on ``n`` paired items, when a share ``discordant`` of the
+    items is answered right by exactly one of the two conditions.
+
+    Connor's (1987) normal approximation, solved for Δ: n·Δ² = (z₁₋α/₂·√ψ + z_power·√(ψ − Δ²))².
+    The discordant share ψ is what makes paired tests sensitive: it is measured on validation
+    (or a pilot), never on the test split. Raises if no Δ ≤ ψ is detectable.
+    """
+    if n < 1 or not 0 < discordant <= 1 or not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(
+            f"need n ≥ 1, 0 < discordant ≤ 1 and alpha, power in (0, 1); got n={n}, "
+            f"discordant={discordant}, alpha={alpha}, power={power}"
+        )
+    z_a, z_b = _z(1 - alpha), NormalDist().inv_cdf(power)
+
+    def gap(delta: float) -> float:  # increasing in delta; its root is the MDE
+        return sqrt(n) * delta - z_a * sqrt(discordant) - z_b * sqrt(discordant - delta**2)
+
+    if gap(discordant) < 0:
+        raise ValueError(
+            f"n={n} items with {discordant:.1%} discordant cannot reach {power:.0%} power at "
+            f"α={alpha}: no difference up to {discordant:.1%} is detectable; add items"
+        )
+    lo, hi = 0.0, discordant
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gap(mid) < 0 else (lo, mid)
+    return hi

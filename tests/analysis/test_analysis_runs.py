@@ -22,6 +22,7 @@ from lens_steer.analysis import (
     write_report,
 )
 from lens_steer.analysis.curves import per_lambda_correct
+from lens_steer.experiment import stats
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import run_pipeline
@@ -207,6 +208,11 @@ def test_table1_numbers_are_the_metrics(runs, tmp_path):
         acc = conds["steered"]["accuracy"]
         assert f"{100 * acc:.2f} [" in md and row.steered.p_text() in md
     assert md.count("\n") == 2 + len(t.rows)
+    # Holm: every λ* and ITS comparison of the table is one family
+    cells = [c for r in t.rows for c in (r.steered, r.its) if c is not None and c.p is not None]
+    assert len(cells) == 2 * len(t.rows)
+    assert [c.holm for c in cells] == stats.holm([c.p for c in cells])
+    assert all(c.p <= c.holm <= 1 for c in cells) and "| Holm p |" in md
     page = t.write(tmp_path / "t.html").read_text()
     assert page.count('class="ls-group"') == 2 and "parent: parent_b" in page
 
