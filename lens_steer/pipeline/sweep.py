@@ -1,8 +1,10 @@
 """``lens-steer sweep``: a grid of runs (parent × child × task × option) from one sweep file.
 
 A sweep file names a base run config (a path, relative to the sweep file, or an inline mapping)
-and the values to ``vary`` under dotted keys (``child``, ``transfer.width``, ``tasks.0.n_test``);
-their cartesian product becomes the runs, each one validated as ``lens-steer run`` validates a
+and the values to ``vary`` under dotted keys (``child``, ``transfer.width``, ``tasks.0.n_test``),
+or under any label a list of named bundles of such keys set together (``setting: [{name: ridge,
+transfer.width: ridge}, {name: relative, steer.relative: true}]``); their cartesian product
+becomes the runs, each one validated as ``lens-steer run`` validates a
 config before anything starts, and each named by its varied values. Runs write ordinary run
 directories under the sweep's output directory, so ``report`` and the analyses read them
 unchanged, and ``sweep.json`` records every run's values, status, wall time and metrics. A run
@@ -126,10 +128,33 @@ def _check_top(raw: Any, where: str) -> None:
     for key, values in vary.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: vary.{key} must be a non-empty list of values")
+        if any(isinstance(v, Mapping) for v in values):
+            _check_bundles(values, f"{where}: vary.{key}")
     resources = raw.get("resources") or {}
     bad = [k for k in resources if k not in RESOURCES]
     if bad or not all(isinstance(v, (int, float)) and v >= 0 for v in resources.values()):
         raise ConfigError(f"{where}: resources takes non-negative {list(RESOURCES)}")
+
+
+def _check_bundles(values: list[Any], where: str) -> None:
+    """A list of bundles: mappings of dotted keys set together, each with a unique ``name``
+    (a bundle of a name alone is the base config as it is)."""
+    names = [v.get("name") if isinstance(v, Mapping) else None for v in values]
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise ConfigError(
+            f"{where}: a list of settings bundles needs a mapping per item, each with its own "
+            "'name' (e.g. {name: ridge, transfer.width: ridge})"
+        )
+
+
+def _apply(cfg: dict[str, Any], key: str, value: Any) -> None:
+    """Set one varied value: a dotted key, or every key of a named bundle."""
+    if isinstance(value, Mapping):
+        for sub, v in value.items():
+            if sub != "name":
+                _set(cfg, sub, copy.deepcopy(v))
+    else:
+        _set(cfg, key, value)
 
 
 def _base(raw: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, Any], Path]:
@@ -158,15 +183,16 @@ def parse_sweep(
     base, config_dir = _base(raw, Path(base_dir))
     keys = list(raw["vary"])
     combos = [dict(zip(keys, c, strict=True)) for c in itertools.product(*raw["vary"].values())]
+    shown = [{k: v["name"] if isinstance(v, Mapping) else v for k, v in c.items()} for c in combos]
     runs, problems = [], []
-    names = _names(str(base.get("name") or "run"), combos, where)
-    for run_name, values in zip(names, combos, strict=True):
+    names = _names(str(base.get("name") or "run"), shown, where)
+    for run_name, values, display in zip(names, combos, shown, strict=True):
         cfg = copy.deepcopy(base)
         try:
             for key, value in values.items():
-                _set(cfg, key, value)
+                _apply(cfg, key, value)
             cfg["name"] = run_name
-            runs.append(SweepRun(run_name, values, validate_config(cfg, base_dir=config_dir)))
+            runs.append(SweepRun(run_name, display, validate_config(cfg, base_dir=config_dir)))
         except ConfigError as err:
             problems.append(f"{run_name}: {err}")
     if problems:

@@ -184,3 +184,43 @@ def test_ray_is_imported_only_for_ray_sweeps(sweep_base, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["0", "False"]
+
+
+def test_named_bundles_set_several_keys_together(sweep_base, tmp_path):
+    settings = [
+        {"name": "base"},
+        {"name": "paper", "transfer.width": "truncate"},
+        {"name": "relative", "steer.relative": True, "tasks.0.grid": [0.01, 0.1]},
+    ]
+    sweep = parse_sweep(
+        {"base": sweep_base, "vary": {"seed": [0, 1], "setting": settings}}, base_dir=tmp_path
+    )
+    assert [r.name for r in sweep.runs] == [
+        "tiny__seed=0__setting=base",
+        "tiny__seed=0__setting=paper",
+        "tiny__seed=0__setting=relative",
+        "tiny__seed=1__setting=base",
+        "tiny__seed=1__setting=paper",
+        "tiny__seed=1__setting=relative",
+    ]
+    assert sweep.runs[2].values == {"seed": 0, "setting": "relative"}
+    base, paper, relative = (r.config for r in sweep.runs[:3])
+    assert base["transfer"] == {**paper["transfer"], "width": "ridge"}  # a name alone: the base
+    assert paper["transfer"]["width"] == "truncate" and not paper["steer"]["relative"]
+    assert relative["steer"]["relative"] and relative["tasks"][0]["grid"] == [0.01, 0.1]
+    assert relative["transfer"]["width"] == "ridge"  # the base's, untouched by the other bundle
+    assert "setting" not in relative
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ([{"transfer.width": "ridge"}], "each with its own 'name'"),
+        ([{"name": "a", "seed": 1}, {"name": "a", "seed": 2}], "each with its own 'name'"),
+        ([{"name": "a", "seed": 1}, "b"], "a mapping per item"),
+        ([{"name": "typo", "transfer.widht": "ridge"}], "did you mean 'width'"),
+    ],
+)
+def test_bad_bundles_are_refused(sweep_base, tmp_path, settings, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_sweep({"base": sweep_base, "vary": {"setting": settings}}, base_dir=tmp_path)
