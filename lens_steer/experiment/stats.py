@@ -164,9 +164,10 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     share a baseline, so they are not independent). Step-down: the k-th smallest p (from 0) is
     multiplied by m − k, then made monotone and capped at 1.
     """
-    p = np.asarray(list(pvalues), dtype=np.float64)
+    given = list(pvalues)
+    p = np.asarray(given, dtype=np.float64)
     if p.ndim != 1 or not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
-        raise ValueError(f"holm needs a flat list of p-values in [0, 1], got {list(pvalues)!r}")
+        raise ValueError(f"holm needs a flat list of p-values in [0, 1], got {given!r}")
     m = p.size
     adjusted = np.empty(m)
     running = 0.0
@@ -185,14 +186,14 @@ def mcnemar_mde(n: int, discordant: float, alpha: float = 0.05, power: float = 0
     The discordant share ψ is what makes paired tests sensitive: it is measured on validation
     (or a pilot), never on the test split. Raises if no Δ ≤ ψ is detectable.
     """
-    if n < 1 or not 0 < discordant <= 1 or not 0 < alpha < 1 or not 0 < power < 1:
+    if n < 1 or not 0 < discordant <= 1 or not 0 < alpha < 1 or not 0.5 <= power < 1:
         raise ValueError(
-            f"need n ≥ 1, 0 < discordant ≤ 1 and alpha, power in (0, 1); got n={n}, "
+            f"need n ≥ 1, 0 < discordant ≤ 1, alpha in (0, 1) and power in [0.5, 1); got n={n}, "
             f"discordant={discordant}, alpha={alpha}, power={power}"
         )
     z_a, z_b = _z(1 - alpha), NormalDist().inv_cdf(power)
 
-    def gap(delta: float) -> float:  # increasing in delta; its root is the MDE
+    def gap(delta: float) -> float:  # increasing in delta for power ≥ 0.5; its root is the MDE
         return sqrt(n) * delta - z_a * sqrt(discordant) - z_b * sqrt(discordant - delta**2)
 
     if gap(discordant) < 0:

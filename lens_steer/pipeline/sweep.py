@@ -2,7 +2,7 @@
 
 A sweep file names a base run config (a path, relative to the sweep file, or an inline mapping)
 and the values to ``vary`` under dotted keys (``child``, ``transfer.width``, ``tasks.0.n_test``),
-or under any label a list of named bundles of such keys set together (``setting: [{name: ridge,
+or under any label that is not a config key a list of named bundles of such keys set together (``setting: [{name: ridge,
 transfer.width: ridge}, {name: relative, steer.relative: true}]``); their cartesian product
 becomes the runs, each one validated as ``lens-steer run`` validates a
 config before anything starts, and each named by its varied values. Runs write ordinary run
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, LensSteerError
-from .config import ConfigError, read_yaml, validate_config
+from .config import ConfigError, read_yaml, schema, validate_config
 from .run_dir import locked
 from .sweep_board import SweepBoard
 
@@ -128,12 +128,38 @@ def _check_top(raw: Any, where: str) -> None:
     for key, values in vary.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: vary.{key} must be a non-empty list of values")
-        if any(isinstance(v, Mapping) for v in values):
+        if _is_bundles(key, values):
             _check_bundles(values, f"{where}: vary.{key}")
+    _check_overlaps(vary, where)
     resources = raw.get("resources") or {}
     bad = [k for k in resources if k not in RESOURCES]
     if bad or not all(isinstance(v, (int, float)) and v >= 0 for v in resources.values()):
         raise ConfigError(f"{where}: resources takes non-negative {list(RESOURCES)}")
+
+
+def _is_bundles(label: str, values: list[Any]) -> bool:
+    """Mappings under a label that is not a config key are bundles; under a config key (such as
+    ``tasks.0``) a mapping is the value that key takes."""
+    return label.split(".")[0] not in schema() and any(isinstance(v, Mapping) for v in values)
+
+
+def _keys_set(label: str, values: list[Any]) -> set[str]:
+    if not _is_bundles(label, values):
+        return {label}
+    return {k for bundle in values for k in bundle if k != "name"}
+
+
+def _check_overlaps(vary: Mapping[str, Any], where: str) -> None:
+    """Two labels that set the same key (or one inside the other) would let the later win while
+    the run's name shows both: refused."""
+    owners = [(k, label) for label, values in vary.items() for k in _keys_set(label, values)]
+    for i, (a, la) in enumerate(owners):
+        for b, lb in owners[i + 1 :]:
+            if la != lb and (a == b or a.startswith(b + ".") or b.startswith(a + ".")):
+                raise ConfigError(
+                    f"{where}: vary.{la} and vary.{lb} both set {min(a, b, key=len)}; vary each "
+                    "config key under one label only"
+                )
 
 
 def _check_bundles(values: list[Any], where: str) -> None:
@@ -147,9 +173,9 @@ def _check_bundles(values: list[Any], where: str) -> None:
         )
 
 
-def _apply(cfg: dict[str, Any], key: str, value: Any) -> None:
+def _apply(cfg: dict[str, Any], key: str, value: Any, bundle: bool) -> None:
     """Set one varied value: a dotted key, or every key of a named bundle."""
-    if isinstance(value, Mapping):
+    if bundle:
         for sub, v in value.items():
             if sub != "name":
                 _set(cfg, sub, copy.deepcopy(v))
@@ -183,14 +209,15 @@ def parse_sweep(
     base, config_dir = _base(raw, Path(base_dir))
     keys = list(raw["vary"])
     combos = [dict(zip(keys, c, strict=True)) for c in itertools.product(*raw["vary"].values())]
-    shown = [{k: v["name"] if isinstance(v, Mapping) else v for k, v in c.items()} for c in combos]
+    bundles = {k for k, values in raw["vary"].items() if _is_bundles(k, values)}
+    shown = [{k: v["name"] if k in bundles else v for k, v in c.items()} for c in combos]
     runs, problems = [], []
     names = _names(str(base.get("name") or "run"), shown, where)
     for run_name, values, display in zip(names, combos, shown, strict=True):
         cfg = copy.deepcopy(base)
         try:
             for key, value in values.items():
-                _apply(cfg, key, value)
+                _apply(cfg, key, value, key in bundles)
             cfg["name"] = run_name
             runs.append(SweepRun(run_name, display, validate_config(cfg, base_dir=config_dir)))
         except ConfigError as err:

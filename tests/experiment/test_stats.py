@@ -143,5 +143,6 @@ def test_mcnemar_mde_has_its_power_by_simulation(n: int, discordant: float) -> N
 def test_mcnemar_mde_says_when_n_is_too_small() -> None:
     with pytest.raises(ValueError, match="cannot reach 80% power.*add items"):
         stats.mcnemar_mde(5, 0.1)
-    with pytest.raises(ValueError, match="alpha, power in"):
-        stats.mcnemar_mde(100, 0.1, power=1.0)
+    for power in (1.0, 0.3):
+        with pytest.raises(ValueError, match="power in \\[0.5, 1\\)"):
+            stats.mcnemar_mde(100, 0.1, power=power)

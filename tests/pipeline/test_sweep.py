@@ -224,3 +224,18 @@ def test_named_bundles_set_several_keys_together(sweep_base, tmp_path):
 def test_bad_bundles_are_refused(sweep_base, tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message):
         parse_sweep({"base": sweep_base, "vary": {"setting": settings}}, base_dir=tmp_path)
+
+
+def test_mappings_under_a_config_key_are_values_and_overlaps_are_refused(sweep_base, tmp_path):
+    task = sweep_base["tasks"][0]
+    other = {**task, "n_test": 4}
+    sweep = parse_sweep({"base": sweep_base, "vary": {"tasks.0": [task, other]}}, base_dir=tmp_path)
+    assert [r.config["tasks"][0]["n_test"] for r in sweep.runs] == [6, 4]
+    clash = {"transfer.width": ["ridge"], "setting": [{"name": "a", "transfer.width": "truncate"}]}
+    with pytest.raises(
+        ConfigError, match="vary.transfer.width and vary.setting both set transfer.width"
+    ):
+        parse_sweep({"base": sweep_base, "vary": clash}, base_dir=tmp_path)
+    nested = {"transfer": [{"width": "ridge"}], "setting": [{"name": "s", "transfer.width": "x"}]}
+    with pytest.raises(ConfigError, match="both set transfer"):
+        parse_sweep({"base": sweep_base, "vary": nested}, base_dir=tmp_path)
