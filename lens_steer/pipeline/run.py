@@ -214,12 +214,15 @@ def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, A
     if not found.best:  # the plain model won on validation: nothing to steer on test
         out["test"] = None
         return out
+    control = ("random-direction",) if "random-direction" in tcfg["controls"] else ()
     rep = evaluate(
-        child, task, test, vectors=vecs.select(found.best), lam=lam, its=False, controls=(),
+        child, task, test, vectors=vecs.select(found.best), lam=lam, its=False, controls=control,
         scoring=tcfg["scoring"], options=opts,
     )  # fmt: skip
     conditions = rep.to_dict(predictions=False)["conditions"]
     out["test"] = {"baseline": conditions["baseline"], "best": conditions["steered"]}
+    if control:  # random directions on the chosen layers at λ*, as the run's own control
+        out["test"]["random-direction"] = conditions["random-direction"]
     return out
 
 

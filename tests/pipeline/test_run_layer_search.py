@@ -59,7 +59,12 @@ def greedy_run(base):
     cfg = {
         **base,
         "name": "greedy",
-        "tasks": [_arc(layer_search={"strategy": "greedy-forward", "max_layers": 2})],
+        "tasks": [
+            _arc(
+                layer_search={"strategy": "greedy-forward", "max_layers": 2},
+                controls=["random-direction"],
+            )
+        ],
     }
     return load_run(run_pipeline(validate_config(cfg), progress=False))
 
@@ -98,6 +103,9 @@ def test_the_run_records_the_search_and_tests_the_chosen_set(greedy_run):
         want = _steered_accuracy(greedy_run, best, tr.best_lambda, "test")
         assert test["best"]["accuracy"] == pytest.approx(want, abs=1e-6)
         assert test["best"]["vs_baseline"]["ci95"][0] <= test["best"]["vs_baseline"]["delta"]
+        control = test["random-direction"]  # the run's control, on the chosen layers at λ*
+        assert control["n"] == test["best"]["n"] and "random" in control["description"]
+        assert control["lam"] == tr.best_lambda and control["vs_baseline"]
     else:
         assert search["test"] is None
 
@@ -131,7 +139,13 @@ def test_probe_at_mlp_out_transferred_and_ablated(base):
         "name": "ablate-probe",
         "extract": {"method": "probe", "hook": "mlp_out", "batch_size": 4},
         "steer": {"op": "ablate"},
-        "tasks": [_arc(grid=[0.5, 1.0], layer_search={"strategy": "leave-one-out"})],
+        "tasks": [
+            _arc(
+                grid=[0.5, 1.0],
+                layer_search={"strategy": "leave-one-out"},
+                controls=["random-direction"],
+            )
+        ],
     }
     run = load_run(run_pipeline(validate_config(cfg), progress=False))
     tr = run.task("arc_challenge")
@@ -153,6 +167,9 @@ def test_probe_at_mlp_out_transferred_and_ablated(base):
     want = _steered_accuracy(run, search["best"], lam, "test", op="ablate")
     assert search["test"]["best"]["accuracy"] == pytest.approx(want, abs=1e-6)
     assert search["test"]["baseline"] == tr.conditions["baseline"]
+    control = search["test"]["random-direction"]  # random directions ablated on the same set
+    assert control["n"] == search["test"]["best"]["n"] and control["lam"] == lam
+    assert "random" in control["description"] and "vs_baseline" in control
 
 
 def test_a_generation_task_searches_by_its_graded_answers(base):
