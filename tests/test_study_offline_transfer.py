@@ -1,0 +1,63 @@
+"""studies/offline-transfer: its sweep file expands to the 12 designed runs, and family.py's table
+holds every steered comparison of a run with its random control and Holm over the family."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from lens_steer.analysis import load_run
+from lens_steer.experiment import stats
+from lens_steer.pipeline.config import validate_config
+from lens_steer.pipeline.run import run_pipeline
+from lens_steer.pipeline.sweep import load_sweep
+from lens_steer.testing import save_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "studies" / "offline-transfer"
+
+
+def test_the_sweep_is_the_design():
+    sweep = load_sweep(STUDY / "sweep.yaml")
+    assert len(sweep.runs) == 12
+    for run in sweep.runs:
+        cfg, task = run.config, run.config["tasks"][0]
+        assert cfg["child"] == "smollm2-135m-instruct" and task["name"] == "arc_challenge"
+        assert task["n_test"] is None and task["n_val"] is None and task["scoring"] == "loglik"
+        assert task["controls"] == ["random-direction"] and task["its"]
+        setting = run.values["setting"]
+        assert (task["layer_search"]["strategy"] == "greedy-forward") == (setting == "paper")
+        assert cfg["steer"]["relative"] == (setting == "relative")
+        assert cfg["transfer"]["width"] == ("ridge" if setting == "ridge" else "truncate")
+    assert {r.values["parent"] for r in sweep.runs} == {
+        "gemma-3-270m", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct",
+        "smollm2-135m-instruct",
+    }  # fmt: skip
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
+    task = {"name": "arc_challenge", "data_dir": str(ROOT.parent / "shared/data/arc_challenge"),
+            "scoring": "loglik", "pairs": {"n": 6}, "n_val": 12, "n_test": 12,
+            "grid": [16.0, 64.0], "its": True, "controls": ["random-direction"], "batch_size": 16,
+            "layer_search": {"strategy": "leave-one-out"}}  # fmt: skip
+    cfg = {"name": "fam", "parent": save_tiny_model(tmp_path / "p", "gemma3", 48, 3, 1),
+           "child": save_tiny_model(tmp_path / "c", "llama", 32, 3, 2), "device": "cpu",
+           "output_dir": str(tmp_path / "results"), "extract": {"batch_size": 4},
+           "transfer": {"width": "ridge", "n_anchor": 16}, "tasks": [task]}  # fmt: skip
+    run = load_run(run_pipeline(validate_config(cfg), progress=False))
+    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
+    family = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(family)
+    rows = family.comparisons(run)
+    assert [r["condition"] for r in rows] == ["steered", "its", "layer subset"]
+    assert all(r["control"] and r["control"]["vs_baseline"] for r in rows)
+    text = family.main([str(run.path), "-o", str(tmp_path / "t.md")])
+    assert text.startswith("Holm–Bonferroni over 3 comparisons")
+    ps = [r["cond"]["vs_baseline"]["mcnemar_p"] for r in rows]
+    body = [line for line in text.splitlines() if line.startswith("| ")][1:]  # past the header
+    holm_column = [line.split(" | ")[5] for line in body]
+    assert holm_column == [f"{q:.3g}" for q in stats.holm(ps)]
+    assert (tmp_path / "t.md").read_text() == text
