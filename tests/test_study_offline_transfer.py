@@ -37,6 +37,16 @@ def test_the_sweep_is_the_design():
     }  # fmt: skip
 
 
+def test_the_extra_sweep_is_the_ablation_and_the_sibling_pair():
+    ablate, sibling = load_sweep(STUDY / "extra.yaml").runs
+    assert (ablate.config["parent"], ablate.config["child"]) == ("smollm2-135m-instruct",) * 2
+    assert ablate.config["steer"]["op"] == "ablate" and ablate.config["tasks"][0]["grid"] == [1.0]
+    assert not ablate.config["tasks"][0]["its"]  # one comparison
+    assert (sibling.config["parent"], sibling.config["child"]) == (
+        "qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct")  # fmt: skip
+    assert sibling.config["tasks"][0]["grid"] == "paper" and sibling.config["steer"]["op"] == "add"
+
+
 @pytest.mark.usefixtures("one_thread")
 def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
     task = {"name": "arc_challenge", "data_dir": str(ROOT.parent / "shared/data/arc_challenge"),
