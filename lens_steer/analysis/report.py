@@ -22,7 +22,7 @@ from ..experiment.lambda_sweep import entry_str
 from .figures import GAIN_CONDITIONS, its_gains, lambda_curve, steering_ratio_figure, vectors_figure
 from .layer_search import layer_search_figure
 from .plots import FIGURE_CLASS, figure_div, figure_page, write_html
-from .rundir import Run, is_sweep_dir, load_runs, read_sweep, task_names
+from .rundir import Run, as_list, is_sweep_dir, load_runs, read_sweep, task_names
 from .similarity import pc1_similarity
 from .table1 import TABLE_CSS, table1
 
@@ -296,8 +296,7 @@ def _figure_html(f: ReportFigure) -> str:
 
 
 def _sweep_dirs(runs: Sequence[Run | str | Path] | str | Path | Run) -> list[Path]:
-    paths = [runs] if isinstance(runs, (str, Path, Run)) else runs
-    return [Path(p).expanduser().resolve() for p in paths if is_sweep_dir(p)]
+    return [Path(p).expanduser().resolve() for p in as_list(runs) if is_sweep_dir(p)]
 
 
 def _sweep_section(root: Path) -> str:
@@ -324,7 +323,7 @@ def report_html(runs: Sequence[Run | str | Path] | str | Path) -> str:
 
 
 def _only_a_sweep(runs: Sequence[Run | str | Path] | str | Path) -> bool:
-    paths = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    paths = as_list(runs)
     return len(paths) == 1 and is_sweep_dir(paths[0])
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "load_sweep_runs",
     "is_sweep_dir",
     "read_sweep",
+    "short_keys",
     "model_label",
     "task_names",
 ]
@@ -180,14 +181,23 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
     return record["runs"]
 
 
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each dotted key by its last part, unless another key ends the same way (then whole): how
+    a sweep names its runs and how a report labels them."""
+    last = [k.split(".")[-1] for k in keys]
+    return {k: (x if last.count(x) == 1 else k) for k, x in zip(keys, last, strict=True)}
+
+
 def _variant(values: Mapping[str, Any]) -> str:
-    """The varied values other than the models, each key by its last part unless two share it."""
-    shown = [(k, v) for k, v in values.items() if k not in ("parent", "child")]
-    last = [k.split(".")[-1] for k, _ in shown]
-    return ", ".join(
-        f"{x if last.count(x) == 1 else k}={model_label(str(v))}"
-        for (k, v), x in zip(shown, last, strict=True)
-    )
+    """The varied values other than the models, keys shortened as in the runs' names."""
+    shown = {k: v for k, v in values.items() if k not in ("parent", "child")}
+    short = short_keys(list(shown))
+    return ", ".join(f"{short[k]}={model_label(str(v))}" for k, v in shown.items())
+
+
+def as_list(paths: Any) -> list[Any]:
+    """One run or sweep directory (a path or a :class:`Run`), or several, as a list."""
+    return [paths] if isinstance(paths, (str, Path, Run)) else list(paths)
 
 
 def load_sweep_runs(path: str | Path) -> list[Run]:
@@ -210,10 +220,8 @@ def load_sweep_runs(path: str | Path) -> list[Run]:
 def load_runs(paths: Sequence[str | Path | Run] | str | Path | Run) -> list[Run]:
     """:func:`load_run` on each path (``Run`` objects pass through; a sweep directory gives its
     finished runs)."""
-    if isinstance(paths, (str, Path, Run)):
-        paths = [paths]
     runs: list[Run] = []
-    for p in paths:
+    for p in as_list(paths):
         if isinstance(p, Run):
             runs.append(p)
         else:

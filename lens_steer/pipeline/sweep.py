@@ -92,15 +92,11 @@ def _label(value: Any, whole: bool = False) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "x"
 
 
-def _short_keys(keys: list[str]) -> dict[str, str]:
-    """Each dotted key by its last part, unless another key ends the same way."""
-    last = [k.split(".")[-1] for k in keys]
-    return {k: (x if last.count(x) == 1 else k) for k, x in zip(keys, last, strict=True)}
-
-
 def _names(stem: str, combos: list[dict[str, Any]], where: str) -> list[str]:
     """Run names from the varied values; paths that share a last component are spelled whole."""
-    short = _short_keys(list(combos[0]))
+    from ..analysis.rundir import short_keys  # here, not at import: `lens-steer run` skips it
+
+    short = short_keys(list(combos[0]))
 
     def name(values: dict[str, Any], whole: bool) -> str:
         return "__".join([stem, *(f"{short[k]}={_label(v, whole)}" for k, v in values.items())])

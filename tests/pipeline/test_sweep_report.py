@@ -5,6 +5,7 @@ parent extraction)."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from lens_steer.analysis import load_runs, table1
-from lens_steer.analysis.report import report_figures
+from lens_steer.analysis.report import report_figures, report_html
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.testing import save_tiny_model
 
@@ -59,6 +60,7 @@ def test_report_of_a_sweep_dir_is_one_combined_report(swept, capsys):
     assert [r.arm for r in runs] == ["child (width=truncate)", "child (width=ridge)",
                                      "qwen (width=truncate)", "qwen (width=ridge)"]  # fmt: skip
     assert [row.child for row in table1(out).rows] == [r.arm for r in runs]
+    assert f"lens_steer report: {html.escape(runs[0].label)}" in report_html(runs[0])  # one Run
     kinds = [(f.kind, f.title) for f in report_figures(runs)]
     curves = [t for k, t in kinds if k == "lambda-curve"]
     assert curves == ["arc_challenge: accuracy vs λ, child child",
