@@ -21,8 +21,8 @@ import copy
 import itertools
 import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "load_sweep",
     "parse_sweep",
     "run_sweep",
+    "select_runs",
     "add_sweep_command",
     "SWEEP_KEYS",
 ]
@@ -57,9 +58,13 @@ class SweepRun:
 
 @dataclass(frozen=True)
 class Sweep:
+    """The expanded runs; when :func:`select_runs` left some out, ``file_runs`` names every run
+    of the file in order (an existing ``sweep.json`` keeps its records of the others)."""
+
     runs: tuple[SweepRun, ...]
     output_dir: str
     resources: dict[str, float] = field(default_factory=dict)
+    file_runs: tuple[str, ...] = ()
 
 
 def _set(cfg: dict[str, Any], dotted: str, value: Any) -> None:
@@ -230,6 +235,32 @@ def load_sweep(path: str | Path) -> Sweep:
     return parse_sweep(raw, base_dir=path.parent, where=str(path), name=path.stem)
 
 
+def _matches(value: Any, text: str) -> bool:
+    return text in (str(value), _label(value), _label(value, whole=True))
+
+
+def select_runs(sweep: Sweep, only: Sequence[str]) -> Sweep:
+    """The runs whose varied values match every ``LABEL=VALUE`` of ``only`` (a label given
+    twice matches either value): one pair of a study, re-run alone."""
+    labels = list(sweep.runs[0].values) if sweep.runs else []
+    choices = {k: sorted({str(r.values[k]) for r in sweep.runs}) for k in labels}
+    wanted: dict[str, list[str]] = {}
+    for item in only:
+        label, sep, value = item.partition("=")
+        if not sep or label not in choices:
+            raise InputError(f"--only {item!r}: give LABEL=VALUE, LABEL one of {labels}")
+        if not any(_matches(v, value) for v in choices[label]):
+            raise InputError(f"--only {item!r}: {label} takes one of {choices[label]}")
+        wanted.setdefault(label, []).append(value)
+
+    def keep(run: SweepRun) -> bool:
+        return all(any(_matches(run.values[k], v) for v in vs) for k, vs in wanted.items())
+
+    # every label names a value some run has, so the product holds at least one run
+    runs = tuple(r for r in sweep.runs if keep(r))
+    return replace(sweep, runs=runs, file_runs=sweep.file_runs or tuple(r.name for r in sweep.runs))
+
+
 def run_sweep(
     sweep: Sweep,
     output_dir: str | Path | None = None,
@@ -291,6 +322,8 @@ def cmd_sweep(args: Any) -> None:
     from .cli import _no_library_bars, _sigterm_unwinds
 
     sweep = load_sweep(args.sweep)
+    if args.only:
+        sweep = select_runs(sweep, args.only)
     if args.quiet:
         _no_library_bars()
     with _sigterm_unwinds():  # SIGTERM unwinds the current run as Ctrl-C does
@@ -326,5 +359,7 @@ def add_sweep_command(sub: Any) -> None:
                    help="run on Ray: a local cluster, or join ADDRESS ('auto', 'ray://host:port')")  # fmt: skip
     q.add_argument("--max-parallel", type=_positive, metavar="N",
                    help="with --ray: at most N runs at once (default: as many as the cluster fits)")  # fmt: skip
+    q.add_argument("--only", action="append", metavar="LABEL=VALUE",
+                   help="run only the runs with this varied value (repeat for several)")  # fmt: skip
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.set_defaults(func=cmd_sweep)

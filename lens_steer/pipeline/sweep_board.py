@@ -31,6 +31,21 @@ def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
         return False
 
 
+def _runs(sweep: Any, root: Path) -> dict[str, Any]:
+    """The record's runs: this execution's, queued, and (when ``--only`` left some out) what
+    ``root/sweep.json`` already records of the others, in its order, so that running one run
+    does not drop the others' records."""
+    fresh = {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}
+    if not sweep.file_runs:
+        return fresh
+    try:
+        earlier = json.loads((root / "sweep.json").read_text()).get("runs", {})
+    except (OSError, ValueError, AttributeError):
+        earlier = {}
+    runs = {n: fresh.get(n, earlier.get(n)) for n in sweep.file_runs}
+    return {n: e for n, e in runs.items() if isinstance(e, dict)}
+
+
 class SweepBoard:
     """The record of one sweep execution under ``root``; ``todo`` are the runs still to do as
     (name, config with the sweep's output directory)."""
@@ -38,9 +53,7 @@ class SweepBoard:
     def __init__(self, sweep: Any, root: Path, progress: bool = True) -> None:
         self.root, self.progress = root, progress
         self.position = {r.name: i for i, r in enumerate(sweep.runs, 1)}
-        self.record: dict[str, Any] = {
-            "runs": {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}
-        }
+        self.record: dict[str, Any] = {"runs": _runs(sweep, root)}
         self.todo: list[tuple[str, dict[str, Any]]] = []
         for run in sweep.runs:
             cfg = dict(run.config, output_dir=str(root))

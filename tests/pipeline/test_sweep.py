@@ -18,7 +18,7 @@ from lens_steer.models import load as load_module
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.pipeline.config import ConfigError
 from lens_steer.pipeline.run import run_pipeline
-from lens_steer.pipeline.sweep import load_sweep, parse_sweep, run_sweep
+from lens_steer.pipeline.sweep import load_sweep, parse_sweep, run_sweep, select_runs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -239,3 +239,50 @@ def test_mappings_under_a_config_key_are_values_and_overlaps_are_refused(sweep_b
     nested = {"transfer": [{"width": "ridge"}], "setting": [{"name": "s", "transfer.width": "x"}]}
     with pytest.raises(ConfigError, match="both set transfer"):
         parse_sweep({"base": sweep_base, "vary": nested}, base_dir=tmp_path)
+
+
+def test_only_selects_runs_by_their_varied_values(sweep_base, tmp_path):
+    settings = [{"name": "paper"}, {"name": "relative", "steer.relative": True}]
+    sweep = parse_sweep(
+        {"base": sweep_base, "vary": {"seed": [0, 1], "setting": settings}}, base_dir=tmp_path
+    )
+
+    def names(*only: str) -> list[str]:
+        return [r.name for r in select_runs(sweep, only).runs]
+
+    assert names("seed=1") == ["tiny__seed=1__setting=paper", "tiny__seed=1__setting=relative"]
+    assert names("seed=1", "setting=relative") == ["tiny__seed=1__setting=relative"]
+    assert len(names("seed=0", "seed=1")) == 4  # a label given twice: either value
+    one = select_runs(sweep, ["setting=paper", "seed=0"])
+    assert one.runs[0].config["steer"]["relative"] is False
+    assert one.file_runs == tuple(r.name for r in sweep.runs)
+    for only, message in [
+        ("seed", "give LABEL=VALUE, LABEL one of \\['seed', 'setting'\\]"),
+        ("sede=1", "LABEL one of"),
+        ("seed=2", "seed takes one of \\['0', '1'\\]"),
+        ("setting=ridge", "setting takes one of \\['paper', 'relative'\\]"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            select_runs(sweep, [only])
+
+
+def test_one_run_alone_keeps_the_others_records(sweep_base, tmp_path, capsys):
+    path = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]})
+    out = tmp_path / "out"
+    assert cli(["sweep", str(path), "--quiet", "--only", "seed=1"]) == 0
+    assert "sweep: 1 of 1 runs done" in capsys.readouterr().out
+    assert list(json.loads((out / "sweep.json").read_text())["runs"]) == ["tiny__seed=1"]
+    assert not (out / "tiny__seed=0").exists()
+    assert cli(["sweep", str(path), "--quiet", "--only", "seed=0"]) == 0
+    record = json.loads((out / "sweep.json").read_text())["runs"]
+    assert list(record) == ["tiny__seed=0", "tiny__seed=1"]  # the file's order, both kept
+    assert [r["status"] for r in record.values()] == ["done", "done"]
+    alone = run_pipeline(
+        dict(load_sweep(path).runs[0].config, output_dir=str(tmp_path / "alone")), progress=False
+    )
+    ours = json.loads((out / "tiny__seed=0" / "metrics.json").read_text())
+    assert ours["tasks"] == json.loads((alone / "metrics.json").read_text())["tasks"]
+    assert cli(["sweep", str(path), "--quiet"]) == 0  # the whole sweep: both reused
+    assert "sweep: 2 of 2 runs done" in capsys.readouterr().out
+    assert cli(["sweep", str(path), "--only", "seed=3"]) == 2
+    assert "seed takes one of ['0', '1']" in capsys.readouterr().err
