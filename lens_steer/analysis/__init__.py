@@ -12,11 +12,13 @@ scripts in the top-level ``analyses/`` folder and ``lens-steer report`` are thin
 - ITS gains (Fig. 1/4): :func:`its_gains`
 - Table 1: :func:`table1`
 - steering ratio: :func:`steering_ratio_figure` (runs), :func:`steering_ratio_curves` (models)
-- the report: :func:`write_report`; one figure to HTML: :func:`write_figure`
+- the report: :func:`write_report`; one figure to HTML: :func:`write_figure`; the report's
+  figures as PNG / SVG / PDF: :func:`write_figures`
 """
 
 from .ablation import AblationResult, layer_ablation, run_layer_ablation
 from .curves import LambdaCurves, lambda_curves
+from .export import write_figures
 from .figures import its_gains, lambda_curve, steering_ratio_figure, vectors_figure
 from .layer_search import layer_search_figure, run_layer_search
 from .plots import write_figure
@@ -58,6 +60,7 @@ __all__ = [
     "run_layer_search",
     "report_html",
     "similarity_figure",
+    "write_figures",
     "steering_ratio_curves",
     "steering_ratio_figure",
     "table1",

@@ -166,6 +166,11 @@ def cmd_report(args: argparse.Namespace) -> None:
             "with -o REPORT.html"
         )
     print(f"report: {write_report(args.run_dirs, args.out)}")
+    if args.figures:
+        from ..analysis import write_figures
+
+        paths = write_figures(args.run_dirs, args.figures, args.format)
+        print(f"figures: {len(paths)} {args.format} files in {args.figures}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -231,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                    help="run directories, or a sweep's output directory (all its finished runs)")  # fmt: skip
     q.add_argument("-o", "--out", help="output HTML (default: DIR/report.html for one directory)")
+    q.add_argument("--figures", metavar="FOLDER",
+                   help="also write each figure as an image file there (needs kaleido + Chrome)")  # fmt: skip
+    q.add_argument("--format", default="png", help="--figures' format: png, svg, pdf, jpg, webp")
     q.set_defaults(func=cmd_report)
 
     add_commands(sub, model_opts)

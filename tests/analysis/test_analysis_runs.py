@@ -19,9 +19,11 @@ from lens_steer.analysis import (
     report_figures,
     steering_ratio_figure,
     table1,
+    write_figures,
     write_report,
 )
 from lens_steer.analysis.curves import per_lambda_correct
+from lens_steer.errors import InputError
 from lens_steer.experiment import stats
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.pipeline.config import validate_config
@@ -256,6 +258,52 @@ def test_cli_report(runs, tmp_path, capsys):
     assert "-o REPORT.html" in capsys.readouterr().err
     assert cli(["report", str(tmp_path)]) == 2
     assert "config.json is missing" in capsys.readouterr().err
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_report_figures_as_png_files(runs, tmp_path, capsys):
+    """Rendered for real (kaleido in Debian's chromium, as .ci/run installs it): one PNG per
+    report figure, named by its report key, at the asked width × scale."""
+    folder = tmp_path / "figures"
+    out = tmp_path / "r.html"
+    assert cli(["report", str(runs[0].path), "-o", str(out), "--figures", str(folder)]) == 0
+    keys = [f.key for f in report_figures([runs[0]])]
+    assert f"figures: {len(keys)} png files in {folder}" in capsys.readouterr().out
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.png" for k in keys)
+    width, height = _png_size(folder / f"{keys[0]}.png")
+    assert width == 2000 and height > 200  # 1000 layout px at scale 2
+    svg = write_figures([runs[0]], tmp_path / "svg", "svg", width=640)
+    assert svg[0].read_text().startswith("<svg") and 'width="640"' in svg[0].read_text()
+
+
+def test_figure_export_fails_cleanly(runs, tmp_path, monkeypatch):
+    import plotly.io as pio
+
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("kept")
+
+    def half_then_fail(figs, files, **kwargs):
+        Path(files[0]).write_bytes(b"half")
+        raise RuntimeError("ChromeNotFoundError")
+
+    monkeypatch.setattr(pio, "write_images", half_then_fail)
+    with pytest.raises(InputError, match="rendering the figures failed.*apt install chromium"):
+        write_figures([runs[0]], folder)
+    assert [p.name for p in folder.iterdir()] == ["mine.txt"]  # nothing half-written is left
+    with pytest.raises(InputError, match="choose one of png, svg"):
+        write_figures([runs[0]], folder, "gif")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else real(name, *a)
+    )
+    with pytest.raises(InputError, match="kaleido is not installed.*lens-steer\\[images\\]"):
+        write_figures([runs[0]], folder)
 
 
 def _script(name: str):

@@ -1,0 +1,74 @@
+"""The report's figures as image files (PNG, SVG, PDF) for a paper or a Markdown page.
+
+plotly renders images through kaleido, which drives a Chrome or Chromium it finds on the machine
+(``pip install 'lens-steer[images]'``; Debian: ``apt install chromium``). The figures are the
+report's own (:func:`~lens_steer.analysis.report_figures`), named by their report keys, so a
+``docs/`` page and the HTML report show the same thing. All of them are rendered before any is
+moved into place: a failure leaves the folder as it was.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import InputError
+from .report import report_figures
+from .rundir import Run
+
+__all__ = ["IMAGE_FORMATS", "write_figures"]
+
+IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
+_HOW = (
+    "image export needs kaleido >= 1 (pip install 'lens-steer[images]') and a Chrome or Chromium "
+    "it can find (Debian: apt install chromium; or run `kaleido_get_chrome` once)"
+)
+
+
+def _need_kaleido() -> None:
+    if importlib.util.find_spec("kaleido") is None:
+        raise InputError(f"kaleido is not installed: {_HOW}")
+
+
+def write_figures(
+    runs: Sequence[Run | str | Path] | str | Path,
+    folder: str | Path,
+    fmt: str = "png",
+    *,
+    width: int = 1000,
+    scale: float = 2.0,
+) -> list[Path]:
+    """Write every figure of the runs' report to ``folder/<key>.<fmt>``; returns the paths.
+
+    ``width`` is in layout pixels (each figure keeps its own height); ``scale`` multiplies the
+    pixels of raster formats (2: sharp on high-density screens and in print).
+    """
+    if fmt not in IMAGE_FORMATS:
+        raise InputError(f"image format {fmt!r}: choose one of {', '.join(IMAGE_FORMATS)}")
+    figures = report_figures(runs)
+    if not figures:
+        raise InputError("these runs have no figures to export (see their report.html)")
+    _need_kaleido()
+    import plotly.io as pio
+
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".figures-") as tmp:
+        drafts = [Path(tmp) / f"{f.key}.{fmt}" for f in figures]
+        heights = [f.figure.layout.height for f in figures]
+        try:
+            pio.write_images(
+                [f.figure for f in figures], drafts, format=fmt, width=width,
+                height=heights, scale=scale,
+            )  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - kaleido's errors name Chrome, not the fix
+            raise InputError(
+                f"rendering the figures failed ({type(err).__name__}: {err}); {_HOW}"
+            ) from err
+        paths = [folder / d.name for d in drafts]
+        for draft, path in zip(drafts, paths, strict=True):
+            os.replace(draft, path)
+    return paths
