@@ -240,13 +240,18 @@ def _matches(value: Any, text: str) -> bool:
 
 
 def select_runs(sweep: Sweep, only: Sequence[str]) -> Sweep:
-    """The runs whose varied values match every ``LABEL=VALUE`` of ``only`` (a label given
-    twice matches either value): one pair of a study, re-run alone."""
+    """The runs whose varied values match every ``LABEL=VALUE`` of ``only`` (LABEL as in
+    ``vary`` or as in the runs' names; a label given twice matches either value): one pair of a
+    study, re-run alone."""
+    from ..analysis.rundir import short_keys  # here, not at import: `lens-steer run` skips it
+
     labels = list(sweep.runs[0].values) if sweep.runs else []
     choices = {k: sorted({str(r.values[k]) for r in sweep.runs}) for k in labels}
+    named = {short: k for k, short in short_keys(labels).items()}  # as in the runs' names
     wanted: dict[str, list[str]] = {}
     for item in only:
         label, sep, value = item.partition("=")
+        label = named.get(label, label)
         if not sep or label not in choices:
             raise InputError(f"--only {item!r}: give LABEL=VALUE, LABEL one of {labels}")
         if not any(_matches(v, value) for v in choices[label]):

@@ -253,6 +253,12 @@ def test_only_selects_runs_by_their_varied_values(sweep_base, tmp_path):
     assert names("seed=1") == ["tiny__seed=1__setting=paper", "tiny__seed=1__setting=relative"]
     assert names("seed=1", "setting=relative") == ["tiny__seed=1__setting=relative"]
     assert len(names("seed=0", "seed=1")) == 4  # a label given twice: either value
+    widths = parse_sweep(
+        {"base": sweep_base, "vary": {"transfer.width": ["ridge", "truncate"]}}, base_dir=tmp_path
+    )
+    picked = [r.name for r in select_runs(widths, ["width=truncate"]).runs]  # as in the name
+    assert picked == [r.name for r in select_runs(widths, ["transfer.width=truncate"]).runs]
+    assert picked == ["tiny__width=truncate"]
     one = select_runs(sweep, ["setting=paper", "seed=0"])
     assert one.runs[0].config["steer"]["relative"] is False
     assert one.file_runs == tuple(r.name for r in sweep.runs)
