@@ -67,7 +67,15 @@ def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
     text = family.main([str(run.path), "-o", str(tmp_path / "t.md")])
     assert text.startswith("Holm–Bonferroni over 3 comparisons")
     ps = [r["cond"]["vs_baseline"]["mcnemar_p"] for r in rows]
-    body = [line for line in text.splitlines() if line.startswith("| ")][1:]  # past the header
+    family_part, chosen = text.split("What validation (Dev) chose")
+    body = [line for line in family_part.splitlines() if line.startswith("| ")][1:]
     holm_column = [line.split(" | ")[5] for line in body]
     assert holm_column == [f"{q:.3g}" for q in stats.holm(ps)]
     assert (tmp_path / "t.md").read_text() == text
+    tune, ratio = (
+        run.task("arc_challenge").tune,
+        run.task("arc_challenge").metrics["steering_ratio"],
+    )
+    row = [line for line in chosen.splitlines() if line.startswith("| fam")][0].split(" | ")
+    assert row[1] == str(tune["best"]) and row[2].startswith(f"{100 * tune['best_accuracy']:.1f} %")
+    assert row[3].startswith(f"{sum(ratio['ratio']) / len(ratio['ratio']):.3g} [")

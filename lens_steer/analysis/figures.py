@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
-from .plots import band, color, style
+from .plots import band, color, fit_legend, style
 from .rundir import Run, load_runs, task_names
 
 __all__ = [
@@ -108,6 +108,7 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
         if c.scalar and all(p.lam > 0 for p in points):
             _log_grid_axis(fig, sorted({p.lam for p in points}), col)
     _one_legend_entry_per_name(fig)
+    fit_legend(fig)
     fig.update_xaxes(title_text="λ")
     fig.update_yaxes(title_text="accuracy", col=1)
     if notes:
@@ -201,7 +202,7 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
     for col, t in enumerate(tasks, 1):
         with_task = [r for r in rs if t in r.tasks]
-        x = [[r.parent for r in with_task], [r.arm for r in with_task]]
+        x = [[r.parent for r in with_task], _arms(with_task)]
         for k, name in enumerate(GAIN_CONDITIONS):
             conds = [r.task(t).conditions.get(name) for r in with_task]
             if not any(c and c.get("vs_baseline") for c in conds):
@@ -231,9 +232,18 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
                 col,
             )
         fig.add_hline(y=0, line={"color": "black", "width": 1}, row=1, col=col)
-    fig.update_layout(barmode="group")
+    # the legend (a few short names) at the right: below, rotated group labels would run into it
+    fig.update_layout(barmode="group", legend={"orientation": "v", "y": 1, "yanchor": "top"})
     fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
     return fig
+
+
+def _arms(runs: Sequence[Run]) -> list[str]:
+    """Each run's bar-group label under its parent: the child and its varied values, or, when
+    every run has the same child, the varied values alone (short labels stay horizontal)."""
+    if len({r.child for r in runs}) == 1:
+        return [r.variant or r.child for r in runs]
+    return [r.arm for r in runs]
 
 
 def _gain(cond: dict[str, Any] | None) -> tuple[float | None, float, float, str]:
@@ -274,7 +284,7 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
             )
     fig.update_yaxes(type="log", title_text="‖λ·v‖ / ‖h‖")
     fig.update_xaxes(title_text="child layer")
-    return fig
+    return fit_legend(fig)
 
 
 def _lam(value: Any) -> float | tuple[float, ...]:
@@ -324,4 +334,4 @@ def vectors_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
                 )
         fig.update_xaxes(title_text="parent layer", row=row, col=1)
         fig.update_xaxes(title_text="child layer", row=row, col=2)
-    return fig
+    return fit_legend(fig, base=360 * len(tasks) + 120)

@@ -25,7 +25,9 @@ __all__ = [
     "color",
     "figure_div",
     "figure_page",
+    "fit_legend",
     "heatmap",
+    "legend_rows",
     "rgba",
     "style",
     "write_figure",
@@ -106,6 +108,26 @@ def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
         legend={"orientation": "h", "yanchor": "top", "y": -0.18},
         margin={"t": 80, "b": 40},
     )
+    return fig
+
+
+def legend_rows(fig: go.Figure, width: int = 900) -> int:
+    """How many rows the figure's horizontal legend takes at ``width`` px (about 7 px a character
+    plus the symbol), entries wrapped as plotly wraps them."""
+    names = [t.name for t in fig.data if t.name and t.showlegend is not False]
+    rows, used = (1, 0) if names else (0, 0)
+    for name in names:
+        w = 50 + 7 * len(name)
+        if used and used + w > width:
+            rows, used = rows + 1, 0
+        used += w
+    return rows
+
+
+def fit_legend(fig: go.Figure, base: int = 480) -> go.Figure:
+    """Grow the figure with its legend, so that many runs do not squeeze the plot to a strip:
+    the legend below the plot takes about 26 px a row beyond the first four."""
+    fig.update_layout(height=base + 26 * max(0, legend_rows(fig) - 4))
     return fig
 
 

@@ -122,21 +122,44 @@ def _pc1_figures(runs: Sequence[Run], task: str) -> list[ReportFigure]:
     return out
 
 
+_RUNS_PER_CURVE = 4  # 5 traces each: more runs on one λ axis stop being readable
+
+
+def _relative(run: Run) -> bool:
+    return bool((run.config.get("steer") or {}).get("relative"))
+
+
+def _curve_parts(runs: Sequence[Run]) -> list[tuple[str, bool, list[Run], str]]:
+    """(child, relative λ, runs, "k of n") per figure: runs that share a child and a unit of λ,
+    at most ``_RUNS_PER_CURVE`` at a time, in the runs' order."""
+    groups: dict[tuple[str, bool], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((r.child, _relative(r)), []).append(r)
+    parts = []
+    for (child, rel), rs in groups.items():
+        n = -(-len(rs) // _RUNS_PER_CURVE)
+        for k in range(n):
+            chunk = rs[k * _RUNS_PER_CURVE : (k + 1) * _RUNS_PER_CURVE]
+            parts.append((child, rel, chunk, f" ({k + 1} of {n})" if n > 1 else ""))
+    return parts
+
+
 def _lambda_curves(runs: Sequence[Run], task: str) -> list[ReportFigure]:
-    """One λ-curve figure, or with several children (a sweep) one per child."""
-    children = list(dict.fromkeys(r.child for r in runs))
-    if len(children) == 1:
-        return [ReportFigure(f"lambda-curve-{task}", "lambda-curve", f"{task}: accuracy vs λ",
-                             lambda_curve(runs, task))]  # fmt: skip
-    return [
-        ReportFigure(
-            f"lambda-curve-{task}-{j}",
-            "lambda-curve",
-            f"{task}: accuracy vs λ, child {child}",
-            lambda_curve([r for r in runs if r.child == child], task),
-        )
-        for j, child in enumerate(children)
-    ]
+    """λ curves, one figure per child and unit of λ (absolute, or a fraction of each layer's
+    mean ‖h‖: never on one axis), at most four runs each."""
+    parts = _curve_parts(runs)
+    several_children = len({child for child, *_ in parts}) > 1
+    both_units = len({rel for _, rel, *_ in parts}) > 1
+    out = []
+    for j, (child, rel, rs, part) in enumerate(parts):
+        fig = lambda_curve(rs, task)
+        if rel:
+            fig.update_xaxes(title_text="λ (fraction of the layer's mean ‖h‖)")
+        title = f"{task}: accuracy vs λ" + (f", child {child}" if several_children else "")
+        title += (", λ relative to ‖h‖" if rel and both_units else "") + part
+        key = f"lambda-curve-{task}" if len(parts) == 1 else f"lambda-curve-{task}-{j}"
+        out.append(ReportFigure(key, "lambda-curve", title, fig))
+    return out
 
 
 def report_figures(runs: Sequence[Run | str | Path]) -> list[ReportFigure]:

@@ -1,5 +1,7 @@
-"""The study's table: every steered comparison of every finished run (λ*, ITS, the layer subset)
-with its random-direction control beside it, and Holm–Bonferroni over the whole family.
+"""The study's tables: every steered comparison of every finished run (λ*, ITS, the layer subset)
+with its random-direction control beside it and Holm–Bonferroni over the whole family; then per
+run what validation chose (λ*, its Dev accuracy, the steering ratio ‖λ*·v‖ / mean ‖h‖ it implies,
+the layer subset).
 
     .venv/bin/python studies/offline-transfer/family.py [RESULTS_DIR ...] [-o table.md]
 
@@ -56,6 +58,31 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _choices(run: Any) -> str:
+    """One row of what Dev chose for ``run``."""
+    tr = run.task("arc_challenge")
+    tune, ratio = tr.tune, tr.metrics.get("steering_ratio") or {}
+    r = ratio.get("ratio") or []
+    ratio_text = f"{sum(r) / len(r):.3g} [{min(r):.3g}, {max(r):.3g}]" if r else "-"
+    search = tr.metrics.get("layer_search")
+    subset = "-"
+    if search:
+        best = next((s for s in search["steps"] if s["layers"] == search["best"]), None)
+        subset = f"{search['best'] or 'none'}"
+        if best and search["best"]:
+            subset += f" ({100 * best['accuracy']:.1f} %)"
+    return (f"| {run.path.name} | {tune['best']} | {100 * tune['best_accuracy']:.1f} % "
+            f"({tune['table'][tune['best_index']]['n_correct']}/{tune['n']}) | {ratio_text} "
+            f"| {subset} |")  # fmt: skip
+
+
+def choices_table(runs: list[Any]) -> str:
+    head = ("run", "λ* (Dev)", "Dev accuracy at λ*", "steering ratio at λ*: mean [min, max]",
+            "layer subset (Dev accuracy)")  # fmt: skip
+    rows = [_choices(r) for r in runs if "arc_challenge" in r.tasks]
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *rows]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="*", default=["studies/offline-transfer/results"])
@@ -64,8 +91,9 @@ def main(argv: list[str] | None = None) -> str:
 
     from lens_steer.analysis import load_runs
 
-    rows = [row for run in load_runs(args.results) for row in comparisons(run)]
-    text = table(rows)
+    runs = load_runs(args.results)
+    rows = [row for run in runs for row in comparisons(run)]
+    text = table(rows) + "\nWhat validation (Dev) chose\n\n" + choices_table(runs)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     print(text)

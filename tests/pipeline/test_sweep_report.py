@@ -8,11 +8,13 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 
 import pytest
 import yaml
 
-from lens_steer.analysis import load_runs, table1
+from lens_steer.analysis import its_gains, load_runs, table1
+from lens_steer.analysis.plots import legend_rows
 from lens_steer.analysis.report import report_figures, report_html
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.testing import save_tiny_model
@@ -74,3 +76,56 @@ def test_a_sweep_dir_without_finished_runs_is_refused_clearly(tmp_path):
     (tmp_path / "sweep.json").write_text(json.dumps({"runs": {"a": {"status": "failed"}}}))
     with pytest.raises(FileNotFoundError, match="lists no finished run yet"):
         load_runs(tmp_path)
+
+
+def test_lambda_curves_never_share_an_axis_across_units_and_stay_readable(swept, tmp_path):
+    """A study-sized sweep (one child, λ absolute in some runs and relative to ‖h‖ in others):
+    relative and absolute λ get figures of their own, at most four runs each."""
+    path, out = swept
+    if not (out / "sweep.json").is_file():
+        cli(["sweep", str(path), "--quiet"])
+    source = out / "tiny__child=child__width=ridge"
+    grid = tmp_path / "grid"
+    record = {}
+    for i in range(9):
+        name = f"g__run={i}"
+        shutil.copytree(source, grid / name, ignore=shutil.ignore_patterns("*.sqlite", "*.lock"))
+        if i % 3 == 0:  # runs 0, 3, 6 steer with λ relative to ‖h‖
+            stamp = json.loads((grid / name / "config.json").read_text())
+            stamp["config"]["steer"]["relative"] = True
+            (grid / name / "config.json").write_text(json.dumps(stamp))
+        record[name] = {"values": {"run": i}, "status": "done"}
+    (grid / "sweep.json").write_text(json.dumps({"runs": record}))
+    curves = [f for f in report_figures(load_runs(grid)) if f.kind == "lambda-curve"]
+    assert [f.title for f in curves] == [
+        "arc_challenge: accuracy vs λ, λ relative to ‖h‖",
+        "arc_challenge: accuracy vs λ (1 of 2)",
+        "arc_challenge: accuracy vs λ (2 of 2)",
+    ]
+    names = [{t.name.split(": ")[0] for t in f.figure.data if t.name} - {"95% CI"} for f in curves]
+    runs_in = [sorted(int(n.split("run=")[1].rstrip(")")) for n in ns) for ns in names]
+    assert runs_in == [[0, 3, 6], [1, 2, 4, 5], [7, 8]]
+    assert curves[0].figure.layout.xaxis.title.text == "λ (fraction of the layer's mean ‖h‖)"
+    assert curves[1].figure.layout.xaxis.title.text == "λ"
+    assert len({f.key for f in curves}) == 3
+    # the legend grows the figure instead of squeezing the plot
+    rows = [legend_rows(f.figure) for f in curves]
+    assert rows[1] > 4 >= rows[2]
+    assert [f.figure.layout.height for f in curves[1:]] == [480 + 26 * (rows[1] - 4), 480]
+    gains = its_gains(load_runs(grid))
+    assert list(gains.data[0].x[1]) == [f"run={i}" for i in range(9)]  # one child: values alone
+
+
+def test_legend_rows_wrap_as_plotly_wraps():
+    import plotly.graph_objects as go
+
+    def fig(names):
+        return go.Figure([go.Scatter(x=[0], y=[0], name=n) for n in names])
+
+    assert legend_rows(fig(["x" * 100] * 10)) == 10  # 750 px each: one a row at 900 px
+    assert legend_rows(fig(["steered", "random"])) == 1
+    assert legend_rows(fig(["x" * 50] * 4)) == 2  # 400 px each: two a row
+    hidden = fig(["x" * 100] * 3)
+    hidden.data[1].showlegend = False
+    assert legend_rows(hidden) == 2
+    assert legend_rows(go.Figure()) == 0
