@@ -186,7 +186,7 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
         seed=seed,
         options=opts,
     )
-    write_json(out / "predictions.json", report.to_dict(predictions=True))
+    write_json(out / "predictions.json", report.to_dict(predictions=True), compact=True)
     log.info("%s test:\n%s", tcfg["name"], report.summary_table())
     result = _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg)
     if tcfg["layer_search"]["strategy"] is not None:

@@ -69,6 +69,9 @@ def test_run_directory_contents(raw_config, tmp_path):
     assert metrics["environment"]["torch"]
     tune = json.loads((run_dir / "gsm8k" / "tune.json").read_text())
     assert [row["lam"] for row in tune["table"]] == [0.5, 2.0, 8.0]
+    preds = (run_dir / "gsm8k" / "predictions.json").read_text()
+    assert preds.count("\n") == 1 and '", "' not in preds  # compact: one line, no padding
+    assert json.loads(preds)["conditions"]["baseline"]["n"] == 6
     other = validate_config({**raw_config, "output_dir": str(tmp_path), "seed": 1})
     with pytest.raises(RunDirectoryError, match="differs in: seed"):
         run_pipeline(other, progress=False)
