@@ -8,8 +8,6 @@ with plotly.js inline so it opens offline, and atomically so a reader never sees
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative
+
+from ..formats import atomic_write
 
 __all__ = [
     "FIGURE_CLASS",
@@ -133,21 +133,8 @@ def fit_legend(fig: go.Figure, base: int = 480) -> go.Figure:
 
 def write_html(text: str, path: str | Path) -> Path:
     """Write ``text`` to ``path`` atomically (a temp file in the same folder, then rename),
-    readable by others as an ordinary file would be (``mkstemp`` alone makes it owner-only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    readable by others as an ordinary file would be."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def figure_page(divs: Sequence[str], title: str, head: str = "", css: str = "") -> str:

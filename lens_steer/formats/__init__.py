@@ -28,13 +28,23 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..vectors import SteeringVectors, zero_layers
-from .common import Baked, bake, check_exportable, file_error
+from .common import Baked, atomic_write, bake, check_exportable, file_error
 from .controlvector import read_gguf, sniff_gguf, write_gguf
 from .lm_eval import HOOKPOINT, read_lm_eval, sniff_pt, write_lm_eval
 from .native import read_native, sniff_native
 from .svec import read_svec, sniff_svec, write_svec
 
-__all__ = ["FORMATS", "Format", "Baked", "detect", "read", "export", "bake", "HOOKPOINT"]
+__all__ = [
+    "FORMATS",
+    "Format",
+    "Baked",
+    "detect",
+    "read",
+    "export",
+    "bake",
+    "HOOKPOINT",
+    "atomic_write",
+]
 
 
 @dataclass(frozen=True)

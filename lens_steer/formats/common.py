@@ -143,6 +143,8 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
     An exception anywhere leaves ``path`` as it was (absent or the old file), never half-written.
+    The file gets the permissions an ordinary new file would (``mkstemp`` alone makes it
+    owner-only: a run directory on a cluster's shared disk would be unreadable to the others).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +152,9 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

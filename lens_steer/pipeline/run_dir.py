@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LockError
+from ..formats import atomic_write
 from .config import ConfigError, config_hash
 
 __all__ = ["RunDirectoryError", "LockError", "write_json", "read_stamp", "check_stamp", "claim"]
@@ -37,17 +37,9 @@ def write_json(path: Path, obj: Any, compact: bool = False) -> None:
     """Atomic JSON write with stable formatting (sorted keys only where the producer sorted);
     ``compact`` for data nobody reads by eye (per-question predictions: half the bytes of an
     indented file, which matters once a study commits them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, ensure_ascii=False, **layout)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    text = json.dumps(obj, ensure_ascii=False, **layout) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_stamp(run_dir: Path) -> dict[str, Any] | None:

@@ -72,6 +72,10 @@ def test_run_directory_contents(raw_config, tmp_path):
     preds = (run_dir / "gsm8k" / "predictions.json").read_text()
     assert preds.count("\n") == 1 and '", "' not in preds  # compact: one line, no padding
     assert json.loads(preds)["conditions"]["baseline"]["n"] == 6
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("metrics.json", "config.json", "gsm8k/predictions.json"):  # atomic, yet shared
+        assert (run_dir / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     other = validate_config({**raw_config, "output_dir": str(tmp_path), "seed": 1})
     with pytest.raises(RunDirectoryError, match="differs in: seed"):
         run_pipeline(other, progress=False)
