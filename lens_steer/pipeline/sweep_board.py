@@ -73,7 +73,8 @@ class SweepBoard:
         return self.record["runs"][name]
 
     def _paths(self, name: str) -> dict[str, str]:
-        return {"run_dir": str(self.root / name), "metrics": str(self.root / name / "metrics.json")}
+        """Relative to the sweep folder, so that the folder can move (a study commits it)."""
+        return {"run_dir": name, "metrics": f"{name}/metrics.json"}
 
     def _write(self) -> None:
         write_json(self.root / "sweep.json", self.record)
@@ -87,7 +88,7 @@ class SweepBoard:
 
     def start(self, name: str) -> None:
         """``name`` is running (on Ray: handed to the cluster, which starts it when it can)."""
-        self._entry(name).update(status="running", run_dir=str(self.root / name))
+        self._entry(name).update(status="running", run_dir=name)
         self._line("running", name)
         self._write()
 
@@ -97,7 +98,7 @@ class SweepBoard:
 
     def fail(self, name: str, error: str, wall_s: float | None = None) -> None:
         entry = self._entry(name)
-        entry.update(status="failed", error=error, run_dir=str(self.root / name))
+        entry.update(status="failed", error=error, run_dir=name)
         if wall_s is not None:
             entry["wall_s"] = round(wall_s, 1)
         self.failed.append(name)

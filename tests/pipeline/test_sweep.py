@@ -108,7 +108,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(sweep_base, tmp_path, c
     assert "1 run(s) failed: tiny__child=missing" in err
     record = json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"]
     ok, bad = record["tiny__child=child"], record["tiny__child=missing"]
-    assert ok["status"] == "done" and Path(ok["metrics"]).is_file()
+    assert ok["status"] == "done" and (tmp_path / "out" / ok["metrics"]).is_file()
+    assert ok["run_dir"] == "tiny__child=child"  # relative: the folder can move
     assert bad["status"] == "failed" and "missing" in bad["error"]
     # one finished run: the sweep's report is still the sweep's, in its folder
     assert cli(["report", str(tmp_path / "out")]) == 0
