@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .report import report_figures
@@ -52,23 +53,38 @@ def write_figures(
     if not figures:
         raise InputError("these runs have no figures to export (see their report.html)")
     _need_kaleido()
+    folder = Path(folder).expanduser()
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".figures-") as tmp:
+            drafts = [Path(tmp) / f"{f.key}.{fmt}" for f in figures]
+            _render(figures, drafts, fmt, width, scale)
+            paths = [folder / d.name for d in drafts]
+            for draft, path in zip(drafts, paths, strict=True):
+                os.replace(draft, path)
+    except InputError:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    return paths
+
+
+def _render(figures: list[Any], drafts: list[Path], fmt: str, width: int, scale: float) -> None:
+    """All figures to their draft files, or InputError. kaleido reports a figure that fails to
+    render by leaving its file out (plotly does not raise), so every draft is checked."""
     import plotly.io as pio
 
-    folder = Path(folder).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".figures-") as tmp:
-        drafts = [Path(tmp) / f"{f.key}.{fmt}" for f in figures]
-        heights = [f.figure.layout.height for f in figures]
-        try:
-            pio.write_images(
-                [f.figure for f in figures], drafts, format=fmt, width=width,
-                height=heights, scale=scale,
-            )  # fmt: skip
-        except Exception as err:  # noqa: BLE001 - kaleido's errors name Chrome, not the fix
-            raise InputError(
-                f"rendering the figures failed ({type(err).__name__}: {err}); {_HOW}"
-            ) from err
-        paths = [folder / d.name for d in drafts]
-        for draft, path in zip(drafts, paths, strict=True):
-            os.replace(draft, path)
-    return paths
+    heights = [f.figure.layout.height for f in figures]
+    try:
+        pio.write_images([f.figure for f in figures], drafts, format=fmt, width=width,
+                         height=heights, scale=scale)  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - kaleido's errors name Chrome, not the fix
+        raise InputError(
+            f"rendering the figures failed ({type(err).__name__}: {err}); {_HOW}"
+        ) from err
+    missing = [d.stem for d in drafts if not d.is_file()]
+    if missing:
+        raise InputError(
+            f"kaleido did not render {', '.join(missing)}; nothing was written; {_HOW}"
+        )

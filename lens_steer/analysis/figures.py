@@ -235,6 +235,8 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     # the legend (a few short names) at the right: below, rotated group labels would run into it
     fig.update_layout(barmode="group", legend={"orientation": "v", "y": 1, "yanchor": "top"})
     fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
+    if len({r.child for r in rs}) == 1:  # the groups are labelled by varied values alone
+        fig.update_xaxes(title_text=f"child {rs[0].child}: parent and varied values")
     return fig
 
 

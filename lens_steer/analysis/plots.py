@@ -111,9 +111,10 @@ def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
     return fig
 
 
-def legend_rows(fig: go.Figure, width: int = 900) -> int:
-    """How many rows the figure's horizontal legend takes at ``width`` px (about 7 px a character
-    plus the symbol), entries wrapped as plotly wraps them."""
+def legend_rows(fig: go.Figure, width: int = 840) -> int:
+    """How many rows the figure's horizontal legend takes when the plot area is ``width`` px wide
+    (a 1000 px figure less its margins; about 7 px a character plus the symbol), entries wrapped
+    as plotly wraps them."""
     names = [t.name for t in fig.data if t.name and t.showlegend is not False]
     rows, used = (1, 0) if names else (0, 0)
     for name in names:

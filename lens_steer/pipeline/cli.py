@@ -158,8 +158,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from ..analysis import write_report
+    from ..analysis.export import IMAGE_FORMATS
     from ..errors import InputError
 
+    if args.figures and args.format not in IMAGE_FORMATS:  # before the report is written
+        raise InputError(f"--format {args.format!r}: choose one of {', '.join(IMAGE_FORMATS)}")
     if args.out is None and len(args.run_dirs) > 1:  # one sweep directory needs no -o
         raise InputError(
             f"{len(args.run_dirs)} run directories given: say where the combined report goes "

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..errors import InputError, LensSteerError
 from .config import ConfigError, read_yaml, schema, validate_config
 from .run_dir import locked
@@ -58,13 +60,13 @@ class SweepRun:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The expanded runs; when :func:`select_runs` left some out, ``file_runs`` names every run
-    of the file in order (an existing ``sweep.json`` keeps its records of the others)."""
+    """The expanded runs; when :func:`select_runs` left some out, ``file_runs`` holds every run
+    of the file, in order (``sweep.json`` lists them all; only ``runs`` are run)."""
 
     runs: tuple[SweepRun, ...]
     output_dir: str
     resources: dict[str, float] = field(default_factory=dict)
-    file_runs: tuple[str, ...] = ()
+    file_runs: tuple[SweepRun, ...] = ()
 
 
 def _set(cfg: dict[str, Any], dotted: str, value: Any) -> None:
@@ -235,35 +237,47 @@ def load_sweep(path: str | Path) -> Sweep:
     return parse_sweep(raw, base_dir=path.parent, where=str(path), name=path.stem)
 
 
-def _matches(value: Any, text: str) -> bool:
-    return text in (str(value), _label(value), _label(value, whole=True))
+def _matches(run: SweepRun, label: str, short: str, text: str) -> bool:
+    """Whether ``text`` names ``run``'s value of ``label``: as written in the sweep file (typed as
+    YAML reads it: ``true``, ``0.10``), or as spelled in the run's name (``short=…``)."""
+    value = run.values[label]
+    if text == str(value) or f"{short}={text}" in run.name.split("__"):
+        return True
+    try:
+        typed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return typed == value and isinstance(typed, bool) == isinstance(value, bool)
 
 
 def select_runs(sweep: Sweep, only: Sequence[str]) -> Sweep:
     """The runs whose varied values match every ``LABEL=VALUE`` of ``only`` (LABEL as in
     ``vary`` or as in the runs' names; a label given twice matches either value): one pair of a
-    study, re-run alone."""
+    study, re-run alone. The others stay in ``sweep.json`` (done if their folder holds them)."""
     from ..analysis.rundir import short_keys  # here, not at import: `lens-steer run` skips it
 
     labels = list(sweep.runs[0].values) if sweep.runs else []
-    choices = {k: sorted({str(r.values[k]) for r in sweep.runs}) for k in labels}
-    named = {short: k for k, short in short_keys(labels).items()}  # as in the runs' names
+    short = short_keys(labels)
+    named = {s: k for k, s in short.items()}
     wanted: dict[str, list[str]] = {}
     for item in only:
-        label, sep, value = item.partition("=")
+        label, sep, text = item.partition("=")
         label = named.get(label, label)
-        if not sep or label not in choices:
+        if not sep or label not in short:
             raise InputError(f"--only {item!r}: give LABEL=VALUE, LABEL one of {labels}")
-        if not any(_matches(v, value) for v in choices[label]):
-            raise InputError(f"--only {item!r}: {label} takes one of {choices[label]}")
-        wanted.setdefault(label, []).append(value)
+        hits = {str(r.values[label]) for r in sweep.runs if _matches(r, label, short[label], text)}
+        if len(hits) != 1:
+            choices = sorted({str(r.values[label]) for r in sweep.runs})
+            why = "matches several values" if hits else "matches no value"
+            raise InputError(f"--only {item!r} {why}: {label} takes one of {choices}")
+        wanted.setdefault(label, []).append(text)
 
     def keep(run: SweepRun) -> bool:
-        return all(any(_matches(run.values[k], v) for v in vs) for k, vs in wanted.items())
+        return all(any(_matches(run, k, short[k], t) for t in ts) for k, ts in wanted.items())
 
     # every label names a value some run has, so the product holds at least one run
-    runs = tuple(r for r in sweep.runs if keep(r))
-    return replace(sweep, runs=runs, file_runs=sweep.file_runs or tuple(r.name for r in sweep.runs))
+    return replace(sweep, runs=tuple(r for r in sweep.runs if keep(r)),
+                   file_runs=sweep.file_runs or sweep.runs)  # fmt: skip
 
 
 def run_sweep(
@@ -334,13 +348,18 @@ def cmd_sweep(args: Any) -> None:
     with _sigterm_unwinds():  # SIGTERM unwinds the current run as Ctrl-C does
         root, failed = run_sweep(sweep, args.output_dir, ray=args.ray,
                                  max_parallel=args.max_parallel, progress=not args.quiet)  # fmt: skip
-    done = len(sweep.runs) - len(failed)
-    if done:
-        from ..analysis.table1 import table1
+    from ..analysis.rundir import read_sweep
+    from ..analysis.table1 import table1
 
-        print(f"\nTable 1 over the sweep's {done} finished runs:\n{table1(root).to_markdown()}")
+    done = len(sweep.runs) - len(failed)
+    entries = read_sweep(root).values()  # with --only: also the file's runs done earlier
+    finished = sum(e.get("status") == "done" for e in entries)
+    if finished:
+        print(f"\nTable 1 over the sweep's {finished} finished runs:\n{table1(root).to_markdown()}")
     print(f"sweep: {done} of {len(sweep.runs)} runs done in {root} (sweep.json)")
-    if done:
+    if sweep.file_runs:
+        print(f"       (--only: {finished} of the file's {len(entries)} runs are done there)")
+    if finished:
         print(f"report: lens-steer report {root}")
     if failed:
         raise SweepFailed(

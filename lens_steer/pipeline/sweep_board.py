@@ -31,21 +31,6 @@ def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
         return False
 
 
-def _runs(sweep: Any, root: Path) -> dict[str, Any]:
-    """The record's runs: this execution's, queued, and (when ``--only`` left some out) what
-    ``root/sweep.json`` already records of the others, in its order, so that running one run
-    does not drop the others' records."""
-    fresh = {r.name: {"values": r.values, "status": "queued"} for r in sweep.runs}
-    if not sweep.file_runs:
-        return fresh
-    try:
-        earlier = json.loads((root / "sweep.json").read_text()).get("runs", {})
-    except (OSError, ValueError, AttributeError):
-        earlier = {}
-    runs = {n: fresh.get(n, earlier.get(n)) for n in sweep.file_runs}
-    return {n: e for n, e in runs.items() if isinstance(e, dict)}
-
-
 class SweepBoard:
     """The record of one sweep execution under ``root``; ``todo`` are the runs still to do as
     (name, config with the sweep's output directory)."""
@@ -53,13 +38,16 @@ class SweepBoard:
     def __init__(self, sweep: Any, root: Path, progress: bool = True) -> None:
         self.root, self.progress = root, progress
         self.position = {r.name: i for i, r in enumerate(sweep.runs, 1)}
-        self.record: dict[str, Any] = {"runs": _runs(sweep, root)}
+        every = sweep.file_runs or sweep.runs  # with --only: the file's others, done or queued
+        self.record: dict[str, Any] = {
+            "runs": {r.name: {"values": r.values, "status": "queued"} for r in every}
+        }
         self.todo: list[tuple[str, dict[str, Any]]] = []
-        for run in sweep.runs:
+        for run in every:
             cfg = dict(run.config, output_dir=str(root))
             if finished(root / run.name, cfg):
                 self._entry(run.name).update(status="done", reused=True, **self._paths(run.name))
-            else:
+            elif run.name in self.position:
                 self.todo.append((run.name, cfg))
         self.failed: list[str] = []
         n, reused = len(sweep.runs), len(sweep.runs) - len(self.todo)
@@ -114,7 +102,7 @@ class SweepBoard:
         """End the bar; runs still marked running were interrupted (the same command resumes
         them), and ``sweep.json`` says so."""
         self.bar.close()
-        stopped = [n for n, e in self.record["runs"].items() if e["status"] == "running"]
+        stopped = [n for n in self.position if self._entry(n)["status"] == "running"]
         for name in stopped:
             self._entry(name)["status"] = "interrupted"
             self._line("interrupted", name, "  (the same command resumes it)")

@@ -298,6 +298,23 @@ def test_figure_export_fails_cleanly(runs, tmp_path, monkeypatch):
     assert [p.name for p in folder.iterdir()] == ["mine.txt"]  # nothing half-written is left
     with pytest.raises(InputError, match="choose one of png, svg"):
         write_figures([runs[0]], folder, "gif")
+
+    def one_left_out(figs, files, **kwargs):  # kaleido's way with a figure that fails
+        for f in files[1:]:
+            Path(f).write_bytes(b"png")
+
+    monkeypatch.setattr(pio, "write_images", one_left_out)
+    fresh = tmp_path / "new" / "figures"
+    with pytest.raises(InputError, match="kaleido did not render .*nothing was written"):
+        write_figures([runs[0]], fresh)
+    assert not fresh.exists()  # a folder made for the export goes again
+    with pytest.raises(InputError, match="nothing was written"):
+        write_figures([runs[0]], folder)
+    assert [p.name for p in folder.iterdir()] == ["mine.txt"]
+    out = tmp_path / "r.html"
+    assert cli(["report", str(runs[0].path), "-o", str(out), "--figures", str(fresh),
+                "--format", "gif"]) == 2  # fmt: skip
+    assert not out.exists()  # refused before the report is written
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else real(name, *a)

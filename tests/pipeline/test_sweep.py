@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -262,28 +263,55 @@ def test_only_selects_runs_by_their_varied_values(sweep_base, tmp_path):
     assert picked == ["tiny__width=truncate"]
     one = select_runs(sweep, ["setting=paper", "seed=0"])
     assert one.runs[0].config["steer"]["relative"] is False
-    assert one.file_runs == tuple(r.name for r in sweep.runs)
+    assert one.file_runs == sweep.runs
     for only, message in [
         ("seed", "give LABEL=VALUE, LABEL one of \\['seed', 'setting'\\]"),
         ("sede=1", "LABEL one of"),
-        ("seed=2", "seed takes one of \\['0', '1'\\]"),
+        ("seed=2", "matches no value: seed takes one of \\['0', '1'\\]"),
         ("setting=ridge", "setting takes one of \\['paper', 'relative'\\]"),
     ]:
         with pytest.raises(InputError, match=message):
             select_runs(sweep, [only])
 
 
+def test_only_matches_values_as_written_or_as_named_never_by_a_path_s_end(sweep_base, tmp_path):
+    base = {k: v for k, v in sweep_base.items() if k != "output_dir"}
+    vary = {"child": ["org1/model-x", "org2/model-x", "other/c"], "steer.relative": [True],
+            "tasks.0.grid": [[0.1, 1.0]]}  # fmt: skip
+    sweep = parse_sweep({"base": base, "vary": vary}, base_dir=tmp_path)
+
+    def names(*only: str) -> list[str]:
+        return [r.name.split("__")[1] for r in select_runs(sweep, only).runs]
+
+    assert names("child=org1_model-x") == ["child=org1_model-x"]  # as in the run's name
+    assert names("child=org2/model-x") == ["child=org2_model-x"]  # as in the sweep file
+    assert names("child=c") == names("child=other/c") == ["child=c"]
+    with pytest.raises(InputError, match="'child=model-x' matches no value"):
+        select_runs(sweep, ["child=model-x"])  # two paths end so: named whole, not by the end
+    assert len(names("relative=true")) == len(names("relative=True")) == 3  # YAML's spelling
+    assert len(names("grid=[0.10, 1]")) == 3  # typed as YAML reads it
+
+
 def test_one_run_alone_keeps_the_others_records(sweep_base, tmp_path, capsys):
     path = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]})
     out = tmp_path / "out"
     assert cli(["sweep", str(path), "--quiet", "--only", "seed=1"]) == 0
-    assert "sweep: 1 of 1 runs done" in capsys.readouterr().out
-    assert list(json.loads((out / "sweep.json").read_text())["runs"]) == ["tiny__seed=1"]
+    printed = capsys.readouterr().out
+    assert "sweep: 1 of 1 runs done" in printed and "(--only: 1 of the file's 2 runs" in printed
+    record = json.loads((out / "sweep.json").read_text())["runs"]
+    assert {n: e["status"] for n, e in record.items()} == {"tiny__seed=0": "queued",
+                                                          "tiny__seed=1": "done"}  # fmt: skip
     assert not (out / "tiny__seed=0").exists()
+    # a stale "running" record of a run left out (a hard kill) neither crashes nor survives
+    record["tiny__seed=0"]["status"] = "running"
+    (out / "sweep.json").write_text(json.dumps({"runs": record}))
     assert cli(["sweep", str(path), "--quiet", "--only", "seed=0"]) == 0
+    printed = capsys.readouterr().out
+    assert "Table 1 over the sweep's 2 finished runs" in printed
     record = json.loads((out / "sweep.json").read_text())["runs"]
     assert list(record) == ["tiny__seed=0", "tiny__seed=1"]  # the file's order, both kept
     assert [r["status"] for r in record.values()] == ["done", "done"]
+    assert record["tiny__seed=1"]["reused"]  # checked against its config, not copied
     alone = run_pipeline(
         dict(load_sweep(path).runs[0].config, output_dir=str(tmp_path / "alone")), progress=False
     )
@@ -293,3 +321,11 @@ def test_one_run_alone_keeps_the_others_records(sweep_base, tmp_path, capsys):
     assert "sweep: 2 of 2 runs done" in capsys.readouterr().out
     assert cli(["sweep", str(path), "--only", "seed=3"]) == 2
     assert "seed takes one of ['0', '1']" in capsys.readouterr().err
+    # a changed sweep: a left-out run made with the old config is not reported as done
+    changed = _sweep_file(tmp_path, {**sweep_base, "tasks": [{**sweep_base["tasks"][0],
+                                                              "n_test": 5}]}, {"seed": [0, 1]})  # fmt: skip
+    shutil.rmtree(out / "tiny__seed=1")
+    assert cli(["sweep", str(changed), "--quiet", "--only", "seed=1"]) == 0
+    record = json.loads((out / "sweep.json").read_text())["runs"]
+    assert record["tiny__seed=0"]["status"] == "queued"  # its folder holds the old config's run
+    assert cli(["report", str(out)]) == 0  # the report reads the one finished run
