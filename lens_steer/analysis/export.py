@@ -14,13 +14,12 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import InputError
-from .report import report_figures
+from .report import ReportFigure, report_figures
 from .rundir import Run
 
-__all__ = ["IMAGE_FORMATS", "write_figures"]
+__all__ = ["IMAGE_FORMATS", "save_figures", "write_figures"]
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 _HOW = (
@@ -47,9 +46,21 @@ def write_figures(
     ``width`` is in layout pixels (each figure keeps its own height); ``scale`` multiplies the
     pixels of raster formats (2: sharp on high-density screens and in print).
     """
+    return save_figures(report_figures(runs), folder, fmt, width=width, scale=scale)
+
+
+def save_figures(
+    figures: Sequence[ReportFigure],
+    folder: str | Path,
+    fmt: str = "png",
+    *,
+    width: int = 1000,
+    scale: float = 2.0,
+) -> list[Path]:
+    """:func:`write_figures` for figures already drawn (:func:`report_figures`), e.g. the ones
+    a report was just written with."""
     if fmt not in IMAGE_FORMATS:
         raise InputError(f"image format {fmt!r}: choose one of {', '.join(IMAGE_FORMATS)}")
-    figures = report_figures(runs)
     if not figures:
         raise InputError("these runs have no figures to export (see their report.html)")
     _need_kaleido()
@@ -70,7 +81,9 @@ def write_figures(
     return paths
 
 
-def _render(figures: list[Any], drafts: list[Path], fmt: str, width: int, scale: float) -> None:
+def _render(
+    figures: Sequence[ReportFigure], drafts: list[Path], fmt: str, width: int, scale: float
+) -> None:
     """All figures to their draft files, or InputError. kaleido reports a figure that fails to
     render by leaving its file out (plotly does not raise), so every draft is checked."""
     import plotly.io as pio

@@ -350,7 +350,10 @@ def _only_a_sweep(runs: Sequence[Run | str | Path] | str | Path) -> bool:
     return len(paths) == 1 and is_sweep_dir(paths[0])
 
 
-def _page(rs: Sequence[Run], sweeps: Sequence[Path], only_a_sweep: bool) -> str:
+def _page(
+    rs: Sequence[Run], sweeps: Sequence[Path], only_a_sweep: bool,
+    figures: Sequence[ReportFigure] | None = None,
+) -> str:  # fmt: skip
     from .. import __version__
 
     if only_a_sweep:
@@ -365,7 +368,7 @@ def _page(rs: Sequence[Run], sweeps: Sequence[Path], only_a_sweep: bool) -> str:
             body.append(
                 f"<h3>{html.escape(r.label)}: {html.escape(t)}</h3>{_conditions_table(r, t)}"
             )
-    figures = report_figures(rs)
+    figures = report_figures(rs) if figures is None else figures
     links = "".join(
         f'<li><a href="#{html.escape(f.key)}">{html.escape(f.title)}</a></li>' for f in figures
     )
@@ -378,10 +381,13 @@ def _page(rs: Sequence[Run], sweeps: Sequence[Path], only_a_sweep: bool) -> str:
 
 
 def write_report(
-    run_dirs: Sequence[Run | str | Path] | str | Path, out_path: str | Path | None = None
+    run_dirs: Sequence[Run | str | Path] | str | Path,
+    out_path: str | Path | None = None,
+    figures: Sequence[ReportFigure] | None = None,
 ) -> Path:
     """Write the report of ``run_dirs`` to ``out_path`` atomically; returns the path written.
-    The default is ``DIR/report.html`` for a single run directory or a single sweep directory."""
+    The default is ``DIR/report.html`` for a single run directory or a single sweep directory.
+    ``figures``: :func:`report_figures` of the same runs, when already drawn (to export too)."""
     rs, sweeps, only_a_sweep = load_runs(run_dirs), _sweep_dirs(run_dirs), _only_a_sweep(run_dirs)
     if out_path is None:
         if only_a_sweep:
@@ -392,4 +398,4 @@ def write_report(
             raise ValueError(
                 f"{len(rs)} runs given: say where the combined report goes (out_path / -o)"
             )
-    return write_html(_page(rs, sweeps, only_a_sweep), out_path)
+    return write_html(_page(rs, sweeps, only_a_sweep, figures), out_path)

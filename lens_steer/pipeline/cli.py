@@ -157,8 +157,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from ..analysis import write_report
-    from ..analysis.export import IMAGE_FORMATS
+    from ..analysis import report_figures, write_report
+    from ..analysis.export import IMAGE_FORMATS, save_figures
     from ..errors import InputError
 
     if args.figures and args.format not in IMAGE_FORMATS:  # before the report is written
@@ -168,11 +168,10 @@ def cmd_report(args: argparse.Namespace) -> None:
             f"{len(args.run_dirs)} run directories given: say where the combined report goes "
             "with -o REPORT.html"
         )
-    print(f"report: {write_report(args.run_dirs, args.out)}")
-    if args.figures:
-        from ..analysis import write_figures
-
-        paths = write_figures(args.run_dirs, args.figures, args.format)
+    figures = report_figures(args.run_dirs) if args.figures else None  # drawn once, for both
+    print(f"report: {write_report(args.run_dirs, args.out, figures)}")
+    if figures is not None:
+        paths = save_figures(figures, args.figures, args.format)
         print(f"figures: {len(paths)} {args.format} files in {args.figures}")
 
 

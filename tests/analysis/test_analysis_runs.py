@@ -266,12 +266,26 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-def test_report_figures_as_png_files(runs, tmp_path, capsys):
+def test_report_figures_as_png_files(runs, tmp_path, capsys, monkeypatch):
     """Rendered for real (kaleido in Debian's chromium, as .ci/run installs it): one PNG per
-    report figure, named by its report key, at the asked width × scale."""
+    report figure, named by its report key, at the asked width × scale; the figures are drawn
+    once for the page and the images."""
+    import lens_steer.analysis as analysis
+    from lens_steer.analysis import export as export_module
+    from lens_steer.analysis import report as report_module
+
+    drawn = []
+
+    def counted(rs):
+        drawn.append(rs)
+        return report_figures(rs)
+
+    for module in (analysis, export_module, report_module):  # wherever it is looked up
+        monkeypatch.setattr(module, "report_figures", counted)
     folder = tmp_path / "figures"
     out = tmp_path / "r.html"
     assert cli(["report", str(runs[0].path), "-o", str(out), "--figures", str(folder)]) == 0
+    assert len(drawn) == 1
     keys = [f.key for f in report_figures([runs[0]])]
     assert f"figures: {len(keys)} png files in {folder}" in capsys.readouterr().out
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.png" for k in keys)
