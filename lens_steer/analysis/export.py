@@ -4,24 +4,30 @@ plotly renders images through kaleido, which drives a Chrome or Chromium it find
 (``pip install 'lens-steer[images]'``; Debian: ``apt install chromium``). The figures are the
 report's own (:func:`~lens_steer.analysis.report_figures`), named by their report keys, so a
 ``docs/`` page and the HTML report show the same thing. All of them are rendered before any is
-moved into place: a failure leaves the folder as it was.
+moved into place: a failure leaves the folder as it was. A small manifest in the folder records
+what the export wrote, so exporting again removes the images of figures the runs no longer have
+(a curve split in two, a run left out) and never touches a file it did not write.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
+from ..formats import atomic_write
 from .report import ReportFigure, report_figures
 from .rundir import Run
 
-__all__ = ["IMAGE_FORMATS", "save_figures", "write_figures"]
+__all__ = ["IMAGE_FORMATS", "MANIFEST", "save_figures", "write_figures"]
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
+#: The file in an export folder that lists the images lens_steer wrote there.
+MANIFEST = ".lens-steer-figures.json"
 _HOW = (
     "image export needs kaleido >= 1 (pip install 'lens-steer[images]') and a Chrome or Chromium "
     "it can find (Debian: apt install chromium; or run `kaleido_get_chrome` once)"
@@ -74,11 +80,34 @@ def save_figures(
             paths = [folder / d.name for d in drafts]
             for draft, path in zip(drafts, paths, strict=True):
                 os.replace(draft, path)
+        _drop_stale(folder, paths, fmt)
     except InputError:
         if created and not any(folder.iterdir()):
             folder.rmdir()
         raise
     return paths
+
+
+def _drop_stale(folder: Path, paths: list[Path], fmt: str) -> None:
+    """Remove the images of this format that the folder's last export wrote and this one did
+    not, then record what is there now; other formats' images stay (a PNG and an SVG export can
+    share a folder)."""
+    manifest = folder / MANIFEST
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        old = []  # no manifest yet (or not ours): remove nothing
+    new = {p.name for p in paths}
+    kept = set()
+    for name in old:
+        if not isinstance(name, str) or Path(name).name != name or name in new:
+            continue
+        if Path(name).suffix == f".{fmt}":
+            (folder / name).unlink(missing_ok=True)
+        elif (folder / name).is_file():
+            kept.add(name)
+    text = json.dumps({"files": sorted(new | kept)}, indent=1) + "\n"
+    atomic_write(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _render(

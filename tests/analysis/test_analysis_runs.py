@@ -23,6 +23,8 @@ from lens_steer.analysis import (
     write_report,
 )
 from lens_steer.analysis.curves import per_lambda_correct
+from lens_steer.analysis.export import MANIFEST, save_figures
+from lens_steer.analysis.report import ReportFigure
 from lens_steer.errors import InputError
 from lens_steer.experiment import stats
 from lens_steer.pipeline.cli import main as cli
@@ -288,7 +290,9 @@ def test_report_figures_as_png_files(runs, tmp_path, capsys, monkeypatch):
     assert len(drawn) == 1
     keys = [f.key for f in report_figures([runs[0]])]
     assert f"figures: {len(keys)} png files in {folder}" in capsys.readouterr().out
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.png" for k in keys)
+    images = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST)
+    assert images == sorted(f"{k}.png" for k in keys)
+    assert json.loads((folder / MANIFEST).read_text())["files"] == images
     width, height = _png_size(folder / f"{keys[0]}.png")
     assert width == 2000 and height > 200  # 1000 layout px at scale 2
     svg = write_figures([runs[0]], tmp_path / "svg", "svg", width=640)
@@ -335,6 +339,37 @@ def test_figure_export_fails_cleanly(runs, tmp_path, monkeypatch):
     )
     with pytest.raises(InputError, match="kaleido is not installed.*lens-steer\\[images\\]"):
         write_figures([runs[0]], folder)
+
+
+def test_figure_export_replaces_its_own_stale_images(tmp_path, monkeypatch):
+    """Exporting again removes the images of figures the runs no longer have (here "b" split
+    into "b-0"/"b-1"), of the same format only, and never a file the export did not write."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    def placeholder(figs, files, **kwargs):  # the rendering itself is tested above
+        for f in files:
+            Path(f).write_bytes(b"image")
+
+    monkeypatch.setattr(pio, "write_images", placeholder)
+    figs = [ReportFigure(key, "curve", key, go.Figure()) for key in ("a", "b")]
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (folder / "b-0.png").write_bytes(b"the user's")  # same name as a later figure: replaced
+    (folder / "mine.png").write_bytes(b"the user's")  # never written by an export: kept
+    save_figures(figs, folder)
+    save_figures(figs[:1], folder, "svg")
+    split = [figs[0]] + [ReportFigure(k, "curve", k, go.Figure()) for k in ("b-0", "b-1")]
+    save_figures(split, folder)
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(["a.png", "b-0.png", "b-1.png", "a.svg", "mine.png", MANIFEST])
+    assert (folder / "mine.png").read_bytes() == b"the user's"
+    listed = json.loads((folder / MANIFEST).read_text())["files"]
+    assert listed == ["a.png", "a.svg", "b-0.png", "b-1.png"]
+    (folder / MANIFEST).write_text("not json")  # a damaged manifest removes nothing
+    save_figures(figs[:1], folder)
+    assert (folder / "b-1.png").exists()
+    assert json.loads((folder / MANIFEST).read_text())["files"] == ["a.png"]
 
 
 def _script(name: str):
