@@ -5,15 +5,18 @@ plotly renders images through kaleido, which drives a Chrome or Chromium it find
 report's own (:func:`~lens_steer.analysis.report_figures`), named by their report keys, so a
 ``docs/`` page and the HTML report show the same thing. All of them are rendered before any is
 moved into place: a failure leaves the folder as it was. A small manifest in the folder records
-what the export wrote, so exporting again removes the images of figures the runs no longer have
-(a curve split in two, a run left out) and never touches a file it did not write.
+what the exports wrote (name and sha256), so exporting again removes the images of figures the runs
+no longer have (a curve split in two, a run left out), but never a file it did not write or one
+changed since. A file named like a figure (``<key>.<fmt>``) is replaced.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +31,7 @@ __all__ = ["IMAGE_FORMATS", "MANIFEST", "save_figures", "write_figures"]
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 #: The file in an export folder that lists the images lens_steer wrote there.
 MANIFEST = ".lens-steer-figures.json"
+_IMAGE_NAME = re.compile(r"[^./\\\x00][^/\\\x00]*\.(?:png|svg|pdf|jpg|webp)")
 _HOW = (
     "image export needs kaleido >= 1 (pip install 'lens-steer[images]') and a Chrome or Chromium "
     "it can find (Debian: apt install chromium; or run `kaleido_get_chrome` once)"
@@ -77,10 +81,13 @@ def save_figures(
         with tempfile.TemporaryDirectory(dir=folder, prefix=".figures-") as tmp:
             drafts = [Path(tmp) / f"{f.key}.{fmt}" for f in figures]
             _render(figures, drafts, fmt, width, scale)
+            new = {d.name: _sha256(d) for d in drafts}
+            old = _manifest(folder)
+            _record(folder, {**old, **new})  # listed before they land: an interruption loses none
             paths = [folder / d.name for d in drafts]
             for draft, path in zip(drafts, paths, strict=True):
                 os.replace(draft, path)
-        _drop_stale(folder, paths, fmt)
+        _record(folder, {**_prune(folder, old, new, fmt), **new})
     except InputError:
         if created and not any(folder.iterdir()):
             folder.rmdir()
@@ -88,26 +95,52 @@ def save_figures(
     return paths
 
 
-def _drop_stale(folder: Path, paths: list[Path], fmt: str) -> None:
-    """Remove the images of this format that the folder's last export wrote and this one did
-    not, then record what is there now; other formats' images stay (a PNG and an SVG export can
-    share a folder)."""
-    manifest = folder / MANIFEST
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """Image name → sha256 of what the folder's exports wrote; empty when there is no manifest
+    or it is damaged (then nothing is removed), and names that are not plain image file names
+    (a hand-edited ``../x``) are left out."""
     try:
-        old = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        files = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        old = []  # no manifest yet (or not ours): remove nothing
-    new = {p.name for p in paths}
-    kept = set()
-    for name in old:
-        if not isinstance(name, str) or Path(name).name != name or name in new:
+        return {}
+    if not isinstance(files, dict):
+        return {}
+    return {n: h for n, h in files.items() if isinstance(h, str) and _IMAGE_NAME.fullmatch(n)}
+
+
+def _record(folder: Path, files: dict[str, str]) -> None:
+    text = json.dumps({"files": dict(sorted(files.items()))}, indent=1) + "\n"
+    atomic_write(folder / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _ours(path: Path, digest: str) -> bool:
+    """Whether ``path`` is still the image an export wrote (not replaced or edited since)."""
+    try:
+        return path.is_file() and not path.is_symlink() and _sha256(path) == digest
+    except OSError:
+        return False
+
+
+def _prune(folder: Path, old: dict[str, str], new: dict[str, str], fmt: str) -> dict[str, str]:
+    """Remove the images of this format that an earlier export wrote and this one did not; return
+    the earlier entries still on disk as written (other formats' images: a PNG and an SVG export
+    can share a folder). A file changed since it was written is the user's: kept, unlisted."""
+    kept = {}
+    for name, digest in old.items():
+        if name in new or not _ours(folder / name, digest):
             continue
         if Path(name).suffix == f".{fmt}":
-            (folder / name).unlink(missing_ok=True)
-        elif (folder / name).is_file():
-            kept.add(name)
-    text = json.dumps({"files": sorted(new | kept)}, indent=1) + "\n"
-    atomic_write(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+            try:
+                (folder / name).unlink()
+                continue
+            except OSError:
+                pass  # left listed: the next export tries again
+        kept[name] = digest
+    return kept
 
 
 def _render(

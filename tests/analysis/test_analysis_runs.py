@@ -292,7 +292,7 @@ def test_report_figures_as_png_files(runs, tmp_path, capsys, monkeypatch):
     assert f"figures: {len(keys)} png files in {folder}" in capsys.readouterr().out
     images = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST)
     assert images == sorted(f"{k}.png" for k in keys)
-    assert json.loads((folder / MANIFEST).read_text())["files"] == images
+    assert sorted(json.loads((folder / MANIFEST).read_text())["files"]) == images
     width, height = _png_size(folder / f"{keys[0]}.png")
     assert width == 2000 and height > 200  # 1000 layout px at scale 2
     svg = write_figures([runs[0]], tmp_path / "svg", "svg", width=640)
@@ -343,33 +343,48 @@ def test_figure_export_fails_cleanly(runs, tmp_path, monkeypatch):
 
 def test_figure_export_replaces_its_own_stale_images(tmp_path, monkeypatch):
     """Exporting again removes the images of figures the runs no longer have (here "b" split
-    into "b-0"/"b-1"), of the same format only, and never a file the export did not write."""
+    into "b-0"/"b-1"), of the same format only, and never a file the export did not write or one
+    changed since it was written."""
     import plotly.graph_objects as go
     import plotly.io as pio
 
     def placeholder(figs, files, **kwargs):  # the rendering itself is tested above
         for f in files:
-            Path(f).write_bytes(b"image")
+            Path(f).write_bytes(b"image " + Path(f).name.encode())
 
     monkeypatch.setattr(pio, "write_images", placeholder)
-    figs = [ReportFigure(key, "curve", key, go.Figure()) for key in ("a", "b")]
+
+    def figs(*keys):
+        return [ReportFigure(k, "curve", k, go.Figure()) for k in keys]
+
+    def names():
+        return sorted(p.name for p in folder.iterdir() if p.name != MANIFEST)
+
+    def listed():
+        return sorted(json.loads((folder / MANIFEST).read_text())["files"])
+
     folder = tmp_path / "figures"
     folder.mkdir()
-    (folder / "b-0.png").write_bytes(b"the user's")  # same name as a later figure: replaced
-    (folder / "mine.png").write_bytes(b"the user's")  # never written by an export: kept
-    save_figures(figs, folder)
-    save_figures(figs[:1], folder, "svg")
-    split = [figs[0]] + [ReportFigure(k, "curve", k, go.Figure()) for k in ("b-0", "b-1")]
-    save_figures(split, folder)
-    names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted(["a.png", "b-0.png", "b-1.png", "a.svg", "mine.png", MANIFEST])
-    assert (folder / "mine.png").read_bytes() == b"the user's"
-    listed = json.loads((folder / MANIFEST).read_text())["files"]
-    assert listed == ["a.png", "a.svg", "b-0.png", "b-1.png"]
+    (folder / "b-0.png").write_bytes(b"the user's")  # named like a later figure: replaced
+    save_figures(figs("a", "b", "c"), folder)
+    (folder / "c.png").write_bytes(b"edited by the user")  # changed since: the user's now
+    save_figures(figs("a"), folder, "svg")
+    assert names() == ["a.png", "a.svg", "b-0.png", "b.png", "c.png"]  # PNGs outlive an SVG export
+    save_figures(figs("a", "b-0", "b-1"), folder)
+    assert names() == ["a.png", "a.svg", "b-0.png", "b-1.png", "c.png"]  # b.png removed
+    assert (folder / "c.png").read_bytes() == b"edited by the user"
+    assert (folder / "b-0.png").read_bytes() == b"image b-0.png"
+    assert listed() == ["a.png", "a.svg", "b-0.png", "b-1.png"]
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"].update({"../outside.png": "x", "mine.txt": "y", "a.svg": 3})
+    (folder / MANIFEST).write_text(json.dumps(manifest))  # hand-edited: bad entries ignored
+    (tmp_path / "outside.png").write_bytes(b"elsewhere")
+    save_figures(figs("a"), folder)
+    assert names() == ["a.png", "a.svg", "c.png"] and (tmp_path / "outside.png").exists()
+    assert listed() == ["a.png"]  # the damaged a.svg entry is dropped, its file kept
     (folder / MANIFEST).write_text("not json")  # a damaged manifest removes nothing
-    save_figures(figs[:1], folder)
-    assert (folder / "b-1.png").exists()
-    assert json.loads((folder / MANIFEST).read_text())["files"] == ["a.png"]
+    save_figures(figs("b"), folder)
+    assert names() == ["a.png", "a.svg", "b.png", "c.png"] and listed() == ["b.png"]
 
 
 def _script(name: str):
