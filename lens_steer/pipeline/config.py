@@ -113,6 +113,9 @@ def _task_schema() -> dict[str, Any]:
         "n_test": Field((int,), None, check=_positive, nullable=True),
         "grid": Field((str, list), "paper", check=_grid),
         "its": Field((bool,), True),
+        # ITS's votes: null = every λ of grid; a sub-grid (or another grid) where ITS over the
+        # whole tuning grid would cost too much on the test split (λ* is still tuned on grid)
+        "its_grid": Field((str, list), None, check=_grid, nullable=True),
         "controls": Field((list,), ["random-direction"], check=_controls),
         "zero_shot": Field((bool,), False),
         "max_new_tokens": Field((int,), 256, check=_positive),
@@ -332,8 +335,9 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
         if core.get(section, {}).get(key) == default:
             core[section] = {k: v for k, v in core[section].items() if k != key}
     off = {"strategy": None, "max_layers": None}
+    later = {"layer_search": off, "its_grid": None}
     core["tasks"] = [
-        {k: v for k, v in t.items() if not (k == "layer_search" and v == off)}
+        {k: v for k, v in t.items() if not (k in later and v == later[k])}
         for t in core.get("tasks", [])
     ]
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
