@@ -10,6 +10,7 @@ import pytest
 
 from lens_steer.analysis import load_run
 from lens_steer.experiment import stats
+from lens_steer.experiment.lambda_sweep import PAPER_LAMBDA_GRID
 from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.pipeline.sweep import load_sweep
@@ -31,6 +32,9 @@ def test_the_sweep_is_the_design():
         assert (task["layer_search"]["strategy"] == "greedy-forward") == (setting == "paper")
         assert cfg["steer"]["relative"] == (setting == "relative")
         assert cfg["transfer"]["width"] == ("ridge" if setting == "ridge" else "truncate")
+        # ITS of the unit-vector settings votes over every other λ of the paper's 19 (sweep.yaml)
+        its_grid = None if setting == "relative" else list(PAPER_LAMBDA_GRID[::2])
+        assert task["its_grid"] == its_grid and (setting == "relative") == (task["grid"] != "paper")
     assert {r.values["parent"] for r in sweep.runs} == {
         "gemma-3-270m", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct",
         "smollm2-135m-instruct",
@@ -45,6 +49,7 @@ def test_the_extra_sweep_is_the_ablation_and_the_sibling_pair():
     assert (sibling.config["parent"], sibling.config["child"]) == (
         "qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct")  # fmt: skip
     assert sibling.config["tasks"][0]["grid"] == "paper" and sibling.config["steer"]["op"] == "add"
+    assert sibling.config["tasks"][0]["its_grid"] == list(PAPER_LAMBDA_GRID[::2])
 
 
 @pytest.mark.usefixtures("one_thread")
