@@ -20,12 +20,18 @@ from pathlib import Path
 def rows_per_run(task: dict, n_test: int) -> int:
     from lens_steer.experiment import PAPER_LAMBDA_GRID
 
-    grid = len(PAPER_LAMBDA_GRID) if task["grid"] == "paper" else len(task["grid"])
-    per_test = 1 + (grid if task["its"] else 1)
+    def size(g) -> int:
+        return len(PAPER_LAMBDA_GRID) if g == "paper" else len(g)
+
+    grid = size(task["grid"])
+    its = size(task["its_grid"]) if task.get("its_grid") is not None else grid
+    # λ* is one of ITS's λ when ITS votes over the tuning grid; over another grid, one more column
+    steered = (its + (task.get("its_grid") is not None)) if task["its"] else 1
+    per_test = 1 + steered
     if "random-direction" in task["controls"]:
-        per_test += grid if task["its"] else 1
+        per_test += steered
     if "self-consistency" in task["controls"]:
-        per_test += grid
+        per_test += its
     return n_test * per_test + (task["n_val"] or 0) * grid
 
 

@@ -105,8 +105,9 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
         _best_marker(fig, c, hue, col)
         if c.note:
             notes.append(f"{c.run} / {c.task}: {c.note}")
-        if c.scalar and all(p.lam > 0 for p in points):
-            _log_grid_axis(fig, sorted({p.lam for p in points}), col)
+        every = [*c.test, *c.validation]  # ITS may test a sub-grid of the tuning grid
+        if c.scalar and all(p.lam > 0 for p in every):
+            _log_grid_axis(fig, sorted({p.lam for p in every}), col)
     _one_legend_entry_per_name(fig)
     fit_legend(fig)
     fig.update_xaxes(title_text="λ")
@@ -134,8 +135,10 @@ def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
         _curve(fig, c.random, c.scalar, hue, name, f"{who}r", "dash", col)
     name = f"{who}: steered (validation)"
     _curve(fig, c.validation, c.scalar, hue, name, f"{who}v", "dot", col, show_band=False)
-    points = c.test or c.validation
-    x = sorted(_xs(points, c.scalar)) if c.scalar else _xs(points, c.scalar)
+    if c.scalar:  # the baseline spans every λ drawn (ITS may test a sub-grid of the tuning grid)
+        x = sorted(set(_xs([*c.test, *c.validation], True)))
+    else:
+        x = _xs(c.test or c.validation, False)
     if c.baseline:
         _hline(fig, x, c.baseline, hue, f"{who}: baseline (test)", f"{who}b", col)
 

@@ -278,12 +278,13 @@ def _check_op(cfg: Mapping[str, Any]) -> None:
             "of ‖h‖: set relative: false"
         )
     for i, task in enumerate(cfg["tasks"]):
-        grid = task["grid"] if isinstance(task["grid"], list) else []
-        if op != "add" and any(isinstance(e, list) for e in grid):
-            raise ConfigError(
-                f"tasks[{i}].grid: per-layer λ entries work with steer.op 'add' only; give "
-                f"single numbers for op {op!r}"
-            )
+        for key in ("grid", "its_grid"):
+            grid = task.get(key) if isinstance(task.get(key), list) else []
+            if op != "add" and any(isinstance(e, list) for e in grid):
+                raise ConfigError(
+                    f"tasks[{i}].{key}: per-layer λ entries work with steer.op 'add' only; give "
+                    f"single numbers for op {op!r}"
+                )
 
 
 def _check_layer_search(task: Mapping[str, Any], op: str, where: str) -> None:

@@ -42,10 +42,11 @@ def steered_layer_count(layer_map: str, n_parent: int | None, n_child: int) -> i
 def check_grids(cfg: Mapping[str, Any], n_parent: int | None, n_child: int | None) -> bool:
     """Refuse per-layer λ entries of the wrong length; False when the depth is not known yet."""
     per_layer = [
-        (i, k, entry)
+        (f"tasks[{i}].{key}[{k}]", entry)
         for i, task in enumerate(cfg["tasks"])
-        if isinstance(task["grid"], list)
-        for k, entry in enumerate(task["grid"])
+        for key in ("grid", "its_grid")
+        if isinstance(task.get(key), list)
+        for k, entry in enumerate(task[key])
         if isinstance(entry, list)
     ]
     if not per_layer:
@@ -54,10 +55,10 @@ def check_grids(cfg: Mapping[str, Any], n_parent: int | None, n_child: int | Non
     n = None if n_child is None else steered_layer_count(layer_map, n_parent, n_child)
     if n is None:
         return False
-    for i, k, entry in per_layer:
+    for where, entry in per_layer:
         if len(entry) != n:
             raise ConfigError(
-                f"tasks[{i}].grid[{k}]: {len(entry)} per-layer λ values, but layer_map "
+                f"{where}: {len(entry)} per-layer λ values, but layer_map "
                 f"{layer_map!r} steers {n} layers of the child ({n_child} layers; parent "
                 f"{n_parent if n_parent is not None else '?'}): give {n} values, one per steered "
                 "child layer in order, or a single number"

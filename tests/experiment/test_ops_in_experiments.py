@@ -116,11 +116,13 @@ def test_op_settings_are_refused_before_any_work(tiny):
     "steer, grid, match",
     [
         ({"op": "ablate", "relative": True}, None, "set relative: false"),
-        ({"op": "clamp"}, [1.0, [1.0, 2.0]], "per-layer λ entries work with steer.op 'add'"),
+        ({"op": "clamp"}, [1.0, [1.0, 2.0]], "grid: per-layer λ entries work with steer.op 'add'"),
+        ({"op": "ablate"}, ("its_grid", [[1.0, 2.0]]), "its_grid: per-layer λ entries work"),
     ],
 )
 def test_run_config_refuses_what_an_op_cannot_take(steer, grid, match):
-    task = {"name": "gsm8k", **({"grid": grid} if grid else {})}
+    key, grid = grid if isinstance(grid, tuple) else ("grid", grid)
+    task = {"name": "gsm8k", **({key: grid} if grid else {})}
     with pytest.raises(ValueError, match=match):
         validate_config({"parent": "p", "child": "c", "steer": steer, "tasks": [task]})
 

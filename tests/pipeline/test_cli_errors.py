@@ -126,7 +126,9 @@ def test_per_layer_grid_of_the_wrong_length_fails_before_loading(config, tmp_pat
         "tasks[0].grid[1]: 6 per-layer λ values",
         "steers 4 layers",
     )
-    task["grid"] = [[0.1] * 6]
+    task.update(grid=[0.1], its_grid=[0.1, [0.1] * 6])  # ITS's own grid is checked alike
+    _fails(capsys, ["run", config(tasks=[task])], "tasks[0].its_grid[1]: 6 per-layer λ values")
+    task.update(grid=[[0.1] * 6], its_grid=None)
     path = config(tasks=[task], transfer={"layer_map": "proportional"})
     assert preflight(load_config(path)).grids_checked  # 6 = every child layer: fine
     assert _files(tmp_path) == ["run.yaml"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lens_steer.analysis import load_run, report_figures
+from lens_steer.analysis import lambda_curve, load_run, report_figures
 from lens_steer.pipeline.config import ConfigError, config_hash, validate_config
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.testing import save_tiny_model
@@ -51,6 +51,12 @@ def test_its_votes_over_its_grid_and_lambda_star_over_grid(tmp_path):
         assert tr.conditions[name]["n_votes"] == 2
     assert tr.conditions["steered"]["lam"] in (4.0, 16.0, 64.0)
     assert report_figures([run])  # the report draws a run whose test grid is a sub-grid
+    fig = lambda_curve([run])
+    assert list(fig.layout.xaxis.tickvals) == [4.0, 16.0, 64.0]  # every tuned λ is ticked
+    base = next(t for t in fig.data if t.name.endswith("baseline (test)") and t.mode == "lines")
+    assert (min(base.x), max(base.x)) == (4.0, 64.0)
+    test = next(t for t in fig.data if t.name.endswith("steered (test)") and t.mode != "none")
+    assert sorted(set(test.x)) == [4.0, 64.0]
 
 
 def test_its_grid_is_checked_and_old_run_directories_keep_their_hash(tmp_path):
