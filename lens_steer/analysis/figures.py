@@ -105,7 +105,7 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
         _best_marker(fig, c, hue, col)
         if c.note:
             notes.append(f"{c.run} / {c.task}: {c.note}")
-        every = [*c.test, *c.validation]  # ITS may test a sub-grid of the tuning grid
+        every = [*(c.test or []), *(c.validation or [])]  # ITS may test a sub-grid
         if c.scalar and all(p.lam > 0 for p in every):
             _log_grid_axis(fig, sorted({p.lam for p in every}), col)
     _one_legend_entry_per_name(fig)
@@ -136,7 +136,7 @@ def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
     name = f"{who}: steered (validation)"
     _curve(fig, c.validation, c.scalar, hue, name, f"{who}v", "dot", col, show_band=False)
     if c.scalar:  # the baseline spans every λ drawn (ITS may test a sub-grid of the tuning grid)
-        x = sorted(set(_xs([*c.test, *c.validation], True)))
+        x = sorted(set(_xs([*(c.test or []), *(c.validation or [])], True)))
     else:
         x = _xs(c.test or c.validation, False)
     if c.baseline:
