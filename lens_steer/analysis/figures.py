@@ -105,7 +105,7 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
         _best_marker(fig, c, hue, col)
         if c.note:
             notes.append(f"{c.run} / {c.task}: {c.note}")
-        every = [*(c.test or []), *(c.validation or [])]  # ITS may test a sub-grid
+        every = _every_point(c)
         if c.scalar and all(p.lam > 0 for p in every):
             _log_grid_axis(fig, sorted({p.lam for p in every}), col)
     _one_legend_entry_per_name(fig)
@@ -125,6 +125,12 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
     return fig
 
 
+def _every_point(c: LambdaCurves) -> list[CurvePoint]:
+    """Test and validation points together: ITS may test a sub-grid of the tuning grid, and the
+    axis and the baseline span every λ drawn."""
+    return [*(c.test or []), *(c.validation or [])]
+
+
 def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
     """The test, random-direction and validation curves of one run and task, and its baseline."""
     who = c.run
@@ -135,8 +141,8 @@ def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
         _curve(fig, c.random, c.scalar, hue, name, f"{who}r", "dash", col)
     name = f"{who}: steered (validation)"
     _curve(fig, c.validation, c.scalar, hue, name, f"{who}v", "dot", col, show_band=False)
-    if c.scalar:  # the baseline spans every λ drawn (ITS may test a sub-grid of the tuning grid)
-        x = sorted(set(_xs([*(c.test or []), *(c.validation or [])], True)))
+    if c.scalar:  # the baseline spans every λ drawn
+        x = sorted(set(_xs(_every_point(c), True)))
     else:
         x = _xs(c.test or c.validation, False)
     if c.baseline:

@@ -166,9 +166,10 @@ def _task_run(cfg, tcfg, parent_loader, child, run_dir: Path, cache, progress: b
     child_vecs = _child_vectors(
         cfg, sp, parent_vecs, parent_loader, child, vec_dir / "child.safetensors", progress
     )
-    grid = PAPER_LAMBDA_GRID if tcfg["grid"] == "paper" else tcfg["grid"]
-    its_grid = tcfg["its_grid"] if tcfg["its_grid"] is not None else tcfg["grid"]
-    its_grid = PAPER_LAMBDA_GRID if its_grid == "paper" else its_grid
+    grid, its_grid = (
+        PAPER_LAMBDA_GRID if g == "paper" else g for g in (tcfg["grid"], tcfg["its_grid"])
+    )
+    its_grid = grid if its_grid is None else its_grid
     opts = _options(cfg, tcfg, sp, cache, progress)
     tuned = tune_lambda(
         child, child_vecs, task, sp.val, grid, scoring=tcfg["scoring"], options=opts
