@@ -1,4 +1,4 @@
-"""Fixtures shared by the pipeline tests: tiny saved models and a tiny ARC run config."""
+"""Fixtures shared by the pipeline tests: tiny saved models and tiny ARC run configs."""
 
 from __future__ import annotations
 
@@ -36,3 +36,35 @@ def sweep_base(tmp_path_factory):
             }
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory) -> dict[str, str]:
+    """A tiny Gemma 3 parent (d 48, 4 layers) and Llama child (d 32, 5 layers), saved once."""
+    root = tmp_path_factory.mktemp("tiny_pair")
+    return {
+        "parent": save_tiny_model(root / "parent", "gemma3", 48, 4, 1),
+        "child": save_tiny_model(root / "child", "llama", 32, 5, 2),
+    }
+
+
+@pytest.fixture(scope="session")
+def arc_task():
+    """Build a tiny ARC-Challenge task entry (12 Dev, 12 test questions); keywords override."""
+
+    def make(**extra) -> dict:
+        return {
+            "name": "arc_challenge",
+            "data_dir": str(ARC),
+            "scoring": "loglik",
+            "pairs": {"n": 6},
+            "n_val": 12,
+            "n_test": 12,
+            "grid": [16.0, 64.0],
+            "its": False,
+            "controls": [],
+            "batch_size": 16,
+            **extra,
+        }
+
+    return make

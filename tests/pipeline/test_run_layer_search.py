@@ -17,7 +17,6 @@ from lens_steer.models.load import load_model
 from lens_steer.pipeline.config import ConfigError, config_hash, validate_config
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.tasks import get_task, score_choices
-from lens_steer.testing import save_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,42 +24,24 @@ ROOT = Path(__file__).resolve().parents[2]
 ARC = ROOT.parent / "shared" / "data" / "arc_challenge"
 
 
-def _arc(**extra):
-    return {
-        "name": "arc_challenge",
-        "data_dir": str(ARC),
-        "scoring": "loglik",
-        "pairs": {"n": 6},
-        "n_val": 12,
-        "n_test": 12,
-        "grid": [16.0, 64.0],
-        "its": False,
-        "controls": [],
-        "batch_size": 16,
-        **extra,
-    }
-
-
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    root = tmp_path_factory.mktemp("layer_search_models")
+def base(tmp_path_factory, tiny_pair):
     return {
-        "parent": save_tiny_model(root / "parent", "gemma3", 48, 4, 1),
-        "child": save_tiny_model(root / "child", "llama", 32, 5, 2),
+        **tiny_pair,
         "device": "cpu",
-        "output_dir": str(root / "runs"),
+        "output_dir": str(tmp_path_factory.mktemp("layer_search_runs")),
         "extract": {"batch_size": 4},
         "transfer": {"width": "ridge", "n_anchor": 16},
     }
 
 
 @pytest.fixture(scope="module")
-def greedy_run(base):
+def greedy_run(base, arc_task):
     cfg = {
         **base,
         "name": "greedy",
         "tasks": [
-            _arc(
+            arc_task(
                 layer_search={"strategy": "greedy-forward", "max_layers": 2},
                 controls=["random-direction"],
             )
@@ -132,7 +113,7 @@ def test_the_report_draws_the_search_and_the_script_reruns_it(greedy_run, tmp_pa
     assert list(fig.data[0].x) == ["none", *[f"L{k}" for k in range(n_layers)]]
 
 
-def test_probe_at_mlp_out_transferred_and_ablated(base):
+def test_probe_at_mlp_out_transferred_and_ablated(base, arc_task):
     """The README walkthrough as a config: parent mlp_out probe → child → ablate, single map."""
     cfg = {
         **base,
@@ -140,7 +121,7 @@ def test_probe_at_mlp_out_transferred_and_ablated(base):
         "extract": {"method": "probe", "hook": "mlp_out", "batch_size": 4},
         "steer": {"op": "ablate"},
         "tasks": [
-            _arc(
+            arc_task(
                 grid=[0.5, 1.0],
                 layer_search={"strategy": "leave-one-out"},
                 controls=["random-direction"],
@@ -207,18 +188,18 @@ def test_a_generation_task_searches_by_its_graded_answers(base):
         ({"layer_search": {"strategy": "greedy"}}, "not one of"),
     ],
 )
-def test_bad_layer_search_configs_fail_before_any_model_loads(change, message):
-    task = _arc(layer_search={"strategy": "greedy-forward"})
+def test_bad_layer_search_configs_fail_before_any_model_loads(change, message, arc_task):
+    task = arc_task(layer_search={"strategy": "greedy-forward"})
     task.update(change)
     with pytest.raises(ConfigError, match=message):
         validate_config({"parent": "p", "child": "c", "tasks": [task]})
 
 
-def test_clamp_cannot_search_and_an_unsearched_config_keeps_its_hash():
-    task = _arc(layer_search={"strategy": "single"})
+def test_clamp_cannot_search_and_an_unsearched_config_keeps_its_hash(arc_task):
+    task = arc_task(layer_search={"strategy": "single"})
     with pytest.raises(ConfigError, match="use steer.op add/ablate"):
         validate_config({"parent": "p", "child": "c", "steer": {"op": "clamp"}, "tasks": [task]})
-    cfg = validate_config({"parent": "p", "child": "c", "tasks": [_arc()]})
+    cfg = validate_config({"parent": "p", "child": "c", "tasks": [arc_task()]})
     before = {**cfg, "tasks": [{k: v for k, v in cfg["tasks"][0].items() if k != "layer_search"}]}
     assert config_hash(cfg) == config_hash(before)  # run directories made before it resume
     searched = validate_config({"parent": "p", "child": "c", "tasks": [task]})
