@@ -3,11 +3,16 @@
 Both runners (in this process, and on Ray) report through :class:`SweepBoard`, so the record
 and what the terminal shows are the same whichever ran the grid. A run directory that already
 holds the finished run of the same config is marked done and reused before anything starts.
+
+``wall_s`` is a run's time over every attempt of the same config that this folder's
+``sweep.json`` saw: an interrupted attempt records its time so far, the attempt that resumes it
+adds to it, and a reused run keeps the time of the attempts that finished it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,26 @@ def finished(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
         return False
 
 
+def _previous(root: Path) -> dict[str, Any]:
+    """The runs of the ``sweep.json`` an earlier execution left (none if absent or unreadable)."""
+    try:
+        runs = json.loads((root / "sweep.json").read_text()).get("runs")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return runs if isinstance(runs, dict) else {}
+
+
+def _earlier_s(prev: Any, digest: str, done: bool) -> float | None:
+    """Seconds earlier attempts of this config spent (None: no record of any): a finished run
+    keeps its time, an interrupted or failed one hands it to the attempt that resumes it."""
+    if not isinstance(prev, dict) or not isinstance(prev.get("wall_s"), (int, float)):
+        return None
+    if prev.get("config_hash", digest if done else None) != digest:
+        return None  # another config's time (records from before the hash was kept: done only)
+    wanted = ("done",) if done else ("interrupted", "failed", "queued")
+    return float(prev["wall_s"]) if prev.get("status") in wanted else None
+
+
 class SweepBoard:
     """The record of one sweep execution under ``root``; ``todo`` are the runs still to do as
     (name, config with the sweep's output directory)."""
@@ -43,12 +68,22 @@ class SweepBoard:
             "runs": {r.name: {"values": r.values, "status": "queued"} for r in every}
         }
         self.todo: list[tuple[str, dict[str, Any]]] = []
+        self.earlier: dict[str, float] = {}  # seconds of earlier attempts, per run to do
+        self.started: dict[str, float] = {}
+        previous = _previous(root)
         for run in every:
             cfg = dict(run.config, output_dir=str(root))
-            if finished(root / run.name, cfg):
-                self._entry(run.name).update(status="done", reused=True, **self._paths(run.name))
+            digest, entry = config_hash(cfg), self._entry(run.name)
+            entry["config_hash"] = digest
+            done = finished(root / run.name, cfg)
+            earlier = _earlier_s(previous.get(run.name), digest, done)
+            if done:
+                entry.update(status="done", reused=True, **self._paths(run.name))
             elif run.name in self.position:
                 self.todo.append((run.name, cfg))
+            if earlier is not None:  # kept, too, for a run this --only leaves queued
+                entry["wall_s"] = round(earlier, 1)
+                self.earlier[run.name] = earlier
         self.failed: list[str] = []
         n, reused = len(sweep.runs), len(sweep.runs) - len(self.todo)
         self.bar = tqdm(total=n, initial=reused, desc="sweep", unit="run", disable=not progress)
@@ -77,18 +112,26 @@ class SweepBoard:
     def start(self, name: str) -> None:
         """``name`` is running (on Ray: handed to the cluster, which starts it when it can)."""
         self._entry(name).update(status="running", run_dir=name)
+        self.started[name] = time.perf_counter()
         self._line("running", name)
         self._write()
 
+    def _total(self, name: str, wall_s: float) -> float:
+        return round(self.earlier.get(name, 0.0) + wall_s, 1)
+
     def done(self, name: str, wall_s: float) -> None:
-        self._entry(name).update(status="done", wall_s=round(wall_s, 1), **self._paths(name))
-        self._end(name, f"  {wall_s:.1f} s")
+        """``name`` finished; ``wall_s`` is this attempt's time (earlier attempts' are added)."""
+        total = self._total(name, wall_s)
+        self._entry(name).update(status="done", wall_s=total, **self._paths(name))
+        self._end(
+            name, f"  {wall_s:.1f} s" + (f" ({total:.1f} s in all)" if total > wall_s else "")
+        )
 
     def fail(self, name: str, error: str, wall_s: float | None = None) -> None:
         entry = self._entry(name)
         entry.update(status="failed", error=error, run_dir=name)
         if wall_s is not None:
-            entry["wall_s"] = round(wall_s, 1)
+            entry["wall_s"] = self._total(name, wall_s)
         self.failed.append(name)
         self._end(name, f"  {error}")
 
@@ -103,8 +146,10 @@ class SweepBoard:
         them), and ``sweep.json`` says so."""
         self.bar.close()
         stopped = [n for n in self.position if self._entry(n)["status"] == "running"]
+        now = time.perf_counter()
         for name in stopped:
             self._entry(name)["status"] = "interrupted"
+            self._entry(name)["wall_s"] = self._total(name, now - self.started.get(name, now))
             self._line("interrupted", name, "  (the same command resumes it)")
         if stopped:
             self._write()

@@ -167,6 +167,46 @@ def test_an_interrupted_sweep_says_so_and_resumes(sweep_base, tmp_path, monkeypa
     assert record["tiny__seed=0"]["status"] == "interrupted"
 
 
+def test_wall_time_adds_up_over_interrupted_attempts(sweep_base, tmp_path, monkeypatch, capsys):
+    """An interrupted attempt records its time so far, the attempt that resumes it adds to it,
+    and a later execution that reuses the finished run keeps the total."""
+    import time
+
+    import lens_steer.pipeline.run as run_module
+    from lens_steer.pipeline.sweep_board import _earlier_s
+
+    path, out = _sweep_file(tmp_path, sweep_base, {"seed": [0]}), tmp_path / "out"
+    real = run_module.run_pipeline
+
+    def stop(cfg, **kw):
+        time.sleep(0.3)
+        raise KeyboardInterrupt
+
+    def wall() -> float:
+        return json.loads((out / "sweep.json").read_text())["runs"]["tiny__seed=0"]["wall_s"]
+
+    monkeypatch.setattr(run_module, "run_pipeline", stop)
+    for attempt in (1, 2):
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(load_sweep(path), progress=False)
+        assert wall() >= 0.3 * attempt
+    interrupted = wall()
+    monkeypatch.setattr(run_module, "run_pipeline", real)
+    assert cli(["sweep", str(path)]) == 0
+    total = wall()
+    assert total > interrupted and f"({total:.1f} s in all)" in capsys.readouterr().out
+    assert cli(["sweep", str(path), "--quiet"]) == 0  # reused: the total is kept
+    record = json.loads((out / "sweep.json").read_text())["runs"]["tiny__seed=0"]
+    assert record["reused"] and record["wall_s"] == total
+    digest = record["config_hash"]
+    assert _earlier_s({"status": "done", "wall_s": 5}, digest, done=True) == 5.0  # pre-hash record
+    other = {"status": "interrupted", "wall_s": 5, "config_hash": "another config"}
+    assert _earlier_s(other, digest, done=False) is None
+    assert _earlier_s({**other, "config_hash": digest}, digest, done=False) == 5.0
+    assert _earlier_s({"status": "interrupted", "wall_s": 5}, digest, done=False) is None
+    assert _earlier_s({**other, "status": "done"}, digest, done=False) is None
+
+
 def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     sweep = parse_sweep({"base": sweep_base, "vary": {"seed": [0]}}, base_dir=tmp_path)
