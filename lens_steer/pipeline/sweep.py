@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -319,13 +318,12 @@ def _in_process(sweep: Sweep, root: Path, progress: bool) -> list[str]:
     try:
         for name, cfg in board.todo:
             board.start(name)
-            start = time.perf_counter()
             try:
                 run_pipeline(cfg, progress=progress, models=models)
             except Exception as err:  # noqa: BLE001 - one run's failure must not end the grid
-                board.fail(name, f"{type(err).__name__}: {err}", time.perf_counter() - start)
+                board.fail(name, f"{type(err).__name__}: {err}")
             else:
-                board.done(name, time.perf_counter() - start)
+                board.done(name)
     finally:
         board.close()
     return board.failed

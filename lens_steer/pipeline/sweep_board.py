@@ -12,6 +12,7 @@ adds to it, and a reused run keeps the time of the attempts that finished it.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,14 +47,20 @@ def _previous(root: Path) -> dict[str, Any]:
 
 
 def _earlier_s(prev: Any, digest: str, done: bool) -> float | None:
-    """Seconds earlier attempts of this config spent (None: no record of any): a finished run
-    keeps its time, an interrupted or failed one hands it to the attempt that resumes it."""
-    if not isinstance(prev, dict) or not isinstance(prev.get("wall_s"), (int, float)):
+    """Seconds earlier attempts of this config spent (None: no usable record). A run done now
+    keeps its recorded time whatever the record's status (it may have finished after a failed
+    landing or an interrupted driver); a run to do adds to the time of its unfinished attempts,
+    not to that of a finished run whose folder no longer holds it."""
+    if not isinstance(prev, dict):
         return None
-    if prev.get("config_hash", digest if done else None) != digest:
-        return None  # another config's time (records from before the hash was kept: done only)
-    wanted = ("done",) if done else ("interrupted", "failed", "queued")
-    return float(prev["wall_s"]) if prev.get("status") in wanted else None
+    wall, status, recorded = prev.get("wall_s"), prev.get("status"), prev.get("config_hash")
+    if type(wall) not in (int, float) or not math.isfinite(wall) or wall < 0:
+        return None
+    if recorded is None:  # written before the hash was kept: only a finished run's own time
+        return float(wall) if done and status == "done" else None
+    if recorded != digest or (status == "done" and not done):
+        return None
+    return float(wall)
 
 
 class SweepBoard:
@@ -116,22 +123,23 @@ class SweepBoard:
         self._line("running", name)
         self._write()
 
-    def _total(self, name: str, wall_s: float) -> float:
-        return round(self.earlier.get(name, 0.0) + wall_s, 1)
+    def _total(self, name: str) -> tuple[float, float]:
+        """This attempt's seconds since :meth:`start` (0 if it never started) and the total with
+        earlier attempts'; on Ray the attempt counts from the hand-over to the cluster, retries
+        of a lost worker included."""
+        now = time.perf_counter()
+        attempt = now - self.started.get(name, now)
+        return attempt, round(self.earlier.get(name, 0.0) + attempt, 1)
 
-    def done(self, name: str, wall_s: float) -> None:
-        """``name`` finished; ``wall_s`` is this attempt's time (earlier attempts' are added)."""
-        total = self._total(name, wall_s)
+    def done(self, name: str) -> None:
+        attempt, total = self._total(name)
         self._entry(name).update(status="done", wall_s=total, **self._paths(name))
-        self._end(
-            name, f"  {wall_s:.1f} s" + (f" ({total:.1f} s in all)" if total > wall_s else "")
-        )
+        in_all = f" ({total:.1f} s in all)" if name in self.earlier else ""
+        self._end(name, f"  {attempt:.1f} s{in_all}")
 
-    def fail(self, name: str, error: str, wall_s: float | None = None) -> None:
+    def fail(self, name: str, error: str) -> None:
         entry = self._entry(name)
-        entry.update(status="failed", error=error, run_dir=name)
-        if wall_s is not None:
-            entry["wall_s"] = self._total(name, wall_s)
+        entry.update(status="failed", error=error, run_dir=name, wall_s=self._total(name)[1])
         self.failed.append(name)
         self._end(name, f"  {error}")
 
@@ -146,10 +154,9 @@ class SweepBoard:
         them), and ``sweep.json`` says so."""
         self.bar.close()
         stopped = [n for n in self.position if self._entry(n)["status"] == "running"]
-        now = time.perf_counter()
         for name in stopped:
             self._entry(name)["status"] = "interrupted"
-            self._entry(name)["wall_s"] = self._total(name, now - self.started.get(name, now))
+            self._entry(name)["wall_s"] = self._total(name)[1]
             self._line("interrupted", name, "  (the same command resumes it)")
         if stopped:
             self._write()

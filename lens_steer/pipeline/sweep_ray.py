@@ -54,13 +54,11 @@ def _run_one(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
     stop = threading.Event()
     _crash_once(name, Path(cfg["output_dir"]) / name, stop)
-    start = time.perf_counter()
     try:
         run_dir = run_pipeline(cfg, progress=False)
     finally:
         stop.set()
-    wall = round(time.perf_counter() - start, 1)
-    return {"run_dir": str(run_dir), "wall_s": wall}
+    return {"run_dir": str(run_dir)}
 
 
 def _resources(sweep: Sweep, cfg: dict[str, Any]) -> dict[str, float]:
@@ -138,11 +136,11 @@ def _submit(task: Any, sweep: Sweep, name: str, cfg: dict[str, Any]) -> Any:
 def _landed(board: SweepBoard, name: str, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     """Record a finished task: done if its metrics are where this process looks."""
     if finished(board.root / name, cfg):
-        board.done(name, result["wall_s"])
+        board.done(name)
     else:
         board.fail(name, f"the run finished at {result['run_dir']} but {board.root / name} has "
                    "no metrics.json: give every node the output directory on a shared "
-                   "filesystem at the same path", result["wall_s"])  # fmt: skip
+                   "filesystem at the same path")  # fmt: skip
 
 
 def run_sweep_ray(

@@ -168,43 +168,66 @@ def test_an_interrupted_sweep_says_so_and_resumes(sweep_base, tmp_path, monkeypa
 
 
 def test_wall_time_adds_up_over_interrupted_attempts(sweep_base, tmp_path, monkeypatch, capsys):
-    """An interrupted attempt records its time so far, the attempt that resumes it adds to it,
-    and a later execution that reuses the finished run keeps the total."""
+    """An interrupted or failed attempt records its time so far, the attempt that resumes it
+    adds to it, a run left out by --only keeps it, and a sweep that reuses the finished run keeps
+    the total."""
     import time
 
     import lens_steer.pipeline.run as run_module
-    from lens_steer.pipeline.sweep_board import _earlier_s
 
-    path, out = _sweep_file(tmp_path, sweep_base, {"seed": [0]}), tmp_path / "out"
+    path, out = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]}), tmp_path / "out"
     real = run_module.run_pipeline
 
     def stop(cfg, **kw):
         time.sleep(0.3)
         raise KeyboardInterrupt
 
-    def wall() -> float:
-        return json.loads((out / "sweep.json").read_text())["runs"]["tiny__seed=0"]["wall_s"]
+    def boom(cfg, **kw):
+        time.sleep(0.3)
+        raise RuntimeError("boom")
+
+    def wall(name="tiny__seed=0") -> float:
+        return json.loads((out / "sweep.json").read_text())["runs"][name]["wall_s"]
 
     monkeypatch.setattr(run_module, "run_pipeline", stop)
-    for attempt in (1, 2):
-        with pytest.raises(KeyboardInterrupt):
-            run_sweep(load_sweep(path), progress=False)
-        assert wall() >= 0.3 * attempt
-    interrupted = wall()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(load_sweep(path), progress=False)
+    first = wall()
+    assert first >= 0.3
+    monkeypatch.setattr(run_module, "run_pipeline", boom)
+    assert cli(["sweep", str(path), "--quiet", "--only", "seed=0"]) == 2  # failed: time added
+    assert wall() >= first + 0.3
+    failed = wall()
     monkeypatch.setattr(run_module, "run_pipeline", real)
+    assert cli(["sweep", str(path), "--only", "seed=1"]) == 0  # seed=0 left out: time kept
+    assert wall() == failed
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("done"))
+    assert "in all" not in line  # a first attempt has no earlier time to add
     assert cli(["sweep", str(path)]) == 0
     total = wall()
-    assert total > interrupted and f"({total:.1f} s in all)" in capsys.readouterr().out
-    assert cli(["sweep", str(path), "--quiet"]) == 0  # reused: the total is kept
-    record = json.loads((out / "sweep.json").read_text())["runs"]["tiny__seed=0"]
-    assert record["reused"] and record["wall_s"] == total
-    digest = record["config_hash"]
-    assert _earlier_s({"status": "done", "wall_s": 5}, digest, done=True) == 5.0  # pre-hash record
-    other = {"status": "interrupted", "wall_s": 5, "config_hash": "another config"}
-    assert _earlier_s(other, digest, done=False) is None
-    assert _earlier_s({**other, "config_hash": digest}, digest, done=False) == 5.0
-    assert _earlier_s({"status": "interrupted", "wall_s": 5}, digest, done=False) is None
-    assert _earlier_s({**other, "status": "done"}, digest, done=False) is None
+    assert total > failed and f"({total:.1f} s in all)" in capsys.readouterr().out
+    assert cli(["sweep", str(path), "--quiet"]) == 0  # reused: the totals are kept
+    record = json.loads((out / "sweep.json").read_text())["runs"]
+    assert record["tiny__seed=0"]["reused"] and record["tiny__seed=0"]["wall_s"] == total
+    assert record["tiny__seed=1"]["reused"] and record["tiny__seed=1"]["wall_s"] > 0
+
+
+def test_which_earlier_wall_times_count():
+    from lens_steer.pipeline.sweep_board import _earlier_s
+
+    mine = {"wall_s": 5, "config_hash": "h"}
+    for status in ("interrupted", "failed", "running", "queued"):  # "running": a hard kill
+        assert _earlier_s({**mine, "status": status}, "h", done=False) == 5.0
+        assert _earlier_s({**mine, "status": status}, "h", done=True) == 5.0  # landed later
+    assert _earlier_s({**mine, "status": "done"}, "h", done=True) == 5.0
+    assert _earlier_s({**mine, "status": "done"}, "h", done=False) is None  # its folder is gone
+    assert _earlier_s({**mine, "status": "failed"}, "another config", done=False) is None
+    old = {"status": "done", "wall_s": 5}  # written before the hash was kept
+    assert _earlier_s(old, "h", done=True) == 5.0
+    assert _earlier_s({**old, "status": "interrupted"}, "h", done=False) is None
+    for bad in (True, "5", float("nan"), float("inf"), -1.0, None):
+        assert _earlier_s({**mine, "status": "failed", "wall_s": bad}, "h", done=False) is None
+    assert _earlier_s(["not", "a", "record"], "h", done=False) is None
 
 
 def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):
