@@ -12,7 +12,7 @@ ARC = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
 
 
 @pytest.fixture(scope="module")
-def sweep_base(tmp_path_factory):
+def sweep_base(tmp_path_factory, arc_task):
     root = tmp_path_factory.mktemp("sweep_models")
     return {
         "name": "tiny",
@@ -21,20 +21,7 @@ def sweep_base(tmp_path_factory):
         "device": "cpu",
         "extract": {"batch_size": 4},
         "transfer": {"width": "ridge", "n_anchor": 16},
-        "tasks": [
-            {
-                "name": "arc_challenge",
-                "data_dir": str(ARC),
-                "scoring": "loglik",
-                "pairs": {"n": 4},
-                "n_val": 4,
-                "n_test": 6,
-                "grid": [2.0, 8.0],
-                "its": False,
-                "controls": [],
-                "batch_size": 16,
-            }
-        ],
+        "tasks": [arc_task(pairs={"n": 4}, n_val=4, n_test=6, grid=[2.0, 8.0])],
     }
 
 
