@@ -60,6 +60,7 @@ def _curve(fig, points, scalar, hex_color, name, group, dash, col, show_band=Tru
             line={"color": hex_color, "dash": dash},
             name=name,
             legendgroup=group,
+            showlegend=False,
             customdata=[[p.lo, p.hi, p.n] for p in points],
             hovertemplate="λ %{x}<br>acc %{y:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
             "<br>n %{customdata[2]}<extra>" + name + "</extra>",
@@ -81,6 +82,7 @@ def _hline(fig, x, value, hex_color, name, group, col) -> None:
             line={"color": hex_color, "dash": "longdash", "width": 1.5},
             name=name,
             legendgroup=group,
+            showlegend=False,
             hovertemplate=f"{name}: {acc:.3f} [{lo:.3f}, {hi:.3f}]<extra></extra>",
         ),
         1,
@@ -108,7 +110,7 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
         every = _every_point(c)
         if c.scalar and all(p.lam > 0 for p in every):
             _log_grid_axis(fig, sorted({p.lam for p in every}), col)
-    _one_legend_entry_per_name(fig)
+    _legend_key(fig, [(who, color(i)) for i, who in enumerate(who_order)])
     fit_legend(fig)
     fig.update_xaxes(title_text="λ")
     fig.update_yaxes(title_text="accuracy", col=1)
@@ -135,18 +137,18 @@ def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
     """The test, random-direction and validation curves of one run and task, and its baseline."""
     who = c.run
     if c.test:
-        _curve(fig, c.test, c.scalar, hue, f"{who}: steered (test)", f"{who}t", "solid", col)
+        _curve(fig, c.test, c.scalar, hue, f"{who}: steered (test)", who, "solid", col)
     if c.random:
         name = f"{who}: random direction (test)"
-        _curve(fig, c.random, c.scalar, hue, name, f"{who}r", "dash", col)
+        _curve(fig, c.random, c.scalar, hue, name, who, "dash", col)
     name = f"{who}: steered (validation)"
-    _curve(fig, c.validation, c.scalar, hue, name, f"{who}v", "dot", col, show_band=False)
+    _curve(fig, c.validation, c.scalar, hue, name, who, "dot", col, show_band=False)
     if c.scalar:  # the baseline spans every λ drawn
         x = sorted(set(_xs(_every_point(c), True)))
     else:
         x = _xs(c.test or c.validation, False)
     if c.baseline:
-        _hline(fig, x, c.baseline, hue, f"{who}: baseline (test)", f"{who}b", col)
+        _hline(fig, x, c.baseline, hue, f"{who}: baseline (test)", who, col)
 
 
 def _best_marker(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
@@ -168,6 +170,8 @@ def _best_marker(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
                 "arrayminus": [acc - lo],
             },
             name=f"{c.run}: λ* (test)",
+            legendgroup=c.run,
+            showlegend=False,
             hovertemplate=f"λ* %{{x}}: {acc:.3f} [{lo:.3f}, {hi:.3f}]<extra>{c.run}</extra>",
         ),
         1,
@@ -187,12 +191,30 @@ def _log_grid_axis(fig: go.Figure, ticks: list[float], col: int) -> None:
     )
 
 
-def _one_legend_entry_per_name(fig: go.Figure) -> None:
-    seen: set[str] = set()
-    for tr in fig.data:  # the same name recurs across the task panels
-        if tr.showlegend is not False:
-            tr.showlegend = tr.name not in seen
-            seen.add(tr.name)
+_KEY_STYLE = {  # what each kind of curve looks like, for the legend's key
+    "steered (test)": {"mode": "lines+markers", "line": {"dash": "solid"}},
+    "random direction (test)": {"mode": "lines+markers", "line": {"dash": "dash"}},
+    "steered (validation)": {"mode": "lines+markers", "line": {"dash": "dot"}},
+    "baseline (test)": {"mode": "lines", "line": {"dash": "longdash", "width": 1.5}},
+    "λ* (test)": {"mode": "markers", "marker": {"symbol": "star", "size": 13}},
+}
+
+
+def _legend_key(fig: go.Figure, runs: Sequence[tuple[str, str]]) -> None:
+    """One legend entry per run (its colour; a click shows or hides all its curves) and one per
+    kind of curve drawn (its line style, in grey): a legend that grows with runs + kinds, not
+    with their product, so that four runs of five curves each stay readable."""
+    drawn = {t.name.split(": ", 1)[1] for t in fig.data if t.name and ": " in t.name}
+    for kind in (k for k in _KEY_STYLE if k in drawn):
+        style_ = {k: dict(v) for k, v in _KEY_STYLE[kind].items() if k != "mode"}
+        for part in ("line", "marker"):
+            style_.setdefault(part, {})["color"] = "#555555"
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode=_KEY_STYLE[kind]["mode"], name=kind,
+                                 legendgroup=f"key: {kind}", hoverinfo="skip", **style_), 1, 1)  # fmt: skip
+    for who, hue in runs:
+        line = {"color": hue, "width": 3}
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=who,
+                                 legendgroup=who), 1, 1)  # fmt: skip
 
 
 def lambda_curve(runs: RunsLike, task: str | None = None) -> go.Figure:

@@ -102,16 +102,26 @@ def test_lambda_curves_never_share_an_axis_across_units_and_stay_readable(swept,
         "arc_challenge: accuracy vs λ (1 of 2)",
         "arc_challenge: accuracy vs λ (2 of 2)",
     ]
-    names = [{t.name.split(": ")[0] for t in f.figure.data if t.name} - {"95% CI"} for f in curves]
-    runs_in = [sorted(int(n.split("run=")[1].rstrip(")")) for n in ns) for ns in names]
+    groups = [{t.legendgroup for t in f.figure.data if "run=" in (t.legendgroup or "")}
+              for f in curves]  # fmt: skip
+    runs_in = [sorted(int(n.split("run=")[1].rstrip(")")) for n in ns) for ns in groups]
     assert runs_in == [[0, 3, 6], [1, 2, 4, 5], [7, 8]]
     assert curves[0].figure.layout.xaxis.title.text == "λ (fraction of the layer's mean ‖h‖)"
     assert curves[1].figure.layout.xaxis.title.text == "λ"
     assert len({f.key for f in curves}) == 3
-    # the legend grows the figure instead of squeezing the plot
-    rows = [legend_rows(f.figure) for f in curves]
-    assert rows[1] > 4 >= rows[2]
-    assert [f.figure.layout.height for f in curves[1:]] == [480 + 26 * (rows[1] - 4), 480]
+    # the legend: one entry per kind of curve (its line style) and one per run (its colour,
+    # toggling every curve of the run), not one per run × kind
+    kinds = ["steered (test)", "random direction (test)", "steered (validation)",
+             "baseline (test)", "λ* (test)"]  # fmt: skip
+    for f, group in zip(curves, groups, strict=True):
+        drawn = {t.name.split(": ", 1)[1] for t in f.figure.data if ": " in (t.name or "")}
+        assert {"steered (validation)", "baseline (test)", "λ* (test)"} <= drawn  # (no ITS)
+        shown = [t for t in f.figure.data if t.showlegend is not False]
+        key = [k for k in kinds if k in drawn]
+        assert [t.name for t in shown] == key + sorted(group, key=lambda g: g[-2])
+        assert all(t.legendgroup == t.name for t in shown[len(key) :])
+        rows = legend_rows(f.figure)
+        assert rows <= 4 and f.figure.layout.height == 480  # four runs fit the plain height
     gains = its_gains(load_runs(grid))
     assert list(gains.data[0].x[1]) == [f"run={i}" for i in range(9)]  # one child: values alone
 
