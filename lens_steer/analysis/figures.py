@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
-from .plots import band, color, fit_legend, style
+from .plots import band, color, fit_legend, line, style
 from .rundir import Run, load_runs, task_names
 
 __all__ = [
@@ -212,8 +212,8 @@ def _legend_key(fig: go.Figure, runs: Sequence[tuple[str, str]]) -> None:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode=_KEY_STYLE[kind]["mode"], name=kind,
                                  legendgroup=f"key: {kind}", hoverinfo="skip", **style_), 1, 1)  # fmt: skip
     for who, hue in runs:
-        line = {"color": hue, "width": 3}
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=who,
+        stroke = {"color": hue, "width": 3}
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=stroke, name=who,
                                  legendgroup=who), 1, 1)  # fmt: skip
 
 
@@ -307,7 +307,7 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
                     x=sr["layers"],
                     y=sr["ratio"],
                     mode="lines+markers",
-                    line={"color": color(i)},
+                    line=line(i),
                     name=f"{r.label} (λ*={entry_str(_lam(sr['lambda']))})",
                     legendgroup=r.label,
                     showlegend=col == 1 or len(rs) > 1,
@@ -342,7 +342,7 @@ def vectors_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
                 continue
             vec = r.tasks[t].metrics.get("vectors", {})
             evr = vec.get("parent_explained_variance") or []
-            common = {"line": {"color": color(i)}, "legendgroup": r.label, "mode": "lines+markers"}
+            common = {"line": line(i), "legendgroup": r.label, "mode": "lines+markers"}
             fig.add_trace(
                 go.Scatter(
                     x=list(range(len(evr))), y=evr, name=r.label, showlegend=row == 1, **common

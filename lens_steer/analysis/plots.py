@@ -23,6 +23,7 @@ __all__ = [
     "PALETTE",
     "band",
     "color",
+    "line",
     "figure_div",
     "figure_page",
     "fit_legend",
@@ -37,11 +38,18 @@ __all__ = [
 FIGURE_CLASS = "ls-figure"  # every figure div carries it, so a browser test can count them
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
 TEMPLATE = "plotly_white"
+DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def color(i: int) -> str:
     """The ``i``-th colour of the palette (cycling)."""
     return PALETTE[i % len(PALETTE)]
+
+
+def line(i: int) -> dict[str, str]:
+    """The ``i``-th line style: the palette's colours, then again dashed, dotted, dash-dotted, so
+    that lines past the tenth (a study's 14 runs, the paper's 19 λ) do not repeat one another."""
+    return {"color": color(i), "dash": DASHES[(i // len(PALETTE)) % len(DASHES)]}
 
 
 def rgba(hex_color: str, alpha: float) -> str:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from ..activations import residual_norms
 from ..anchors import ANCHOR_TEXTS
 from ..vectors import SteeringVectors
-from .plots import color, style
+from .plots import line, style
 
 __all__ = ["steering_ratio_curves"]
 
@@ -40,7 +40,7 @@ def steering_ratio_curves(
                 x=list(vectors.layers),
                 y=ratio.tolist(),
                 mode="lines+markers",
-                line={"color": color(k)},
+                line=line(k),
                 name=f"λ={float(lam):g}",
             )
         )

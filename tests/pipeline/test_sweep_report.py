@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from lens_steer.analysis import its_gains, load_runs, table1
-from lens_steer.analysis.plots import legend_rows
+from lens_steer.analysis.plots import legend_rows, line
 from lens_steer.analysis.report import report_figures, report_html
 from lens_steer.pipeline.cli import main as cli
 from lens_steer.testing import save_tiny_model
@@ -139,3 +139,10 @@ def test_legend_rows_wrap_as_plotly_wraps():
     hidden.data[1].showlegend = False
     assert legend_rows(hidden) == 2
     assert legend_rows(go.Figure()) == 0
+
+
+def test_line_styles_do_not_repeat_within_forty():
+    """A study's 14 runs or the paper's 19 λ: past the palette's ten colours the dash changes."""
+    styles = [tuple(line(i).values()) for i in range(40)]
+    assert len(set(styles)) == 40 and styles[0] == (styles[10][0], "solid")
+    assert styles[10][1] == "dash" and line(40) == line(0)
