@@ -102,16 +102,20 @@ def test_wall_times_come_from_each_attempt_in_run_log(tmp_path):
         "2026-12-02 12:15:00,000 INFO lens_steer.run loading parent gemma\n"
         "2026-12-02 13:00:00,000 INFO lens_steer.run loading child smollm2\n"
         "2026-12-02 13:30:00,000 INFO lens_steer.run done: /runs/x\n"
+        "2026-12-02 14:00:00,000 INFO lens_steer.run loading child smollm2\n"
+        "2026-12-02 14:05:00,000 INFO lens_steer.run reusing vectors (loaded by an earlier run)\n"
+        "2026-12-02 14:10:00,000 ERROR lens_steer.run failed: RuntimeError: boom\n"
+        "Traceback (most recent call last):\n"
     )
     found = family.attempts(log)
-    assert [end for *_, end in found] == ["interrupted", "cut off", "done"]
-    assert [(b - a).total_seconds() / 60 for a, b, _ in found] == [60, 15, 30]
+    assert [end for *_, end in found] == ["interrupted", "cut off", "done", "failed"]
+    assert [(b - a).total_seconds() / 60 for a, b, _ in found] == [60, 15, 30, 10]
 
     class Run:
         path = tmp_path
 
     row = family.wall_table([Run()]).splitlines()[-1]
-    assert row == f"| {tmp_path.name} | 3 | 1.75 | done |"
+    assert row == f"| {tmp_path.name} | 4 | 1.92 | failed |"
 
 
 def test_the_study_models_extra_installs_every_parent_the_sweep_names():

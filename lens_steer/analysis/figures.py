@@ -141,8 +141,9 @@ def _sweep_traces(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
     if c.random:
         name = f"{who}: random direction (test)"
         _curve(fig, c.random, c.scalar, hue, name, who, "dash", col)
-    name = f"{who}: steered (validation)"
-    _curve(fig, c.validation, c.scalar, hue, name, who, "dot", col, show_band=False)
+    if c.validation:
+        name = f"{who}: steered (validation)"
+        _curve(fig, c.validation, c.scalar, hue, name, who, "dot", col, show_band=False)
     if c.scalar:  # the baseline spans every λ drawn
         x = sorted(set(_xs(_every_point(c), True)))
     else:
@@ -201,17 +202,19 @@ _KEY_STYLE = {  # what each kind of curve looks like, for the legend's key
 
 
 def _legend_key(fig: go.Figure, runs: Sequence[tuple[str, str]]) -> None:
-    """One legend entry per run (its colour; a click shows or hides all its curves) and one per
-    kind of curve drawn (its line style, in grey): a legend that grows with runs + kinds, not
-    with their product, so that four runs of five curves each stay readable."""
-    drawn = {t.name.split(": ", 1)[1] for t in fig.data if t.name and ": " in t.name}
+    """One legend entry per kind of curve drawn (its line style, in grey: a key, which a click
+    does not hide) and one per run drawn (its colour; a click shows or hides all its curves and
+    bands, which share its legend group): a legend that grows with runs + kinds, not with their
+    product, so that four runs of five curves each stay readable."""
+    drawn = {t.name.rsplit(": ", 1)[-1] for t in fig.data if t.name}  # a label may hold ": "
+    groups = {t.legendgroup for t in fig.data}
     for kind in (k for k in _KEY_STYLE if k in drawn):
         style_ = {k: dict(v) for k, v in _KEY_STYLE[kind].items() if k != "mode"}
         for part in ("line", "marker"):
             style_.setdefault(part, {})["color"] = "#555555"
         fig.add_trace(go.Scatter(x=[None], y=[None], mode=_KEY_STYLE[kind]["mode"], name=kind,
                                  legendgroup=f"key: {kind}", hoverinfo="skip", **style_), 1, 1)  # fmt: skip
-    for who, hue in runs:
+    for who, hue in ((w, h) for w, h in runs if w in groups):  # not a run with no λ sweep
         stroke = {"color": hue, "width": 3}
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=stroke, name=who,
                                  legendgroup=who), 1, 1)  # fmt: skip

@@ -286,6 +286,9 @@ def run_pipeline(
             except KeyboardInterrupt:
                 log.warning("interrupted: finished batches are kept; the same command resumes")
                 raise
+            except Exception as err:  # the log says how the attempt ended, with the traceback
+                log.exception("failed: %s: %s", type(err).__name__, err)
+                raise
 
 
 def _run_locked(

@@ -86,7 +86,8 @@ def choices_table(runs: list[Any]) -> str:
 
 def attempts(run_log: Path) -> list[tuple[datetime, datetime, str]]:
     """Each attempt in ``run_log`` as (first line's time, last line's time, how it ended: done,
-    interrupted, or cut off — a hard kill, whose time is then a lower bound)."""
+    interrupted, failed, or cut off — a hard kill, or a failure before run.log recorded failures
+    (2026-12-02), whose time is then a lower bound)."""
     out: list[tuple[datetime, datetime, str]] = []
     for line in run_log.read_text(encoding="utf-8").splitlines():
         try:
@@ -95,7 +96,7 @@ def attempts(run_log: Path) -> list[tuple[datetime, datetime, str]]:
             continue  # a continuation line of a multi-line message
         if " loading child " in line or not out:
             out.append((when, when, "cut off"))
-        end = "done" if " done: " in line else "interrupted" if " interrupted: " in line else None
+        end = next((e for e in ("done", "interrupted", "failed") if f" {e}: " in line), None)
         out[-1] = (out[-1][0], when, end or out[-1][2])
     return out
 

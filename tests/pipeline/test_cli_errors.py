@@ -148,6 +148,8 @@ def test_grid_length_without_metadata_is_checked_before_extraction(config, tmp_p
         run_pipeline(cfg, progress=False)
     run_dir = tmp_path / "runs" / "tiny"
     assert _files(run_dir) == ["generations.sqlite", "run.lock", "run.log"]
+    log = (run_dir / "run.log").read_text()  # how the attempt ended, with its traceback
+    assert "ERROR lens_steer.run failed: ConfigError: tasks[0].grid" in log and "Traceback" in log
 
 
 @pytest.mark.parametrize(

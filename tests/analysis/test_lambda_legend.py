@@ -1,0 +1,60 @@
+"""The λ-curve legend: a grey key of the kinds of curve drawn and one entry per run drawn, each
+run's curves and bands in its legend group, and a figure that grows with a long legend."""
+
+from lens_steer.analysis.curves import CurvePoint, LambdaCurves
+from lens_steer.analysis.figures import lambda_curve_figure
+from lens_steer.analysis.plots import legend_rows
+
+
+def _points(lams, acc=0.25):
+    return tuple(CurvePoint(lam, acc, acc - 0.03, acc + 0.03, 1172) for lam in lams)
+
+
+def _curves(run, validation=True, test=True, random=True):
+    lams = (0.01, 0.1, 1.0)
+    return LambdaCurves(
+        run=run,
+        task="arc_challenge",
+        scoring="loglik",
+        best_lambda=0.1,
+        validation=_points(lams) if validation else (),
+        test=_points(lams) if test else None,
+        random=_points(lams, 0.24) if random else None,
+        baseline=(0.245, 0.22, 0.27),
+        steered=(0.25, 0.22, 0.28),
+    )
+
+
+def test_key_and_runs_with_study_sized_labels():
+    long = "qwen2.5-coder-1.5b-instruct → smollm2-135m-instruct (setting=paper"
+    runs = [f"{long}, k={i})" for i in range(3)] + [f"{long}, note=a: b)"]  # ": " in a label
+    curves = [
+        _curves(runs[0], random=False),
+        _curves(runs[1], validation=False, random=False),  # tested, never tuned
+        _curves(runs[2], random=False),
+        _curves(runs[3]),  # the only random curve: keyed although its label holds ": "
+        LambdaCurves("no sweep", "arc_challenge", "loglik", None, (), None, None, None, None),
+    ]
+    fig = lambda_curve_figure(curves)
+    shown = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in shown] == [
+        "steered (test)",
+        "random direction (test)",
+        "steered (validation)",
+        "baseline (test)",
+        "λ* (test)",
+        *runs,
+    ]  # fmt: skip  (the run with no λ sweep has a note, not an entry)
+    assert all(t.legendgroup == t.name for t in shown[5:])
+    hidden = [t for t in fig.data if t.showlegend is False]
+    assert {t.legendgroup for t in hidden} == set(runs)  # curves, bands, baselines, stars
+    assert not any(t.name.endswith(": steered (validation)") and runs[1] in t.name for t in hidden)
+    assert "no sweep / arc_challenge: no λ sweep recorded" in fig.layout.annotations[-1].text
+    rows = legend_rows(fig)
+    assert rows > 4 and fig.layout.height == 480 + 26 * (rows - 4)  # grown, not squeezed
+
+
+def test_only_the_kinds_drawn_are_keyed():
+    fig = lambda_curve_figure([_curves("a → b", test=False, random=False)])
+    shown = [t.name for t in fig.data if t.showlegend is not False]
+    assert shown == ["steered (validation)", "baseline (test)", "λ* (test)", "a → b"]
