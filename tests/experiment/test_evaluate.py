@@ -15,6 +15,7 @@ from lens_steer.experiment.conditions import plan_conditions
 from lens_steer.experiment.evaluate import CONTROLS, evaluate, random_directions
 from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
+from lens_steer.testing import unit_directions
 from lens_steer.vectors import SteeringVectors
 
 ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
@@ -333,22 +334,9 @@ def test_errors(task) -> None:
 # ---- real models --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from lens_steer.testing import tiny_model
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_model("llama")
-    torch.set_num_threads(threads)
-
-
 def _tiny_vectors(model) -> SteeringVectors:
-    g = torch.Generator().manual_seed(2)
-    d = torch.nn.functional.normalize(
-        torch.randn(model.cfg.n_layers, model.cfg.d_model, generator=g), dim=-1
-    )
-    return SteeringVectors(d, tuple(range(model.cfg.n_layers)))
+    n = model.cfg.n_layers
+    return SteeringVectors(unit_directions(n, model.cfg.d_model, seed=2), tuple(range(n)))
 
 
 def test_loglik_arc_on_tiny_model(tiny) -> None:

@@ -11,17 +11,12 @@ import lens_steer as ls
 from lens_steer.errors import InputError
 from lens_steer.pipeline.config import config_hash, validate_config
 from lens_steer.tasks import get_task, score_choices
-from lens_steer.testing import tiny_model, unit_directions
+from lens_steer.testing import unit_directions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
 GSM_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k"
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return tiny_model("llama")
 
 
 def _vecs(model) -> ls.SteeringVectors:
