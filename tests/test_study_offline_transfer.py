@@ -106,16 +106,17 @@ def test_wall_times_come_from_each_attempt_in_run_log(tmp_path):
         "2026-12-02 14:05:00,000 INFO lens_steer.run reusing vectors (loaded by an earlier run)\n"
         "2026-12-02 14:10:00,000 ERROR lens_steer.run failed: RuntimeError: boom\n"
         "Traceback (most recent call last):\n"
+        "2026-12-02 16:00:00,000 ERROR lens_steer.run failed: OSError: before the child loaded\n"
     )
     found = family.attempts(log)
-    assert [end for *_, end in found] == ["interrupted", "cut off", "done", "failed"]
-    assert [(b - a).total_seconds() / 60 for a, b, _ in found] == [60, 15, 30, 10]
+    assert [end for *_, end in found] == ["interrupted", "cut off", "done", "failed", "failed"]
+    assert [(b - a).total_seconds() / 60 for a, b, _ in found] == [60, 15, 30, 10, 0]
 
     class Run:
         path = tmp_path
 
     row = family.wall_table([Run()]).splitlines()[-1]
-    assert row == f"| {tmp_path.name} | 4 | 1.92 | failed |"
+    assert row == f"| {tmp_path.name} | 5 | 1.92 | failed |"  # not stretched over the gap
 
 
 def test_the_study_models_extra_installs_every_parent_the_sweep_names():

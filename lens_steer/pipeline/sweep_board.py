@@ -63,6 +63,14 @@ def _earlier_s(prev: Any, digest: str, done: bool) -> float | None:
     return float(wall)
 
 
+def _how_it_stopped(prev: dict[str, Any]) -> dict[str, Any]:
+    """An unfinished run's last status (interrupted or failed, with its error), kept while an
+    --only leaves it out; a stale "running" (a hard kill) reads as queued."""
+    if prev.get("status") not in ("interrupted", "failed"):
+        return {}
+    return {k: prev[k] for k in ("status", "error", "run_dir") if isinstance(prev.get(k), str)}
+
+
 class SweepBoard:
     """The record of one sweep execution under ``root``; ``todo`` are the runs still to do as
     (name, config with the sweep's output directory)."""
@@ -88,9 +96,11 @@ class SweepBoard:
                 entry.update(status="done", reused=True, **self._paths(run.name))
             elif run.name in self.position:
                 self.todo.append((run.name, cfg))
-            if earlier is not None:  # kept, too, for a run this --only leaves queued
+            if earlier is not None:  # kept, too, for a run this --only leaves out
                 entry["wall_s"] = round(earlier, 1)
                 self.earlier[run.name] = earlier
+                if not done and run.name not in self.position:
+                    entry.update(_how_it_stopped(previous[run.name]))
         self.failed: list[str] = []
         n, reused = len(sweep.runs), len(sweep.runs) - len(self.todo)
         self.bar = tqdm(total=n, initial=reused, desc="sweep", unit="run", disable=not progress)

@@ -94,7 +94,7 @@ def attempts(run_log: Path) -> list[tuple[datetime, datetime, str]]:
             when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
         except ValueError:
             continue  # a continuation line of a multi-line message
-        if " loading child " in line or not out:
+        if " loading child " in line or not out or out[-1][2] != "cut off":  # a new attempt
             out.append((when, when, "cut off"))
         end = next((e for e in ("done", "interrupted", "failed") if f" {e}: " in line), None)
         out[-1] = (out[-1][0], when, end or out[-1][2])

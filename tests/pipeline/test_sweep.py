@@ -201,6 +201,8 @@ def test_wall_time_adds_up_over_interrupted_attempts(sweep_base, tmp_path, monke
     monkeypatch.setattr(run_module, "run_pipeline", real)
     assert cli(["sweep", str(path), "--only", "seed=1"]) == 0  # seed=0 left out: time kept
     assert wall() == failed
+    left_out = json.loads((out / "sweep.json").read_text())["runs"]["tiny__seed=0"]
+    assert left_out["status"] == "failed" and "boom" in left_out["error"]  # and how it stopped
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("done"))
     assert "in all" not in line  # a first attempt has no earlier time to add
     assert cli(["sweep", str(path)]) == 0

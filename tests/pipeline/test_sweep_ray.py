@@ -69,6 +69,9 @@ def test_a_failing_run_on_ray_is_recorded(sweep_base, cluster, tmp_path):
         record["tiny__child=gone"]["status"] == "failed"
         and "gone" in record["tiny__child=gone"]["error"]
     )
+    # both timed by the driver from the hand-over: a failed attempt's time counts too
+    assert record["tiny__child=child"]["wall_s"] > 0
+    assert record["tiny__child=gone"]["wall_s"] >= 0  # recorded (it fails within a blink)
 
 
 def test_a_run_no_node_can_hold_is_refused(sweep_base, cluster, tmp_path):
