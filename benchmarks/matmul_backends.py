@@ -5,14 +5,16 @@ SmolLM2-135M's shapes (d 576, MLP 1536, vocabulary 49,152).
 
     .venv/bin/python benchmarks/matmul_backends.py [--threads 2] [--reps 20]
 
-Run it with the cores to itself: anything beside it (a study at nice 19 included) halves the
-figures. Prints GFLOP/s per backend and the time ratio; the outputs agree to float rounding.
+Run it with the cores to itself: anything beside it (a study at nice 19 included) lowers the
+figures by a third or more. Prints GFLOP/s per backend and the time ratio; the outputs agree to float rounding.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 SHAPES = (  # (m, k, n, what): m = rows of tokens in one forward pass
     (1280, 576, 1536, "MLP up/gate"),
@@ -22,7 +24,7 @@ SHAPES = (  # (m, k, n, what): m = rows of tokens in one forward pass
 )
 
 
-def seconds(module, x, reps: int) -> float:
+def seconds(module: Callable[[Any], Any], x: Any, reps: int) -> float:
     module(x)  # warm-up: oneDNN picks and JITs its kernel on the first call
     start = time.perf_counter()
     for _ in range(reps):

@@ -221,7 +221,9 @@ def _legend_key(fig: go.Figure, runs: Sequence[tuple[str, str]]) -> None:
 
 
 def lambda_curve(runs: RunsLike, task: str | None = None) -> go.Figure:
-    """λ robustness (paper Fig. 3) of every run, one subplot per task."""
+    """λ robustness (paper Fig. 3) of every run, one subplot per task. The line style says the
+    kind of curve, the colour the run: past ten runs colours repeat (the report draws at most four
+    runs a figure)."""
     rs = load_runs(runs)
     return lambda_curve_figure(
         [lambda_curves(r, t) for t in task_names(rs, task) for r in rs if t in r.tasks]
