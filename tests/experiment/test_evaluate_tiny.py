@@ -11,21 +11,14 @@ import pytest
 from lens_steer.experiment.evaluate import CONTROLS, evaluate, random_directions
 from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
-from lens_steer.testing import unit_directions
-from lens_steer.vectors import SteeringVectors
 
 ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
 
 
-def _tiny_vectors(model) -> SteeringVectors:
-    n = model.cfg.n_layers
-    return SteeringVectors(unit_directions(n, model.cfg.d_model, seed=2), tuple(range(n)))
-
-
-def test_loglik_arc_on_tiny_model(tiny) -> None:
+def test_loglik_arc_on_tiny_model(tiny, tiny_vectors) -> None:
     task = get_task("arc_challenge", data_dir=ARC_DIR)
     exs = task.load("test")[:4]
-    vecs = _tiny_vectors(tiny)
+    vecs = tiny_vectors(tiny, seed=2)
     grid = (8.0, 2.0)
     rep = evaluate(
         tiny,
@@ -67,12 +60,12 @@ def test_loglik_arc_on_tiny_model(tiny) -> None:
         evaluate(tiny, task, exs, controls=("self-consistency",), scoring="loglik")
 
 
-def test_real_generate_engine(tiny) -> None:
+def test_real_generate_engine(tiny, tiny_vectors) -> None:
     from lens_steer.engine.generate import generate as real_generate
 
     task = get_task("gsm8k")
     exs = [Example(id=f"e{i}", question=f"Q{i} how many?", answer="7") for i in range(2)]
-    vecs = _tiny_vectors(tiny)
+    vecs = tiny_vectors(tiny, seed=2)
     rep = evaluate(
         tiny,
         task,

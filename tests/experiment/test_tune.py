@@ -15,7 +15,6 @@ from lens_steer.experiment import stats
 from lens_steer.experiment.tune import PAPER_LAMBDA_GRID, TuneResult, tune_lambda
 from lens_steer.steer import steer
 from lens_steer.tasks import Example, get_task, score_choices
-from lens_steer.testing import unit_directions
 from lens_steer.vectors import SteeringVectors
 
 ARC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
@@ -183,15 +182,10 @@ def test_tune_errors(task) -> None:
 # ---- real models --------------------------------------------------------------------------
 
 
-def _tiny_vectors(model) -> SteeringVectors:
-    n = model.cfg.n_layers
-    return SteeringVectors(unit_directions(n, model.cfg.d_model, seed=1), tuple(range(n)))
-
-
-def test_tune_loglik_arc_on_tiny_model(tiny) -> None:
+def test_tune_loglik_arc_on_tiny_model(tiny, tiny_vectors) -> None:
     task = get_task("arc_challenge", data_dir=ARC_DIR)
     exs = task.load("test")[:3]
-    vecs = _tiny_vectors(tiny)
+    vecs = tiny_vectors(tiny, seed=1)
     grid = (0.0, 4.0, (8.0, 0.0, 2.0))
     res = tune_lambda(
         tiny, vecs, task, exs, grid=grid, scoring="loglik", batch_size=4, progress=False
@@ -211,11 +205,11 @@ def test_tune_loglik_arc_on_tiny_model(tiny) -> None:
         tune_lambda(tiny, vecs, task, exs, grid=grid, scoring="loglik", positions="generated")
 
 
-def test_tune_real_generate_engine(tiny) -> None:
+def test_tune_real_generate_engine(tiny, tiny_vectors) -> None:
     from lens_steer.engine.generate import generate as real_generate
 
     task = get_task("gsm8k")
-    vecs = _tiny_vectors(tiny)
+    vecs = tiny_vectors(tiny, seed=1)
     exs = _examples(2)
     grid = (0.0, 1.0, (2.0, 0.0, 1.0))
     res = tune_lambda(
