@@ -6,13 +6,16 @@ holds the finished run of the same config is marked done and reused before anyth
 
 ``wall_s`` is a run's time over every attempt of the same config that this folder's
 ``sweep.json`` saw: an interrupted attempt records its time so far, the attempt that resumes it
-adds to it, and a reused run keeps the time of the attempts that finished it.
+adds to it, and a reused run keeps the time of the attempts that finished it. While runs are
+running a heartbeat rewrites their time every :attr:`SweepBoard.heartbeat_s`, so that an attempt
+killed outright (SIGKILL, a machine taken away) still leaves its time up to the last beat.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,6 +78,8 @@ class SweepBoard:
     """The record of one sweep execution under ``root``; ``todo`` are the runs still to do as
     (name, config with the sweep's output directory)."""
 
+    heartbeat_s: float = 60.0
+
     def __init__(self, sweep: Any, root: Path, progress: bool = True) -> None:
         self.root, self.progress = root, progress
         self.position = {r.name: i for i, r in enumerate(sweep.runs, 1)}
@@ -107,6 +112,8 @@ class SweepBoard:
         self._say(f"sweep: {n} runs, {reused} already done, in {root}")
         for name, _ in self.todo:
             self._line("queued", name)
+        self._lock, self._stop = threading.RLock(), threading.Event()
+        self._beat: threading.Thread | None = None
         self._write()
 
     def _entry(self, name: str) -> dict[str, Any]:
@@ -117,7 +124,18 @@ class SweepBoard:
         return {"run_dir": name, "metrics": f"{name}/metrics.json"}
 
     def _write(self) -> None:
-        write_json(self.root / "sweep.json", self.record)
+        with self._lock:
+            write_json(self.root / "sweep.json", self.record)
+
+    def _heartbeat(self) -> None:
+        """Rewrite the running runs' time so far until :meth:`close`."""
+        while not self._stop.wait(self.heartbeat_s):
+            with self._lock:
+                running = [n for n in self.started if self._entry(n)["status"] == "running"]
+                for name in running:
+                    self._entry(name)["wall_s"] = self._total(name)[1]
+            if running:
+                self._write()
 
     def _say(self, text: str) -> None:
         if self.progress:
@@ -128,8 +146,12 @@ class SweepBoard:
 
     def start(self, name: str) -> None:
         """``name`` is running (on Ray: handed to the cluster, which starts it when it can)."""
-        self._entry(name).update(status="running", run_dir=name)
-        self.started[name] = time.perf_counter()
+        with self._lock:
+            self._entry(name).update(status="running", run_dir=name)
+            self.started[name] = time.perf_counter()
+        if self._beat is None:
+            self._beat = threading.Thread(target=self._heartbeat, name="sweep-beat", daemon=True)
+            self._beat.start()
         self._line("running", name)
         self._write()
 
@@ -142,14 +164,16 @@ class SweepBoard:
         return attempt, round(self.earlier.get(name, 0.0) + attempt, 1)
 
     def done(self, name: str) -> None:
-        attempt, total = self._total(name)
-        self._entry(name).update(status="done", wall_s=total, **self._paths(name))
+        with self._lock:
+            attempt, total = self._total(name)
+            self._entry(name).update(status="done", wall_s=total, **self._paths(name))
         in_all = f" ({total:.1f} s in all)" if name in self.earlier else ""
         self._end(name, f"  {attempt:.1f} s{in_all}")
 
     def fail(self, name: str, error: str) -> None:
-        entry = self._entry(name)
-        entry.update(status="failed", error=error, run_dir=name, wall_s=self._total(name)[1])
+        with self._lock:
+            entry = self._entry(name)
+            entry.update(status="failed", error=error, run_dir=name, wall_s=self._total(name)[1])
         self.failed.append(name)
         self._end(name, f"  {error}")
 
@@ -162,6 +186,9 @@ class SweepBoard:
     def close(self) -> None:
         """End the bar; runs still marked running were interrupted (the same command resumes
         them), and ``sweep.json`` says so."""
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
         self.bar.close()
         stopped = [n for n in self.position if self._entry(n)["status"] == "running"]
         for name in stopped:

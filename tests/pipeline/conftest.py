@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lens_steer.testing import save_tiny_model
 
@@ -53,5 +54,19 @@ def arc_task():
             "batch_size": 16,
             **extra,
         }
+
+    return make
+
+
+@pytest.fixture
+def sweep_file(tmp_path, sweep_base):
+    """Write a sweep file varying ``vary`` over ``sweep_base`` (or ``base``), output in
+    ``tmp_path / "out"``; returns its path."""
+
+    def make(vary: dict, name: str = "sweep.yaml", base: dict | None = None) -> Path:
+        path = tmp_path / name
+        sweep = {"base": base or sweep_base, "vary": vary, "output_dir": str(tmp_path / "out")}
+        path.write_text(yaml.safe_dump(sweep))
+        return path
 
     return make

@@ -24,13 +24,6 @@ from lens_steer.pipeline.sweep import load_sweep, parse_sweep, run_sweep, select
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _sweep_file(tmp_path: Path, sweep_base, vary, name="sweep.yaml") -> Path:
-    path = tmp_path / name
-    out = str(tmp_path / "out")
-    path.write_text(yaml.safe_dump({"base": sweep_base, "vary": vary, "output_dir": out}))
-    return path
-
-
 def test_expansion_names_and_validates_every_run(sweep_base, tmp_path):
     sweep = parse_sweep(
         {
@@ -67,13 +60,13 @@ def test_bad_sweeps_fail_before_anything_runs(sweep_base, tmp_path, sweep, messa
     assert not (tmp_path / "out").exists()
 
 
-def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys, monkeypatch):
+def test_a_sweep_runs_resumes_and_grows(sweep_file, sweep_base, tmp_path, capsys, monkeypatch):
     loaded = []
     real = load_module.load_model
     monkeypatch.setattr(
         load_module, "load_model", lambda spec, **kw: loaded.append(spec) or real(spec, **kw)
     )
-    path = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]})
+    path = sweep_file({"seed": [0, 1]})
     assert cli(["sweep", str(path), "--quiet"]) == 0
     assert "sweep: 2 of 2 runs done" in capsys.readouterr().out
     assert loaded == [sweep_base["child"], sweep_base["parent"]]  # once each, for both runs
@@ -88,7 +81,7 @@ def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys, monkeypatc
     assert ours["tasks"] == json.loads((single / "metrics.json").read_text())["tasks"]
     stamp = (out / "tiny__seed=0" / "metrics.json").stat().st_mtime_ns
     # a finished sweep does no work; a grown one runs only its new run
-    grown = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1, 2]})
+    grown = sweep_file({"seed": [0, 1, 2]})
     root, failed = run_sweep(load_sweep(grown), progress=True)
     assert root == out and not failed
     lines = capsys.readouterr().out
@@ -100,10 +93,8 @@ def test_a_sweep_runs_resumes_and_grows(sweep_base, tmp_path, capsys, monkeypatc
     assert (out / "tiny__seed=0" / "metrics.json").stat().st_mtime_ns == stamp
 
 
-def test_a_failing_run_is_recorded_and_the_others_finish(sweep_base, tmp_path, capsys):
-    path = _sweep_file(
-        tmp_path, sweep_base, {"child": [sweep_base["child"], str(tmp_path / "missing")]}
-    )
+def test_a_failing_run_is_recorded_and_the_others_finish(sweep_file, sweep_base, tmp_path, capsys):
+    path = sweep_file({"child": [sweep_base["child"], str(tmp_path / "missing")]})
     assert cli(["sweep", str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "1 run(s) failed: tiny__child=missing" in err
@@ -138,8 +129,8 @@ def test_names_tell_apart_paths_that_end_alike_and_default_folder(sweep_base, tm
     assert sweep.runs[0].name == "tiny__n_test=6__n_val=4__batch_size=4"
 
 
-def test_a_sweep_file_given_to_run_and_bad_parallelism_are_refused(sweep_base, tmp_path, capsys):
-    path = _sweep_file(tmp_path, sweep_base, {"seed": [0]})
+def test_a_sweep_file_given_to_run_and_bad_parallelism_are_refused(sweep_file, tmp_path, capsys):
+    path = sweep_file({"seed": [0]})
     assert cli(["run", str(path)]) == 2
     assert (
         "is a sweep file (base + vary): run it with `lens-steer sweep`" in capsys.readouterr().err
@@ -152,86 +143,6 @@ def test_a_sweep_file_given_to_run_and_bad_parallelism_are_refused(sweep_base, t
     assert not (tmp_path / "out").exists()
 
 
-def test_an_interrupted_sweep_says_so_and_resumes(sweep_base, tmp_path, monkeypatch):
-    import lens_steer.pipeline.run as run_module
-
-    path = _sweep_file(tmp_path, sweep_base, {"seed": [0]})
-
-    def stop(cfg, **kw):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(run_module, "run_pipeline", stop)
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(load_sweep(path), progress=False)
-    record = json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"]
-    assert record["tiny__seed=0"]["status"] == "interrupted"
-
-
-def test_wall_time_adds_up_over_interrupted_attempts(sweep_base, tmp_path, monkeypatch, capsys):
-    """An interrupted or failed attempt records its time so far, the attempt that resumes it
-    adds to it, a run left out by --only keeps it, and a sweep that reuses the finished run keeps
-    the total."""
-    import time
-
-    import lens_steer.pipeline.run as run_module
-
-    path, out = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]}), tmp_path / "out"
-    real = run_module.run_pipeline
-
-    def stop(cfg, **kw):
-        time.sleep(0.3)
-        raise KeyboardInterrupt
-
-    def boom(cfg, **kw):
-        time.sleep(0.3)
-        raise RuntimeError("boom")
-
-    def wall(name="tiny__seed=0") -> float:
-        return json.loads((out / "sweep.json").read_text())["runs"][name]["wall_s"]
-
-    monkeypatch.setattr(run_module, "run_pipeline", stop)
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(load_sweep(path), progress=False)
-    first = wall()
-    assert first >= 0.3
-    monkeypatch.setattr(run_module, "run_pipeline", boom)
-    assert cli(["sweep", str(path), "--quiet", "--only", "seed=0"]) == 2  # failed: time added
-    assert wall() >= first + 0.3
-    failed = wall()
-    monkeypatch.setattr(run_module, "run_pipeline", real)
-    assert cli(["sweep", str(path), "--only", "seed=1"]) == 0  # seed=0 left out: time kept
-    assert wall() == failed
-    left_out = json.loads((out / "sweep.json").read_text())["runs"]["tiny__seed=0"]
-    assert left_out["status"] == "failed" and "boom" in left_out["error"]  # and how it stopped
-    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("done"))
-    assert "in all" not in line  # a first attempt has no earlier time to add
-    assert cli(["sweep", str(path)]) == 0
-    total = wall()
-    assert total > failed and f"({total:.1f} s in all)" in capsys.readouterr().out
-    assert cli(["sweep", str(path), "--quiet"]) == 0  # reused: the totals are kept
-    record = json.loads((out / "sweep.json").read_text())["runs"]
-    assert record["tiny__seed=0"]["reused"] and record["tiny__seed=0"]["wall_s"] == total
-    assert record["tiny__seed=1"]["reused"] and record["tiny__seed=1"]["wall_s"] > 0
-
-
-def test_which_earlier_wall_times_count():
-    from lens_steer.pipeline.sweep_board import _earlier_s
-
-    mine = {"wall_s": 5, "config_hash": "h"}
-    for status in ("interrupted", "failed", "running", "queued"):  # "running": a hard kill
-        assert _earlier_s({**mine, "status": status}, "h", done=False) == 5.0
-        assert _earlier_s({**mine, "status": status}, "h", done=True) == 5.0  # landed later
-    assert _earlier_s({**mine, "status": "done"}, "h", done=True) == 5.0
-    assert _earlier_s({**mine, "status": "done"}, "h", done=False) is None  # its folder is gone
-    assert _earlier_s({**mine, "status": "failed"}, "another config", done=False) is None
-    old = {"status": "done", "wall_s": 5}  # written before the hash was kept
-    assert _earlier_s(old, "h", done=True) == 5.0
-    assert _earlier_s({**old, "status": "interrupted"}, "h", done=False) is None
-    for bad in (True, "5", float("nan"), float("inf"), -1.0, None):
-        assert _earlier_s({**mine, "status": "failed", "wall_s": bad}, "h", done=False) is None
-    assert _earlier_s(["not", "a", "record"], "h", done=False) is None
-
-
 def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     sweep = parse_sweep({"base": sweep_base, "vary": {"seed": [0]}}, base_dir=tmp_path)
@@ -240,10 +151,10 @@ def test_ray_missing_is_a_clear_error(sweep_base, tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_ray_is_imported_only_for_ray_sweeps(sweep_base, tmp_path):
+def test_ray_is_imported_only_for_ray_sweeps(sweep_file):
     import subprocess
 
-    path = _sweep_file(tmp_path, sweep_base, {"seed": [0]})
+    path = sweep_file({"seed": [0]})
     code = (
         "import sys\nfrom lens_steer.pipeline.cli import main\n"
         f"rc = main(['sweep', {str(path)!r}, '--quiet'])\n"
@@ -357,8 +268,8 @@ def test_only_matches_values_as_written_or_as_named_never_by_a_path_s_end(sweep_
     assert len(names("grid=[0.10, 1]")) == 3  # typed as YAML reads it
 
 
-def test_one_run_alone_keeps_the_others_records(sweep_base, tmp_path, capsys):
-    path = _sweep_file(tmp_path, sweep_base, {"seed": [0, 1]})
+def test_one_run_alone_keeps_the_others_records(sweep_file, sweep_base, tmp_path, capsys):
+    path = sweep_file({"seed": [0, 1]})
     out = tmp_path / "out"
     assert cli(["sweep", str(path), "--quiet", "--only", "seed=1"]) == 0
     printed = capsys.readouterr().out
@@ -387,8 +298,8 @@ def test_one_run_alone_keeps_the_others_records(sweep_base, tmp_path, capsys):
     assert cli(["sweep", str(path), "--only", "seed=3"]) == 2
     assert "seed takes one of ['0', '1']" in capsys.readouterr().err
     # a changed sweep: a left-out run made with the old config is not reported as done
-    changed = _sweep_file(tmp_path, {**sweep_base, "tasks": [{**sweep_base["tasks"][0],
-                                                              "n_test": 5}]}, {"seed": [0, 1]})  # fmt: skip
+    task = {**sweep_base["tasks"][0], "n_test": 5}
+    changed = sweep_file({"seed": [0, 1]}, base={**sweep_base, "tasks": [task]})
     shutil.rmtree(out / "tiny__seed=1")
     assert cli(["sweep", str(changed), "--quiet", "--only", "seed=1"]) == 0
     record = json.loads((out / "sweep.json").read_text())["runs"]
