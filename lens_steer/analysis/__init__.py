@@ -20,10 +20,11 @@ from .ablation import AblationResult, layer_ablation, run_layer_ablation
 from .curves import LambdaCurves, lambda_curves
 from .export import write_figures
 from .figures import its_gains, lambda_curve, steering_ratio_figure, vectors_figure
+from .gallery import report_figures
 from .layer_search import layer_search_figure, run_layer_search
 from .plots import write_figure
 from .ratio import steering_ratio_curves
-from .report import report_figures, report_html, write_report
+from .report import report_html, write_report
 from .rundir import NotARunError, Run, TaskRun, load_run, load_runs
 from .similarity import (
     SimilarityResult,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..formats import atomic_write
-from .report import ReportFigure, report_figures
+from .gallery import ReportFigure, report_figures
 from .rundir import Run
 
 __all__ = ["IMAGE_FORMATS", "MANIFEST", "save_figures", "write_figures"]
