@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 # LENS_STEER_TL3=1; the default run leaves it out.
 collect_ignore = [] if os.environ.get("LENS_STEER_TL3") else ["tl3"]
 
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SMOLLM2 = "smollm2-135m-instruct"
 GEMMA = "gemma-3-270m"
 
@@ -69,3 +70,48 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def arc_task():
+    """Build a tiny ARC-Challenge task entry (12 Dev, 12 test questions); keywords override."""
+
+    def make(**extra) -> dict:
+        return {
+            "name": "arc_challenge",
+            "data_dir": str(DATA / "arc_challenge"),
+            "scoring": "loglik",
+            "pairs": {"n": 6},
+            "n_val": 12,
+            "n_test": 12,
+            "grid": [16.0, 64.0],
+            "its": False,
+            "controls": [],
+            "batch_size": 16,
+            **extra,
+        }
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def gsm8k_task():
+    """Build a tiny zero-shot GSM8K task entry (4 Dev, 6 test questions, 12 new tokens);
+    keywords override."""
+
+    def make(**extra) -> dict:
+        return {
+            "name": "gsm8k",
+            "data_dir": str(DATA / "gsm8k"),
+            "pairs": {"n": 4},
+            "n_val": 4,
+            "n_test": 6,
+            "grid": [0.5, 2.0, 8.0],
+            "controls": ["random-direction"],
+            "zero_shot": True,
+            "max_new_tokens": 12,
+            "batch_size": 4,
+            **extra,
+        }
+
+    return make

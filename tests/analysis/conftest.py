@@ -1,7 +1,5 @@
 """The analysis tests' shared runs: two tiny run directories, made once."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -10,26 +8,9 @@ from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import run_pipeline
 from lens_steer.testing import save_tiny_model
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def _gsm8k(controls):
-    return {
-        "name": "gsm8k",
-        "data_dir": str(DATA / "gsm8k"),
-        "pairs": {"n": 4},
-        "n_val": 4,
-        "n_test": 6,
-        "grid": [0.5, 2.0, 8.0],
-        "controls": controls,
-        "zero_shot": True,
-        "max_new_tokens": 12,
-        "batch_size": 4,
-    }
-
 
 @pytest.fixture(scope="package")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, arc_task, gsm8k_task):
     """Two runs sharing a child (d 32) with parents of widths 48 and 40, made once for the
     package on one torch thread (tiny matrices: see tests/conftest.py's one_thread)."""
     root = tmp_path_factory.mktemp("analysis")
@@ -41,27 +22,26 @@ def runs(tmp_path_factory):
         "extract": {"batch_size": 4},
         "transfer": {"width": "ridge", "n_anchor": 16},
     }
-    arc = {
-        "name": "arc_challenge",
-        "data_dir": str(DATA / "arc_challenge"),
-        "scoring": "loglik",
-        "pairs": {"n": 4},
-        "n_val": 4,
-        "n_test": 8,
-        "grid": [0.5, 4.0],
-        "batch_size": 8,
-    }
+    arc = arc_task(
+        pairs={"n": 4},
+        n_val=4,
+        n_test=8,
+        grid=[0.5, 4.0],
+        its=True,
+        controls=["random-direction"],
+        batch_size=8,
+    )
     a = {
         **base,
         "name": "a",
         "parent": save_tiny_model(root / "parent_a", "gemma3", 48, 4, 1),
-        "tasks": [_gsm8k(["random-direction", "self-consistency"]), arc],
+        "tasks": [gsm8k_task(controls=["random-direction", "self-consistency"]), arc],
     }
     b = {
         **base,
         "name": "b",
         "parent": save_tiny_model(root / "parent_b", "qwen2", 40, 5, 3),
-        "tasks": [_gsm8k(["random-direction"])],
+        "tasks": [gsm8k_task()],
     }
     before = torch.get_num_threads()
     torch.set_num_threads(1)

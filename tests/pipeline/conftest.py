@@ -9,8 +9,6 @@ import yaml
 
 from lens_steer.testing import save_tiny_model
 
-ARC = Path(__file__).resolve().parents[3] / "shared" / "data" / "arc_challenge"
-
 
 @pytest.fixture(scope="module")
 def sweep_base(tmp_path_factory, arc_task):
@@ -34,28 +32,6 @@ def tiny_pair(tmp_path_factory) -> dict[str, str]:
         "parent": save_tiny_model(root / "parent", "gemma3", 48, 4, 1),
         "child": save_tiny_model(root / "child", "llama", 32, 5, 2),
     }
-
-
-@pytest.fixture(scope="session")
-def arc_task():
-    """Build a tiny ARC-Challenge task entry (12 Dev, 12 test questions); keywords override."""
-
-    def make(**extra) -> dict:
-        return {
-            "name": "arc_challenge",
-            "data_dir": str(ARC),
-            "scoring": "loglik",
-            "pairs": {"n": 6},
-            "n_val": 12,
-            "n_test": 12,
-            "grid": [16.0, 64.0],
-            "its": False,
-            "controls": [],
-            "batch_size": 16,
-            **extra,
-        }
-
-    return make
 
 
 @pytest.fixture

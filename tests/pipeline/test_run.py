@@ -17,11 +17,9 @@ from lens_steer.pipeline.config import validate_config
 from lens_steer.pipeline.run import RunDirectoryError, run_pipeline
 from lens_steer.testing import save_tiny_model
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
 
 @pytest.fixture(scope="module")
-def raw_config(tmp_path_factory):
+def raw_config(tmp_path_factory, gsm8k_task):
     root = tmp_path_factory.mktemp("models")
     return {
         "name": "tiny",
@@ -30,20 +28,7 @@ def raw_config(tmp_path_factory):
         "device": "cpu",
         "extract": {"batch_size": 4},
         "transfer": {"width": "ridge", "n_anchor": 16},
-        "tasks": [
-            {
-                "name": "gsm8k",
-                "data_dir": str(DATA / "gsm8k"),
-                "pairs": {"n": 4},
-                "n_val": 4,
-                "n_test": 6,
-                "grid": [0.5, 2.0, 8.0],
-                "controls": ["random-direction"],
-                "zero_shot": True,
-                "max_new_tokens": 12,
-                "batch_size": 4,
-            }
-        ],
+        "tasks": [gsm8k_task()],
     }
 
 
