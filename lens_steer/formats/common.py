@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,26 @@ def check_exportable(vectors: SteeringVectors, positions: str, target: str) -> N
         )
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux's
+    ``/proc/self/status``): setting it to read it back would, for that instant, give files that
+    another thread creates (a sweep's heartbeat beside a run) the wrong permissions."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere: at least two writers never interleave their set and reset
+        umask = os.umask(0)
+        os.umask(umask)
+    return umask
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
@@ -152,9 +173,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

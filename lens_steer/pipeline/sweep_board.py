@@ -128,14 +128,18 @@ class SweepBoard:
             write_json(self.root / "sweep.json", self.record)
 
     def _heartbeat(self) -> None:
-        """Rewrite the running runs' time so far until :meth:`close`."""
+        """Rewrite the running runs' time so far until :meth:`close`; a failed write (a full
+        disk) is tried again at the next beat, and the sweep's own writes still say what failed."""
         while not self._stop.wait(self.heartbeat_s):
             with self._lock:
                 running = [n for n in self.started if self._entry(n)["status"] == "running"]
                 for name in running:
                     self._entry(name)["wall_s"] = self._total(name)[1]
-            if running:
-                self._write()
+                if running:
+                    try:
+                        self._write()
+                    except OSError:
+                        continue
 
     def _say(self, text: str) -> None:
         if self.progress:

@@ -350,3 +350,33 @@ def test_nothing_to_export(tmp_path):
     empty = SteeringVectors(torch.zeros(0, 4), ())
     with pytest.raises(InputError, match="no layers"):
         empty.export(tmp_path / "e.pt", "lm-eval")
+
+
+def test_atomic_write_reads_the_umask_without_changing_it(tmp_path, monkeypatch):
+    """The file gets the mode an ordinary new file would; the umask is read, not set and reset
+    (another thread creating a file meanwhile would get the wrong mode), wherever /proc allows."""
+    import builtins
+    import os
+
+    from lens_steer.formats import common
+
+    before = os.umask(0o027)
+    try:
+        calls = []
+        real = os.umask
+        monkeypatch.setattr(os, "umask", lambda m: calls.append(m) or real(m))
+        common.atomic_write(tmp_path / "a.json", lambda p: p.write_text("{}"))
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+        assert calls == [] or not os.path.exists("/proc/self/status")
+        opened = builtins.open
+
+        def no_proc(path, *a, **k):  # elsewhere: the set-and-reset fallback, same answer
+            if str(path).startswith("/proc/"):
+                raise OSError("no /proc here")
+            return opened(path, *a, **k)
+
+        monkeypatch.setattr(builtins, "open", no_proc)
+        assert common._umask() == 0o027 and calls == [0, 0o027]
+    finally:
+        monkeypatch.undo()
+        os.umask(before)

@@ -41,7 +41,11 @@ def sweep_file(tmp_path, sweep_base):
 
     def make(vary: dict, name: str = "sweep.yaml", base: dict | None = None) -> Path:
         path = tmp_path / name
-        sweep = {"base": base or sweep_base, "vary": vary, "output_dir": str(tmp_path / "out")}
+        sweep = {
+            "base": sweep_base if base is None else base,
+            "vary": vary,
+            "output_dir": str(tmp_path / "out"),
+        }
         path.write_text(yaml.safe_dump(sweep))
         return path
 
