@@ -56,7 +56,7 @@ def main() -> None:
                         progress=False)  # fmt: skip
     batched = time.perf_counter() - start
     start = time.perf_counter()
-    path = greedy_forward(naive, vecs.layers, args.max_layers)
+    path, _ = greedy_forward(naive, vecs.layers, args.max_layers)
     naive_s = time.perf_counter() - start
     n_sets = sum(n_layers - len(s.layers) for s in path[:-1]) + 1
     if len(path) <= args.max_layers:

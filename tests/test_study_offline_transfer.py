@@ -86,6 +86,21 @@ def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
     assert row[3].startswith(f"{sum(ratio['ratio']) / len(ratio['ratio']):.3g} [")
 
 
+def test_a_greedy_search_stopped_by_its_ci_names_its_nearest_miss():
+    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
+    family = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(family)
+    cands = [{"added": k, "n_correct": c} for k, c in [(0, 71), (1, 74), (2, 74)]]
+    search = {"stopped": "ci", "rounds": [
+        {"base": [], "candidates": cands, "n": 299, "best": 1, "delta": [0.01, -0.003, 0.023],
+         "kept": False}]}  # fmt: skip
+    assert family._stop(search) == (
+        "; stopped: best addition L1 (tied with 1 more) 74/299, Δ +1.0 pp [-0.3, +2.3]"
+    )
+    assert family._stop({**search, "stopped": "max_layers"}) == ""
+    assert family._stop({"steps": []}) == ""  # a single / leave-one-out map
+
+
 def test_wall_times_come_from_each_attempt_in_run_log(tmp_path):
     """family.py's wall-time table: attempts begin at "loading child" and end at their last line
     (done, interrupted, or cut off by a hard kill); continuation lines carry no time."""

@@ -3,7 +3,8 @@
 A run with ``tasks[].layer_search`` records its search in ``metrics.json`` (and
 ``TASK/layer_search.json``); :func:`run_layer_search` runs one on any run directory afterwards
 with the run's own settings. :func:`layer_search_figure` draws either: a greedy path as
-validation accuracy per step (the layer each step added on the axis), or the single /
+validation accuracy per step (the layer each step added on the axis) over every candidate that
+round scored (grey; the round that stopped the search is the last column), or the single /
 leave-one-out map as accuracy per layer beside the reference set (no layers / all layers), each
 with Wilson 95 % CIs; when the chosen set was tested, its test accuracy and the test baseline.
 """
@@ -50,6 +51,23 @@ def _errors(steps: list[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _candidates(rounds: list[Mapping[str, Any]], x: list[str]) -> go.Scatter:
+    """Every greedy round's candidates as grey dots in the column of the step it decided (a
+    round not kept gets a column of its own: ``stop``)."""
+    xs, ys, hover = [], [], []
+    for r, rnd in enumerate(rounds):
+        col = x[r + 1] if rnd["kept"] else "stop"
+        for c in rnd["candidates"]:
+            xs.append(col)
+            ys.append(c["n_correct"] / rnd["n"])
+            hover.append(f"{list(rnd['base'])} + L{c['added']}<br>{c['n_correct']}/{rnd['n']}")
+    return go.Scatter(
+        x=xs, y=ys, mode="markers", name="candidates of each round",
+        marker={"color": "#9a9a9a", "size": 5, "opacity": 0.6}, hovertext=hover,
+        hoverinfo="text",
+    )  # fmt: skip
+
+
 def layer_search_figure(search: LayerSearch | Mapping[str, Any], title: str = "") -> go.Figure:
     """Validation accuracy of every searched set (95 % CI), the best set starred, and — when the
     record has a ``test`` section — the best set's test accuracy beside the test baseline."""
@@ -70,6 +88,8 @@ def layer_search_figure(search: LayerSearch | Mapping[str, Any], title: str = ""
             hovertext=hover, hoverinfo="text+y",
         )
     )  # fmt: skip
+    if rec.get("rounds"):
+        fig.add_trace(_candidates(rec["rounds"], x))
     best = [i for i, s in enumerate(steps) if list(s["layers"]) == list(rec["best"])]
     if best:
         i = best[0]

@@ -4,7 +4,8 @@ The paper steers every mapped layer and never asks. ``search_layers`` asks with 
 
 - ``"greedy-forward"``: from no layers, add the layer whose inclusion most raises accuracy; stop
   at ``max_layers`` or when the best addition's paired-bootstrap 95 % CI of Δ accuracy (against
-  the set before it) does not lie above 0.
+  the set before it) does not lie above 0. Every round's candidates are kept (``rounds``), so a
+  search that stops at once still says which layer came closest and by how much.
 - ``"single"``: each layer alone.
 - ``"leave-one-out"``: all layers but each.
 
@@ -34,7 +35,9 @@ from .lambda_sweep import check_examples, check_scoring
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["search_layers", "LayerSearch", "SearchStep", "STRATEGIES", "greedy_forward"]
+__all__ = [
+    "search_layers", "LayerSearch", "SearchStep", "GreedyRound", "STRATEGIES", "greedy_forward",
+]  # fmt: skip
 
 STRATEGIES = ("greedy-forward", "single", "leave-one-out")
 Strategy = Literal["greedy-forward", "single", "leave-one-out"]
@@ -66,22 +69,65 @@ class SearchStep:
 
 
 @dataclass(frozen=True)
+class GreedyRound:
+    """One greedy round: each candidate (``base`` plus the layer ``added[i]``) with its number
+    correct, the best candidate's layer, its paired-bootstrap Δ against ``base`` and whether it
+    was kept (the CI of Δ lay above 0). The last round of a search that stopped early is the one
+    not kept: it records why the search stopped."""
+
+    base: tuple[int, ...]
+    added: tuple[int, ...]
+    n_correct: tuple[int, ...]
+    n: int
+    best: int
+    delta: tuple[float, float, float]
+    kept: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": list(self.base),
+            "candidates": [{"added": k, "n_correct": c} for k, c in zip(self.added, self.n_correct,
+                                                                        strict=True)],
+            "n": self.n,
+            "best": self.best,
+            "delta": [round(x, 6) for x in self.delta],
+            "kept": self.kept,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class LayerSearch:
     """The search's path (``steps``: the chosen sets in order, or every set scored for
-    "single" / "leave-one-out") and ``best``, the most accurate set on the path."""
+    "single" / "leave-one-out"), ``best``, the most accurate set on the path, and (greedy) every
+    round's candidates."""
 
     strategy: str
     lam: float
     steps: tuple[SearchStep, ...]
     best: tuple[int, ...]
+    rounds: tuple[GreedyRound, ...] = ()
 
     @property
     def table(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.steps]
 
+    @property
+    def stopped(self) -> str | None:
+        """Why a greedy search ended: ``"ci"`` (the best addition's CI of Δ reached 0),
+        ``"max_layers"`` or ``"exhausted"`` (every layer taken); ``None`` for the maps."""
+        if not self.rounds:
+            return None
+        if not self.rounds[-1].kept:
+            return "ci"
+        return "exhausted" if len(self.rounds[-1].added) == 1 else "max_layers"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "lam": self.lam, "steps": self.table,
-                "best": list(self.best)}  # fmt: skip
+        out = {"strategy": self.strategy, "lam": self.lam, "steps": self.table,
+               "best": list(self.best)}  # fmt: skip
+        if self.rounds:
+            out["rounds"] = [r.to_dict() for r in self.rounds]
+            out["stopped"] = self.stopped
+        return out
 
 
 def _step(layers: tuple[int, ...], correct: np.ndarray, delta=None) -> SearchStep:
@@ -89,8 +135,11 @@ def _step(layers: tuple[int, ...], correct: np.ndarray, delta=None) -> SearchSte
     return SearchStep(layers, acc, (lo, hi), int(correct.sum()), int(correct.size), delta)
 
 
-def greedy_forward(score: Scorer, layers: Sequence[int], max_layers: int) -> list[SearchStep]:
-    """The greedy path from the empty set (the plain model); ties go to the lowest layer.
+def greedy_forward(
+    score: Scorer, layers: Sequence[int], max_layers: int
+) -> tuple[list[SearchStep], list[GreedyRound]]:
+    """The greedy path from the empty set (the plain model) and every round scored on the way;
+    ties go to the lowest layer.
 
     The empty set rides in the first step's pass: under the shared trunk (engine/trunk.py) it
     costs next to nothing there, while alone it would be a pass of its own."""
@@ -98,11 +147,15 @@ def greedy_forward(score: Scorer, layers: Sequence[int], max_layers: int) -> lis
     cands = [(k,) for k in layers] if max_layers >= 1 else []
     both = score([current, *cands])
     prev, correct = both[:, 0], both[:, 1:]
-    path = [_step(current, prev)]
+    path, rounds = [_step(current, prev)], []
     while cands:
         j = int(np.argmax(correct.mean(axis=0)))
         delta = stats.paired_bootstrap(prev, correct[:, j])
-        if delta[1] <= 0:  # the best addition's 95 % CI reaches 0: nothing improves enough
+        added = tuple(next(iter(set(c) - set(current))) for c in cands)
+        kept = delta[1] > 0  # else the best addition's 95 % CI reaches 0: nothing improves enough
+        counts = tuple(int(x) for x in correct.sum(axis=0))
+        rounds.append(GreedyRound(current, added, counts, len(prev), added[j], delta, kept))
+        if not kept:
             break
         current, prev = cands[j], correct[:, j]
         path.append(_step(current, prev, delta))
@@ -110,7 +163,7 @@ def greedy_forward(score: Scorer, layers: Sequence[int], max_layers: int) -> lis
         if len(current) >= max_layers or not cands:
             break
         correct = score(cands)
-    return path
+    return path, rounds
 
 
 def _scorer(model, vectors, task, exs, lam, opts, scoring, choice_options) -> Scorer:
@@ -194,8 +247,9 @@ def search_layers(
     if k < 1:
         raise InputError(f"max_layers must be ≥ 1, got {max_layers}")
     score = _scorer(model, vectors, task, exs, float(lam), opts, scoring, choice_options)
+    rounds: list[GreedyRound] = []
     if strategy == "greedy-forward":
-        steps = greedy_forward(score, layers, k)
+        steps, rounds = greedy_forward(score, layers, k)
     else:
         full = tuple(layers)
         sets = [(x,) for x in layers] if strategy == "single" else [
@@ -205,4 +259,4 @@ def search_layers(
         correct = score(sets)
         steps = [_step(s, correct[:, i]) for i, s in enumerate(sets)]
     best = max(steps, key=lambda s: (s.accuracy, -len(s.layers))).layers
-    return LayerSearch(strategy, float(lam), tuple(steps), best)
+    return LayerSearch(strategy, float(lam), tuple(steps), best, tuple(rounds))

@@ -212,8 +212,8 @@ def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, A
         options=opts,
     )  # fmt: skip
     out = found.to_dict()
-    log.info("%s layer search (%s) on validation: best %s", tcfg["name"], cfg["strategy"],
-             list(found.best))  # fmt: skip
+    log.info("%s layer search (%s) on validation: best %s%s", tcfg["name"], cfg["strategy"],
+             list(found.best), _stop_reason(found))  # fmt: skip
     if not found.best:  # the plain model won on validation: nothing to steer on test
         out["test"] = None
         return out
@@ -227,6 +227,18 @@ def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, A
     if control:  # random directions on the chosen layers at λ*, as the run's own control
         out["test"]["random-direction"] = conditions["random-direction"]
     return out
+
+
+def _stop_reason(found: Any) -> str:
+    """Why a greedy search stopped where it did, for the log: the nearest miss when its CI
+    decided."""
+    if found.stopped != "ci":
+        return f" (stopped: {found.stopped})" if found.stopped else ""
+    r = found.rounds[-1]
+    d, lo, hi = (100 * x for x in r.delta)
+    best = r.n_correct[r.added.index(r.best)]
+    return (f" (stopped: the best addition, layer {r.best}, {best}/{r.n}, Δ {d:+.1f} pp"
+            f" [{lo:+.1f}, {hi:+.1f}] vs {list(r.base)}: its CI reaches 0)")  # fmt: skip
 
 
 def _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg) -> dict[str, Any]:

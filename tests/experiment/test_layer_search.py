@@ -72,9 +72,63 @@ def test_greedy_finds_the_one_layer_that_matters_and_stops():
     def score(sets):
         return np.array([truth | boost if 2 in s else truth for s in sets]).T
 
-    path = greedy_forward(score, [0, 1, 2, 3], max_layers=4)
+    path, rounds = greedy_forward(score, [0, 1, 2, 3], max_layers=4)
     assert [s.layers for s in path] == [(), (2,)]
     assert path[1].delta[1] > 0
+    # round 1 kept layer 2; round 2 scored the three pairs with it, none better: the stop
+    assert [r.kept for r in rounds] == [True, False]
+    assert rounds[0].added == (0, 1, 2, 3) and rounds[0].best == 2
+    assert rounds[0].n_correct == (truth.sum(), truth.sum(), (truth | boost).sum(), truth.sum())
+    assert rounds[1].base == (2,) and rounds[1].added == (0, 1, 3)
+    assert rounds[1].n_correct == ((truth | boost).sum(),) * 3 and rounds[1].delta[0] == 0
+
+
+def _search(rounds_of, layers, max_layers):
+    from lens_steer.experiment.layer_search import LayerSearch
+
+    steps, rounds = greedy_forward(rounds_of, layers, max_layers)
+    return LayerSearch("greedy-forward", 1.0, tuple(steps), steps[-1].layers, tuple(rounds))
+
+
+def test_a_search_that_stops_at_once_keeps_its_nearest_miss():
+    """Every layer helps a little, none enough for the CI: the record still names the layer that
+    came closest, its count and its Δ CI (reaching 0), and says the CI stopped it."""
+    n = 100
+    truth = np.zeros(n, bool)
+    truth[:30] = True
+
+    def score(sets):
+        cols = []
+        for s in sets:
+            c = truth.copy()
+            c[30 : 30 + sum(1 + k for k in s)] = True  # layer k adds k + 1 right answers
+            cols.append(c)
+        return np.array(cols).T
+
+    res = _search(score, [0, 1, 2], 3)
+    assert [s.layers for s in res.steps] == [()] and res.stopped == "ci"
+    (miss,) = res.rounds
+    assert not miss.kept and miss.best == 2 and miss.n_correct == (31, 32, 33)
+    assert miss.delta[0] == pytest.approx(0.03) and miss.delta[1] <= 0 < miss.delta[2]
+    rec = res.to_dict()
+    assert rec["stopped"] == "ci"
+    assert rec["rounds"][0]["candidates"] == [
+        {"added": 0, "n_correct": 31}, {"added": 1, "n_correct": 32}, {"added": 2, "n_correct": 33}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("max_layers, stopped", [(1, "max_layers"), (2, "exhausted")])
+def test_a_search_that_keeps_adding_says_why_it_ended(max_layers, stopped):
+    n = 400
+    rng = np.random.default_rng(1)
+    gain = [rng.random(n) < 0.4, rng.random(n) < 0.4]  # each layer makes its own items right
+
+    def score(sets):
+        return np.array([np.any([np.zeros(n, bool), *(gain[k] for k in s)], 0) for s in sets]).T
+
+    res = _search(score, [0, 1], max_layers)
+    assert len(res.steps) == max_layers + 1 and all(r.kept for r in res.rounds)
+    assert res.stopped == stopped and res.to_dict()["stopped"] == stopped
 
 
 def test_greedy_path_on_a_model_is_validated(setup):
@@ -83,6 +137,9 @@ def test_greedy_path_on_a_model_is_validated(setup):
     assert res.steps[0].layers == ()
     for step in res.steps:
         assert step.accuracy == pytest.approx(_reference(model, vecs, task, exs, step.layers))
+    first = res.rounds[0]  # every candidate of the first round, against steering it alone
+    for k, count in zip(first.added, first.n_correct, strict=True):
+        assert count / len(exs) == pytest.approx(_reference(model, vecs, task, exs, (k,)))
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,14 @@ def test_the_run_records_the_search_and_tests_the_chosen_set(greedy_run):
         assert s["accuracy"] == pytest.approx(want, abs=1e-6)
     best = search["best"]
     assert best in [s["layers"] for s in steps]
+    rounds = search["rounds"]  # a kept round's best candidate is the next step, counts and all
+    for rnd, nxt in zip(rounds, steps[1:], strict=False):
+        assert rnd["kept"] and sorted([*rnd["base"], rnd["best"]]) == nxt["layers"]
+        added = [c["added"] for c in rnd["candidates"]]
+        assert rnd["candidates"][added.index(rnd["best"])]["n_correct"] == nxt["n_correct"]
+    assert search["stopped"] in ("ci", "max_layers", "exhausted")
+    assert (search["stopped"] == "ci") == (not rounds[-1]["kept"])
+    assert "stopped" in (greedy_run.path / "run.log").read_text()
     if best:
         test = search["test"]
         assert test["baseline"] == tr.conditions["baseline"]  # same test items, same answers
@@ -98,6 +106,10 @@ def test_the_report_draws_the_search_and_the_script_reruns_it(greedy_run, tmp_pa
     path = figs[0].figure.data[0]
     assert list(path.y) == [s["accuracy"] for s in search["steps"]]
     assert list(path.x)[0] == "none"
+    grey = figs[0].figure.data[1]  # every candidate each round scored
+    assert grey.name == "candidates of each round"
+    assert len(grey.y) == sum(len(r["candidates"]) for r in search["rounds"])
+    assert ("stop" in list(grey.x)) == (search["stopped"] == "ci")
     again = run_layer_search(greedy_run, "arc_challenge", max_layers=2)
     assert again.to_dict() == {k: v for k, v in search.items() if k != "test"}
     spec = importlib.util.spec_from_file_location("ls_script", ROOT / "analyses/layer_search.py")
