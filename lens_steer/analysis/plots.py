@@ -31,6 +31,7 @@ __all__ = [
     "legend_rows",
     "rgba",
     "style",
+    "wrap_title",
     "write_figure",
     "write_html",
 ]
@@ -38,6 +39,7 @@ __all__ = [
 FIGURE_CLASS = "ls-figure"  # every figure div carries it, so a browser test can count them
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
 TEMPLATE = "plotly_white"
+TITLE_WIDTH = 90  # characters of a title line: about what a 1000 px figure shows at plotly's size
 DASHES = ("solid", "dash", "dot", "dashdot")
 
 
@@ -107,14 +109,34 @@ def heatmap(
     )
 
 
+def wrap_title(text: str, width: int = TITLE_WIDTH) -> str:
+    """``text`` broken at spaces into lines of at most ``width`` characters (``<br>``): plotly
+    never wraps a title, and one naming two runs (``a → b (setting=…) vs …``) ran off the
+    figure. Existing ``<br>`` breaks are kept; a single word longer than ``width`` stays whole."""
+    lines: list[str] = []
+    for part in text.split("<br>"):
+        line = ""
+        for word in part.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
 def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
-    """The common layout: white template, a title, legend below the plot."""
+    """The common layout: white template, a title (wrapped: each line beyond the first adds
+    its height to the figure), legend below the plot."""
+    text = wrap_title(title)
+    extra = 24 * text.count("<br>")
     fig.update_layout(
         template=TEMPLATE,
-        title={"text": title},
-        height=height,
+        title={"text": text},
+        height=height + extra,
         legend={"orientation": "h", "yanchor": "top", "y": -0.18},
-        margin={"t": 80, "b": 40},
+        margin={"t": 80 + extra, "b": 40},
     )
     return fig
 
@@ -136,7 +158,9 @@ def legend_rows(fig: go.Figure, width: int = 840) -> int:
 def fit_legend(fig: go.Figure, base: int = 480) -> go.Figure:
     """Grow the figure with its legend, so that many runs do not squeeze the plot to a strip:
     the legend below the plot takes about 26 px a row beyond the first four."""
-    fig.update_layout(height=base + 26 * max(0, legend_rows(fig) - 4))
+    title = fig.layout.title.text or ""  # a wrapped title's extra lines (style) stay added
+    extra = 24 * title.count("<br>")
+    fig.update_layout(height=base + extra + 26 * max(0, legend_rows(fig) - 4))
     return fig
 
 
