@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 
 from lens_steer.analysis import layer_search_figure, run_layer_search, write_figure
-from lens_steer.experiment.layer_search import STRATEGIES
+from lens_steer.experiment.layer_search import STRATEGIES, describe_stop
 
 
 def main(argv: Sequence[str] | None = None):
@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None):
     for step in res.table:
         lo, hi = step["ci95"]
         print(f"{str(step['layers']):<24} {step['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]")
-    print(f"best: {list(res.best)}")
+    stop = describe_stop(res.to_dict())
+    print(f"best: {list(res.best)}" + (f" ({stop})" if stop else ""))
     fig = layer_search_figure(res, args.task)
     print(f"wrote {write_figure(fig, args.out)}")
     return fig

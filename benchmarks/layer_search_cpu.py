@@ -56,11 +56,9 @@ def main() -> None:
                         progress=False)  # fmt: skip
     batched = time.perf_counter() - start
     start = time.perf_counter()
-    path, _ = greedy_forward(naive, vecs.layers, args.max_layers)
+    path, rounds = greedy_forward(naive, vecs.layers, args.max_layers)
     naive_s = time.perf_counter() - start
-    n_sets = sum(n_layers - len(s.layers) for s in path[:-1]) + 1
-    if len(path) <= args.max_layers:
-        n_sets += n_layers - len(path[-1].layers)  # the step that found nothing to add
+    n_sets = sum(len(r.added) for r in rounds) + 1  # every candidate, and the empty set
     print(f"greedy-forward: {len(res.steps) - 1} step(s) taken, {n_sets} candidate sets scored, "
           f"{len(exs)} questions, {args.threads} threads")  # fmt: skip
     print(f"{'naive loop (a pass per set)':<30}{naive_s:>8.1f} s")

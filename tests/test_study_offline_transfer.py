@@ -95,7 +95,8 @@ def test_a_greedy_search_stopped_by_its_ci_names_its_nearest_miss():
         {"base": [], "candidates": cands, "n": 299, "best": 1, "delta": [0.01, -0.003, 0.023],
          "kept": False}]}  # fmt: skip
     assert family._stop(search) == (
-        "; stopped: best addition L1 (tied with 1 more) 74/299, Δ +1.0 pp [-0.3, +2.3]"
+        "; stopped: best addition to [] L1 (tied with 1 more), 74/299, Δ +1.0 pp [-0.3, +2.3]:"
+        " its CI reaches 0"
     )
     assert family._stop({**search, "stopped": "max_layers"}) == ""
     assert family._stop({"steps": []}) == ""  # a single / leave-one-out map

@@ -19,7 +19,7 @@ which the search never saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "search_layers", "LayerSearch", "SearchStep", "GreedyRound", "STRATEGIES", "greedy_forward",
+    "describe_stop",
 ]  # fmt: skip
 
 STRATEGIES = ("greedy-forward", "single", "leave-one-out")
@@ -151,7 +152,7 @@ def greedy_forward(
     while cands:
         j = int(np.argmax(correct.mean(axis=0)))
         delta = stats.paired_bootstrap(prev, correct[:, j])
-        added = tuple(next(iter(set(c) - set(current))) for c in cands)
+        added = tuple(k for k in layers if k not in current)  # cands[i] = current + added[i]
         kept = delta[1] > 0  # else the best addition's 95 % CI reaches 0: nothing improves enough
         counts = tuple(int(x) for x in correct.sum(axis=0))
         rounds.append(GreedyRound(current, added, counts, len(prev), added[j], delta, kept))
@@ -164,6 +165,29 @@ def greedy_forward(
             break
         correct = score(cands)
     return path, rounds
+
+
+def _pp(x: float) -> str:
+    v = round(100 * x, 1)
+    return f"{v if v else 0.0:+.1f}"  # never "-0.0"
+
+
+def describe_stop(record: Mapping[str, Any]) -> str:
+    """Why a greedy search (``LayerSearch.to_dict()``, or a run's ``layer_search.json``)
+    stopped, in words; for ``"ci"`` its nearest miss: the last round's best addition, how many
+    candidates tied with it (ties go to the lowest layer, so a lone "L0" may be one of many),
+    its count and Δ against the set before it. Empty for a map or an older record."""
+    stopped = record.get("stopped")
+    if stopped != "ci":
+        words = {"max_layers": "max_layers reached", "exhausted": "every layer taken"}
+        return f"stopped: {words[stopped]}" if stopped in words else ""
+    r = record["rounds"][-1]
+    counts = {c["added"]: c["n_correct"] for c in r["candidates"]}
+    tied = sum(c == counts[r["best"]] for c in counts.values()) - 1
+    d, lo, hi = (_pp(x) for x in r["delta"])
+    return (f"stopped: best addition to {list(r['base'])} L{r['best']}"
+            f"{f' (tied with {tied} more)' if tied else ''}, {counts[r['best']]}/{r['n']},"
+            f" Δ {d} pp [{lo}, {hi}]: its CI reaches 0")  # fmt: skip
 
 
 def _scorer(model, vectors, task, exs, lam, opts, scoring, choice_options) -> Scorer:
@@ -226,7 +250,8 @@ def search_layers(
             cache, prompting, decoding); keywords of the same names override it.
 
     Returns:
-        A :class:`LayerSearch`: ``.steps`` (each set's accuracy and CI), ``.best``, ``.table``.
+        A :class:`LayerSearch`: ``.steps`` (each set's accuracy and CI), ``.best``, ``.table``;
+        greedy: ``.rounds`` (every candidate of every round) and ``.stopped`` (why it ended).
 
     Raises:
         InputError: an unknown strategy; ``op="clamp"`` (λ = 0 outside a set would clamp those

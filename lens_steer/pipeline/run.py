@@ -13,7 +13,7 @@ import platform
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
@@ -22,6 +22,9 @@ from .config import config_hash
 from .pool import ModelPool
 from .preflight import Preflight, check_grids, preflight
 from .run_dir import RunDirectoryError, check_stamp, claim, locked, write_json
+
+if TYPE_CHECKING:
+    from ..experiment.layer_search import LayerSearch
 
 __all__ = ["run_pipeline", "write_json", "RunDirectoryError"]
 
@@ -229,16 +232,13 @@ def _layer_search(child, vecs, task, sp, test, tuned, tcfg, opts) -> dict[str, A
     return out
 
 
-def _stop_reason(found: Any) -> str:
-    """Why a greedy search stopped where it did, for the log: the nearest miss when its CI
-    decided."""
-    if found.stopped != "ci":
-        return f" (stopped: {found.stopped})" if found.stopped else ""
-    r = found.rounds[-1]
-    d, lo, hi = (100 * x for x in r.delta)
-    best = r.n_correct[r.added.index(r.best)]
-    return (f" (stopped: the best addition, layer {r.best}, {best}/{r.n}, Δ {d:+.1f} pp"
-            f" [{lo:+.1f}, {hi:+.1f}] vs {list(r.base)}: its CI reaches 0)")  # fmt: skip
+def _stop_reason(found: LayerSearch) -> str:
+    """Why a greedy search stopped where it did, for the log (the nearest miss when its CI
+    decided)."""
+    from ..experiment.layer_search import describe_stop
+
+    words = describe_stop(found.to_dict())
+    return f" ({words})" if words else ""
 
 
 def _task_result(sp, tuned, report, parent_vecs, child_vecs, child, cfg) -> dict[str, Any]:

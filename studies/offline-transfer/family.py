@@ -79,16 +79,10 @@ def _choices(run: Any) -> str:
 
 
 def _stop(search: dict[str, Any]) -> str:
-    """Why a greedy search stopped, when its CI did: the best addition of the last round (and
-    how many candidates tied with it) and its Δ against the set before it."""
-    if search.get("stopped") != "ci":
-        return ""
-    r = search["rounds"][-1]
-    counts = {c["added"]: c["n_correct"] for c in r["candidates"]}
-    tied = sum(c == counts[r["best"]] for c in counts.values()) - 1
-    d, lo, hi = (100 * x for x in r["delta"])
-    return (f"; stopped: best addition L{r['best']}{f' (tied with {tied} more)' if tied else ''}"
-            f" {counts[r['best']]}/{r['n']}, Δ {d:+.1f} pp [{lo:+.1f}, {hi:+.1f}]")  # fmt: skip
+    """The nearest miss of a greedy search its CI stopped (``describe_stop``)."""
+    from lens_steer.experiment.layer_search import describe_stop
+
+    return f"; {describe_stop(search)}" if search.get("stopped") == "ci" else ""
 
 
 def choices_table(runs: list[Any]) -> str:

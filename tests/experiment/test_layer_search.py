@@ -11,7 +11,12 @@ import pytest
 
 import lens_steer as ls
 from lens_steer.errors import InputError
-from lens_steer.experiment.layer_search import greedy_forward, search_layers
+from lens_steer.experiment.layer_search import (
+    LayerSearch,
+    describe_stop,
+    greedy_forward,
+    search_layers,
+)
 from lens_steer.tasks import get_task, score_choices
 from lens_steer.testing import tiny_model, unit_directions
 
@@ -83,10 +88,8 @@ def test_greedy_finds_the_one_layer_that_matters_and_stops():
     assert rounds[1].n_correct == ((truth | boost).sum(),) * 3 and rounds[1].delta[0] == 0
 
 
-def _search(rounds_of, layers, max_layers):
-    from lens_steer.experiment.layer_search import LayerSearch
-
-    steps, rounds = greedy_forward(rounds_of, layers, max_layers)
+def _search(score, layers, max_layers):
+    steps, rounds = greedy_forward(score, layers, max_layers)
     return LayerSearch("greedy-forward", 1.0, tuple(steps), steps[-1].layers, tuple(rounds))
 
 
@@ -115,20 +118,47 @@ def test_a_search_that_stops_at_once_keeps_its_nearest_miss():
     assert rec["rounds"][0]["candidates"] == [
         {"added": 0, "n_correct": 31}, {"added": 1, "n_correct": 32}, {"added": 2, "n_correct": 33}
     ]  # fmt: skip
+    words = describe_stop(rec)
+    assert words.startswith("stopped: best addition to [] L2, 33/100, Δ +3.0 pp [+0.0, +")
+    assert words.endswith("]: its CI reaches 0")
 
 
-@pytest.mark.parametrize("max_layers, stopped", [(1, "max_layers"), (2, "exhausted")])
-def test_a_search_that_keeps_adding_says_why_it_ended(max_layers, stopped):
-    n = 400
-    rng = np.random.default_rng(1)
-    gain = [rng.random(n) < 0.4, rng.random(n) < 0.4]  # each layer makes its own items right
+def test_the_nearest_miss_counts_its_ties_and_never_prints_minus_zero():
+    cands = [{"added": k, "n_correct": c} for k, c in [(3, 71), (5, 74), (9, 74)]]
+    rec = {"stopped": "ci", "rounds": [{"base": [1], "candidates": cands, "n": 299, "best": 5,
+                                        "delta": [0.01, -0.0003, 0.023], "kept": False}]}  # fmt: skip
+    assert describe_stop(rec) == (
+        "stopped: best addition to [1] L5 (tied with 1 more), 74/299, Δ +1.0 pp [+0.0, +2.3]:"
+        " its CI reaches 0"
+    )
+    assert describe_stop({"stopped": "max_layers"}) == "stopped: max_layers reached"
+    assert describe_stop({"steps": []}) == ""  # a map, or a record from before rounds
+
+
+def _gains(n_layers, n=400, seed=1):
+    rng = np.random.default_rng(seed)
+    gain = [rng.random(n) < 0.3 for _ in range(n_layers)]  # each layer makes its own items right
 
     def score(sets):
         return np.array([np.any([np.zeros(n, bool), *(gain[k] for k in s)], 0) for s in sets]).T
 
-    res = _search(score, [0, 1], max_layers)
-    assert len(res.steps) == max_layers + 1 and all(r.kept for r in res.rounds)
+    return score
+
+
+@pytest.mark.parametrize(
+    "max_layers, stopped",
+    [(1, "max_layers"), (2, "max_layers"), (3, "exhausted"), (5, "exhausted")],
+)
+def test_a_search_that_keeps_adding_says_why_it_ended(max_layers, stopped):
+    res = _search(_gains(3), [0, 1, 2], max_layers)
+    k = min(max_layers, 3)
+    assert len(res.steps) == k + 1 and len(res.rounds) == k and all(r.kept for r in res.rounds)
     assert res.stopped == stopped and res.to_dict()["stopped"] == stopped
+    for r, before, after in zip(res.rounds, res.steps[:-1], res.steps[1:], strict=True):
+        assert r.base == before.layers  # later rounds start from several layers
+        assert r.added == tuple(x for x in (0, 1, 2) if x not in before.layers)
+        assert after.layers == tuple(sorted((*r.base, r.best)))
+        assert r.n_correct[r.added.index(r.best)] == after.n_correct
 
 
 def test_greedy_path_on_a_model_is_validated(setup):

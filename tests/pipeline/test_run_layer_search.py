@@ -13,6 +13,7 @@ import pytest
 
 import lens_steer as ls
 from lens_steer.analysis import load_run, report_figures, run_layer_search
+from lens_steer.experiment.layer_search import describe_stop
 from lens_steer.models.load import load_model
 from lens_steer.pipeline.config import ConfigError, config_hash, validate_config
 from lens_steer.pipeline.run import run_pipeline
@@ -79,13 +80,14 @@ def test_the_run_records_the_search_and_tests_the_chosen_set(greedy_run):
     best = search["best"]
     assert best in [s["layers"] for s in steps]
     rounds = search["rounds"]  # a kept round's best candidate is the next step, counts and all
+    assert len(rounds) == len(steps) - 1 + (search["stopped"] == "ci")
     for rnd, nxt in zip(rounds, steps[1:], strict=False):
         assert rnd["kept"] and sorted([*rnd["base"], rnd["best"]]) == nxt["layers"]
         added = [c["added"] for c in rnd["candidates"]]
         assert rnd["candidates"][added.index(rnd["best"])]["n_correct"] == nxt["n_correct"]
     assert search["stopped"] in ("ci", "max_layers", "exhausted")
     assert (search["stopped"] == "ci") == (not rounds[-1]["kept"])
-    assert "stopped" in (greedy_run.path / "run.log").read_text()
+    assert f"best {best} ({describe_stop(search)})" in (greedy_run.path / "run.log").read_text()
     if best:
         test = search["test"]
         assert test["baseline"] == tr.conditions["baseline"]  # same test items, same answers
