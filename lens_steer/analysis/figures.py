@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
-from .plots import band, color, fit_legend, line, style
+from .plots import band, color, fit_legend, line, log_ticks, style
 from .rundir import Run, load_runs, task_names
 
 __all__ = [
@@ -320,7 +320,8 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
                 1,
                 col,
             )
-    fig.update_yaxes(type="log", title_text="‖λ·v‖ / ‖h‖")
+    ys = [y for trace in fig.data for y in trace.y]
+    fig.update_yaxes(title_text="‖λ·v‖ / ‖h‖", **log_ticks(ys))
     fig.update_xaxes(title_text="child layer")
     return fit_legend(fig)
 

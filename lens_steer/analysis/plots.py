@@ -29,6 +29,7 @@ __all__ = [
     "fit_legend",
     "heatmap",
     "legend_rows",
+    "log_ticks",
     "rgba",
     "style",
     "wrap_title",
@@ -124,6 +125,20 @@ def wrap_title(text: str, width: int = TITLE_WIDTH) -> str:
                 line = f"{line} {word}" if line else word
         lines.append(line)
     return "<br>".join(lines)
+
+
+def log_ticks(values: Sequence[float]) -> dict[str, Any]:
+    """Axis settings for a log axis ticked at 1, 2, 5 × 10^k over ``values`` and labelled in
+    full (``0.002``): plotly's own log ticks label a narrow range with bare digits ("2, 3, …, 9"
+    under "0.01"), which reads as the wrong number."""
+    vals = [float(v) for v in values if v and v > 0]
+    if not vals:
+        return {"type": "log"}
+    lo, hi = np.floor(np.log10(min(vals))), np.ceil(np.log10(max(vals)))
+    ticks = [m * 10.0**e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if min(vals) / 2.5 <= t <= max(vals) * 2.5]
+    return {"type": "log", "tickmode": "array", "tickvals": ticks,
+            "ticktext": [f"{t:.12g}" for t in ticks]}  # fmt: skip
 
 
 def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from ..activations import residual_norms
 from ..anchors import ANCHOR_TEXTS
 from ..vectors import SteeringVectors
-from .plots import line, style
+from .plots import line, log_ticks, style
 
 __all__ = ["steering_ratio_curves"]
 
@@ -45,5 +45,6 @@ def steering_ratio_curves(
             )
         )
     fig.update_xaxes(title_text="layer")
-    fig.update_yaxes(title_text="‖λ·v‖ / mean ‖h‖", type="log")
+    ys = [y for trace in fig.data for y in trace.y]
+    fig.update_yaxes(title_text="‖λ·v‖ / mean ‖h‖", **log_ticks(ys))
     return style(fig, "Steering ratio per layer for each λ")

@@ -4,7 +4,7 @@ figure), and the layer-search figure puts every greedy round's candidates in its
 import plotly.graph_objects as go
 
 from lens_steer.analysis.layer_search import layer_search_figure
-from lens_steer.analysis.plots import TITLE_WIDTH, fit_legend, style, wrap_title
+from lens_steer.analysis.plots import TITLE_WIDTH, fit_legend, log_ticks, style, wrap_title
 
 LABEL = "qwen2.5-coder-1.5b-instruct → smollm2-135m-instruct (setting=paper)"
 
@@ -70,3 +70,22 @@ def test_records_without_rounds_and_maps_draw_no_candidates():
     for rec in (old, single):
         names = [t.name for t in layer_search_figure(rec).data]
         assert names == ["validation (searched)", "best set"]
+
+
+def test_a_log_axis_is_ticked_at_one_two_five_and_labelled_in_full():
+    """The study's steering ratios span 0.0017–0.02: ticks 0.001 … 0.05, each written out."""
+    axis = log_ticks([0.0017, 0.0086, 0.01, 0.02])
+    assert axis["type"] == "log" and axis["tickmode"] == "array"
+    assert axis["tickvals"] == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
+    assert axis["ticktext"] == ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05"]
+    assert log_ticks([]) == {"type": "log"}  # nothing drawn: plotly's own ticks
+
+
+def test_the_steering_ratio_figure_uses_those_ticks(runs):
+    from lens_steer.analysis.figures import steering_ratio_figure
+
+    fig = steering_ratio_figure(runs)
+    ys = [y for t in fig.data for y in t.y]
+    ticks = fig.layout.yaxis.tickvals
+    assert fig.layout.yaxis.type == "log" and ticks[0] <= min(ys) and ticks[-1] >= max(ys)
+    assert list(fig.layout.yaxis.ticktext) == [f"{t:.12g}" for t in ticks]
