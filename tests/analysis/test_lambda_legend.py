@@ -58,3 +58,22 @@ def test_only_the_kinds_drawn_are_keyed():
     fig = lambda_curve_figure([_curves("a → b", test=False, random=False)])
     shown = [t.name for t in fig.data if t.showlegend is not False]
     assert shown == ["steered (validation)", "baseline (test)", "λ* (test)", "a → b"]
+
+
+def test_a_dense_grid_labels_only_its_round_values():
+    """The paper's 19 λ on a log axis: a tick at each, a label at 0.01, 0.02, 0.05, 0.1, 0.2, 0.5
+    and 1 only (all 19 labels ran into each other); a short grid keeps every label."""
+    from lens_steer.experiment.lambda_sweep import PAPER_LAMBDA_GRID
+
+    paper = LambdaCurves("a → b", "arc_challenge", "loglik", 0.4, _points(PAPER_LAMBDA_GRID),
+                         _points(PAPER_LAMBDA_GRID), None, (0.245, 0.22, 0.27), None)  # fmt: skip
+    axis = lambda_curve_figure([paper]).layout.xaxis
+    assert list(axis.tickvals) == list(PAPER_LAMBDA_GRID)
+    labelled = [v for v, t in zip(axis.tickvals, axis.ticktext, strict=True) if t]
+    assert labelled == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    assert [t for t in axis.ticktext if t] == ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1"]
+    short = lambda_curve_figure([_curves("a → b")]).layout.xaxis
+    assert list(short.ticktext) == ["0.01", "0.1", "1"]
+    relative = LambdaCurves("c → d", "arc_challenge", "loglik", 0.02, _points((0.01, 0.03, 0.07)),
+                            None, None, (0.245, 0.22, 0.27), None)  # fmt: skip
+    assert list(lambda_curve_figure([relative]).layout.xaxis.ticktext) == ["0.01", "0.03", "0.07"]
