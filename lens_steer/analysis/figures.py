@@ -9,7 +9,6 @@ steered and ITS bars. Without the controls a gain cannot be told apart from "any
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
-from .plots import band, color, fit_legend, line, log_ticks, style
+from .plots import band, color, fit_legend, line, log_grid_axis, log_ticks, style
 from .rundir import Run, load_runs, task_names
 
 __all__ = [
@@ -97,7 +96,8 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
     tasks = list(dict.fromkeys(c.task for c in curves))
     fig = _grid(tasks, "Accuracy vs λ (95% CI bands): steered, random-direction control, baseline")
     who_order = list(dict.fromkeys(c.run for c in curves))
-    notes = []
+    notes: list[str] = []
+    grids: dict[int, set[float] | None] = {}  # a column's λ; None: a run there can't go on log
     for c in curves:
         col, hue = tasks.index(c.task) + 1, color(who_order.index(c.run))
         points = c.test or c.validation
@@ -109,8 +109,11 @@ def lambda_curve_figure(curves: Sequence[LambdaCurves]) -> go.Figure:
         if c.note:
             notes.append(f"{c.run} / {c.task}: {c.note}")
         every = _every_point(c)
-        if c.scalar and all(p.lam > 0 for p in every):
-            _log_grid_axis(fig, sorted({p.lam for p in every}), col)
+        loggable = c.scalar and all(p.lam > 0 for p in every)
+        grids[col] = grids.get(col, set()) | {p.lam for p in every} if loggable else None
+    for col, grid in grids.items():  # one axis per column, ticked at every run's λ
+        if grid:
+            log_grid_axis(fig, sorted(grid), col)
     _legend_key(fig, [(who, color(i)) for i, who in enumerate(who_order)])
     fit_legend(fig)
     fig.update_xaxes(title_text="λ")
@@ -179,29 +182,6 @@ def _best_marker(fig: go.Figure, c: LambdaCurves, hue: str, col: int) -> None:
         1,
         col,
     )
-
-
-def _log_grid_axis(fig: go.Figure, ticks: list[float], col: int) -> None:
-    """A log λ axis ticked at the grid itself: log minor ticks would mislead. A dense grid (the
-    paper's 19 values crowd 0.05–0.1 and 0.5–1) labels only its 1, 2, 5 × 10^k values: every
-    label written ran into its neighbours."""
-    dense = len(ticks) > 8
-    fig.update_xaxes(
-        type="log",
-        tickmode="array",
-        tickvals=ticks,
-        ticktext=[f"{t:g}" if not dense or _round_value(t) else "" for t in ticks],
-        row=1,
-        col=col,
-    )
-
-
-def _round_value(t: float) -> bool:
-    """Whether ``t`` is 1, 2 or 5 × 10^k."""
-    if t <= 0:
-        return False
-    mantissa = t / 10.0 ** math.floor(math.log10(t))
-    return any(math.isclose(mantissa, m, rel_tol=1e-9) for m in (1, 2, 5))
 
 
 _KEY_STYLE = {  # what each kind of curve looks like, for the legend's key

@@ -8,6 +8,8 @@ with plotly.js inline so it opens offline, and atomically so a reader never sees
 from __future__ import annotations
 
 import html
+import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ __all__ = [
     "fit_legend",
     "heatmap",
     "legend_rows",
+    "log_grid_axis",
     "log_ticks",
     "rgba",
     "style",
@@ -110,12 +113,16 @@ def heatmap(
     )
 
 
-def wrap_title(text: str, width: int = TITLE_WIDTH) -> str:
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # plotly's own line breaks, however written
+
+
+def wrap_title(text: str | None, width: int = TITLE_WIDTH) -> str:
     """``text`` broken at spaces into lines of at most ``width`` characters (``<br>``): plotly
     never wraps a title, and one naming two runs (``a → b (setting=…) vs …``) ran off the
-    figure. Existing ``<br>`` breaks are kept; a single word longer than ``width`` stays whole."""
+    figure. Breaks already there (``<br>``, ``<br/>``) are kept; a word longer than ``width``
+    stays whole. Plain text only: an HTML tag with spaces in it could be split."""
     lines: list[str] = []
-    for part in text.split("<br>"):
+    for part in _BREAK.split(text or ""):
         line = ""
         for word in part.split(" "):
             if line and len(line) + 1 + len(word) > width:
@@ -128,24 +135,84 @@ def wrap_title(text: str, width: int = TITLE_WIDTH) -> str:
 
 
 def log_ticks(values: Sequence[float]) -> dict[str, Any]:
-    """Axis settings for a log axis ticked at 1, 2, 5 × 10^k over ``values`` and labelled in
-    full (``0.002``): plotly's own log ticks label a narrow range with bare digits ("2, 3, …, 9"
-    under "0.01"), which reads as the wrong number."""
-    vals = [float(v) for v in values if v and v > 0]
+    """Axis settings for a log axis ticked at 1, 2, 5 × 10^k over ``values`` (10^k alone beyond
+    three decades, so that labels do not collide; evenly spaced round steps when the values
+    span less than a factor of 3, so that some tick falls among them) and labelled in full
+    (``0.002``, not ``2e-3``): plotly's own log ticks label a narrow range with bare digits
+    ("2, 3, …, 9" under "0.01"), which reads as the wrong number. Zero, negative and
+    non-finite values are ignored."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(v) and v > 0]
     if not vals:
         return {"type": "log"}
-    lo, hi = np.floor(np.log10(min(vals))), np.ceil(np.log10(max(vals)))
-    ticks = [m * 10.0**e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if min(vals) / 2.5 <= t <= max(vals) * 2.5]
+    low, high = min(vals), max(vals)
+    span = math.log10(high / low)
+    if span < math.log10(3):
+        step = _round_step(((high - low) or low) / 3)
+        first = math.floor(low / step + 1e-9) - 1  # a step beyond the values on each side
+        last = math.ceil(high / step - 1e-9) + 1
+        ticks = [float(f"{n * step:.12g}") for n in range(max(first, 1), last + 1)]
+    else:
+        mantissas = (1,) if span > 3 else (1, 2, 5)
+        lo, hi = math.floor(math.log10(low)) - 1, math.ceil(math.log10(high))
+        ticks = [float(f"{m}e{e}") for e in range(lo, hi + 1) for m in mantissas]
+        ticks = [t for t in ticks if low / 2.5 <= t <= high * 2.5]
     return {"type": "log", "tickmode": "array", "tickvals": ticks,
-            "ticktext": [f"{t:.12g}" for t in ticks]}  # fmt: skip
+            "ticktext": [np.format_float_positional(t, trim="-") for t in ticks]}  # fmt: skip
+
+
+def _round_step(x: float) -> float:
+    """The largest 1, 2 or 5 × 10^k not above ``x``."""
+    e = math.floor(math.log10(x))
+    return max(m * 10.0**e for m in (1, 2, 5) if m * 10.0**e <= x * (1 + 1e-9))
+
+
+def log_grid_axis(fig: go.Figure, ticks: list[float], col: int) -> None:
+    """A log λ axis ticked at every λ drawn in the column: log minor ticks would mislead. Its
+    labels are thinned by :func:`_tick_labels`."""
+    fig.update_xaxes(
+        type="log",
+        tickmode="array",
+        tickvals=ticks,
+        ticktext=_tick_labels(ticks),
+        row=1,
+        col=col,
+    )
+
+
+def _tick_labels(ticks: list[float], dense: int = 8, gap: float = 0.15) -> list[str]:
+    """Labels for sorted log-axis ticks: all of them for a grid of at most ``dense`` values;
+    otherwise the 1, 2, 5 × 10^k values (the paper's 19 λ crowd 0.05–0.1 and 0.5–1, and every
+    label written ran into its neighbours) — or, in a grid with fewer than two of those, every
+    value at least 0.3 decade from the last labelled — and each end unless a labelled tick is
+    within ``gap`` decades of it."""
+    if len(ticks) <= dense:
+        return [f"{t:g}" for t in ticks]
+    logs = [math.log10(t) for t in ticks]
+    keep = [_round_value(t) for t in ticks]
+    if sum(keep) < 2:
+        keep, last = [False] * len(ticks), -math.inf
+        for i, x in enumerate(logs):
+            if x - last >= 0.3:
+                keep[i], last = True, x
+    for i in (0, len(ticks) - 1):
+        near = any(k and abs(x - logs[i]) < gap for k, x in zip(keep, logs, strict=True))
+        keep[i] = keep[i] or not near
+    return [f"{t:g}" if k else "" for t, k in zip(ticks, keep, strict=True)]
+
+
+def _round_value(t: float) -> bool:
+    """Whether ``t`` is 1, 2 or 5 × 10^k (to 1e-6: values read back from float32 count)."""
+    if not (t > 0 and math.isfinite(t)):
+        return False
+    e = round(math.log10(t))
+    return any(math.isclose(t, m * 10.0**k, rel_tol=1e-6) for k in (e - 1, e) for m in (1, 2, 5))
 
 
 def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
     """The common layout: white template, a title (wrapped: each line beyond the first adds
     its height to the figure), legend below the plot."""
     text = wrap_title(title)
-    extra = 24 * text.count("<br>")
+    extra = 24 * text.count("<br>")  # wrap_title writes every break as "<br>"
     fig.update_layout(
         template=TEMPLATE,
         title={"text": text},
@@ -174,7 +241,7 @@ def fit_legend(fig: go.Figure, base: int = 480) -> go.Figure:
     """Grow the figure with its legend, so that many runs do not squeeze the plot to a strip:
     the legend below the plot takes about 26 px a row beyond the first four."""
     title = fig.layout.title.text or ""  # a wrapped title's extra lines (style) stay added
-    extra = 24 * title.count("<br>")
+    extra = 24 * len(_BREAK.findall(title))
     fig.update_layout(height=base + extra + 26 * max(0, legend_rows(fig) - 4))
     return fig
 

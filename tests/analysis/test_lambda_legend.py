@@ -77,3 +77,34 @@ def test_a_dense_grid_labels_only_its_round_values():
     relative = LambdaCurves("c → d", "arc_challenge", "loglik", 0.02, _points((0.01, 0.03, 0.07)),
                             None, None, (0.245, 0.22, 0.27), None)  # fmt: skip
     assert list(lambda_curve_figure([relative]).layout.xaxis.ticktext) == ["0.01", "0.03", "0.07"]
+
+
+def _sweep(run, lams, best):
+    return LambdaCurves(run, "arc_challenge", "loglik", best, _points(lams), _points(lams), None,
+                        (0.245, 0.22, 0.27), None)  # fmt: skip
+
+
+def test_runs_with_different_grids_in_one_column_tick_every_lambda_drawn():
+    from lens_steer.experiment.lambda_sweep import PAPER_LAMBDA_GRID
+
+    for order in (1, -1):  # whichever run comes last
+        curves = [
+            _sweep("paper", PAPER_LAMBDA_GRID, 0.4),
+            _sweep("coarse", (0.01, 0.15, 1.0), 0.15),
+        ]
+        axis = lambda_curve_figure(curves[::order]).layout.xaxis
+        assert list(axis.tickvals) == sorted({*PAPER_LAMBDA_GRID, 0.15})
+        assert [t for t in axis.ticktext if t] == ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1"]
+
+
+def test_a_dense_grid_without_round_values_is_labelled_by_spacing():
+    import numpy as np
+
+    from lens_steer.analysis.plots import _round_value
+
+    grid = tuple(float(x) for x in np.geomspace(0.03, 3, 9))  # 0.25 decade apart; no 1-2-5
+    axis = lambda_curve_figure([_sweep("geo", grid, grid[4])]).layout.xaxis
+    labelled = [v for v, t in zip(axis.tickvals, axis.ticktext, strict=True) if t]
+    assert labelled[0] == grid[0] and labelled[-1] == grid[-1] and len(labelled) >= 4
+    assert _round_value(float(np.float32(0.1))) and _round_value(0.9999999999999999)
+    assert not _round_value(0.3) and not _round_value(0.06)

@@ -79,6 +79,26 @@ def test_a_log_axis_is_ticked_at_one_two_five_and_labelled_in_full():
     assert axis["tickvals"] == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
     assert axis["ticktext"] == ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05"]
     assert log_ticks([]) == {"type": "log"}  # nothing drawn: plotly's own ticks
+    assert log_ticks([0.0, -1.0, float("inf"), float("nan")]) == {"type": "log"}
+    one = log_ticks([0.01, float("inf")])["tickvals"]  # one value: round steps around it
+    assert one == [0.008, 0.01, 0.012]
+
+
+def test_narrow_wide_and_tiny_ranges_still_get_readable_ticks():
+    narrow = log_ticks([0.0012, 0.0018])  # less than a factor 3: some tick among the values
+    assert any(0.0012 <= t <= 0.0018 for t in narrow["tickvals"])
+    assert narrow["ticktext"] == ["0.001", "0.0012", "0.0014", "0.0016", "0.0018", "0.002"]
+    wide = log_ticks([1e-4, 10.0])  # five decades: powers of ten only
+    assert wide["ticktext"] == ["0.0001", "0.001", "0.01", "0.1", "1", "10"]
+    assert log_ticks([2e-5, 9e-5])["ticktext"][:3] == ["0.00001", "0.00002", "0.00005"]
+    assert log_ticks([0.003, 0.02])["ticktext"] == ["0.002", "0.005", "0.01", "0.02", "0.05"]
+
+
+def test_breaks_written_any_way_are_kept_and_counted():
+    assert wrap_title("a<br/>b<BR />c") == "a<br>b<br>c"
+    assert wrap_title(None) == ""
+    fig = style(go.Figure(), "one<br/>two")
+    assert fig.layout.height == 480 + 24 and fit_legend(fig).layout.height == 480 + 24
 
 
 def test_the_steering_ratio_figure_uses_those_ticks(runs):
@@ -88,4 +108,7 @@ def test_the_steering_ratio_figure_uses_those_ticks(runs):
     ys = [y for t in fig.data for y in t.y]
     ticks = fig.layout.yaxis.tickvals
     assert fig.layout.yaxis.type == "log" and ticks[0] <= min(ys) and ticks[-1] >= max(ys)
-    assert list(fig.layout.yaxis.ticktext) == [f"{t:.12g}" for t in ticks]
+    labels = dict(zip(ticks, fig.layout.yaxis.ticktext, strict=True))
+    assert all(labels[v] == w for v, w in [(0.01, "0.01"), (0.02, "0.02"), (0.05, "0.05")]
+               if v in labels)  # fmt: skip
+    assert all("e" not in w for w in labels.values())
