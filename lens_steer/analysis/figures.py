@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
-from .plots import band, color, fit_legend, line, log_grid_axis, log_ticks, style
+from .plots import band, color, fit_legend, line, log_grid_axis, log_y_axis, style
 from .rundir import Run, load_runs, task_names
 
 __all__ = [
@@ -312,8 +312,7 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
                 1,
                 col,
             )
-    ys = [y for trace in fig.data for y in trace.y]
-    fig.update_yaxes(title_text="‖λ·v‖ / ‖h‖", **log_ticks(ys))
+    log_y_axis(fig, "‖λ·v‖ / ‖h‖")
     fig.update_xaxes(title_text="child layer")
     return fit_legend(fig)
 

@@ -33,6 +33,7 @@ __all__ = [
     "legend_rows",
     "log_grid_axis",
     "log_ticks",
+    "log_y_axis",
     "rgba",
     "style",
     "wrap_title",
@@ -44,6 +45,7 @@ FIGURE_CLASS = "ls-figure"  # every figure div carries it, so a browser test can
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
 TEMPLATE = "plotly_white"
 TITLE_WIDTH = 90  # characters of a title line: about what a 1000 px figure shows at plotly's size
+TITLE_LINE_PX = 24  # what each title line beyond the first adds to the figure's height
 DASHES = ("solid", "dash", "dot", "dashdot")
 
 
@@ -160,6 +162,12 @@ def log_ticks(values: Sequence[float]) -> dict[str, Any]:
             "ticktext": [np.format_float_positional(t, trim="-") for t in ticks]}  # fmt: skip
 
 
+def log_y_axis(fig: go.Figure, title: str) -> None:
+    """Every y axis of ``fig`` on a log scale ticked by :func:`log_ticks` over all it draws."""
+    ys = [y for trace in fig.data for y in trace.y]
+    fig.update_yaxes(title_text=title, **log_ticks(ys))
+
+
 def _round_step(x: float) -> float:
     """The largest 1, 2 or 5 × 10^k not above ``x``."""
     e = math.floor(math.log10(x))
@@ -208,11 +216,16 @@ def _round_value(t: float) -> bool:
     return any(math.isclose(t, m * 10.0**k, rel_tol=1e-6) for k in (e - 1, e) for m in (1, 2, 5))
 
 
+def _title_extra(title: str) -> int:
+    """The height a title's lines beyond the first add (``style`` and ``fit_legend`` agree)."""
+    return TITLE_LINE_PX * len(_BREAK.findall(title))
+
+
 def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
     """The common layout: white template, a title (wrapped: each line beyond the first adds
     its height to the figure), legend below the plot."""
     text = wrap_title(title)
-    extra = 24 * text.count("<br>")  # wrap_title writes every break as "<br>"
+    extra = _title_extra(text)
     fig.update_layout(
         template=TEMPLATE,
         title={"text": text},
@@ -240,8 +253,7 @@ def legend_rows(fig: go.Figure, width: int = 840) -> int:
 def fit_legend(fig: go.Figure, base: int = 480) -> go.Figure:
     """Grow the figure with its legend, so that many runs do not squeeze the plot to a strip:
     the legend below the plot takes about 26 px a row beyond the first four."""
-    title = fig.layout.title.text or ""  # a wrapped title's extra lines (style) stay added
-    extra = 24 * len(_BREAK.findall(title))
+    extra = _title_extra(fig.layout.title.text or "")  # a wrapped title's lines stay added
     fig.update_layout(height=base + extra + 26 * max(0, legend_rows(fig) - 4))
     return fig
 

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from ..activations import residual_norms
 from ..anchors import ANCHOR_TEXTS
 from ..vectors import SteeringVectors
-from .plots import line, log_ticks, style
+from .plots import line, log_y_axis, style
 
 __all__ = ["steering_ratio_curves"]
 
@@ -45,6 +45,5 @@ def steering_ratio_curves(
             )
         )
     fig.update_xaxes(title_text="layer")
-    ys = [y for trace in fig.data for y in trace.y]
-    fig.update_yaxes(title_text="‖λ·v‖ / mean ‖h‖", **log_ticks(ys))
+    log_y_axis(fig, "‖λ·v‖ / mean ‖h‖")
     return style(fig, "Steering ratio per layer for each λ")
