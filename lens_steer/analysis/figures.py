@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..experiment.lambda_sweep import entry_str
 from .curves import CurvePoint, LambdaCurves, lambda_curves
-from .plots import band, color, fit_legend, line, log_grid_axis, log_y_axis, style
+from .plots import band, color, covered_by, fit_legend, line, log_grid_axis, log_y_axis, style
 from .rundir import Run, load_runs, task_names
 
 __all__ = [
@@ -230,7 +230,8 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
     for col, t in enumerate(tasks, 1):
         with_task = [r for r in rs if t in r.tasks]
-        x = [[r.parent for r in with_task], _arms(with_task)]
+        arms, varied = _arms(with_task)
+        x = [[r.parent for r in with_task], arms]
         for k, name in enumerate(GAIN_CONDITIONS):
             conds = [r.task(t).conditions.get(name) for r in with_task]
             if not any(c and c.get("vs_baseline") for c in conds):
@@ -264,16 +265,22 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     fig.update_layout(barmode="group", legend={"orientation": "v", "y": 1, "yanchor": "top"})
     fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
     if len({r.child for r in rs}) == 1:  # the groups are labelled by varied values alone
-        fig.update_xaxes(title_text=f"child {rs[0].child}: parent and varied values")
+        fig.update_xaxes(title_text=f"child {rs[0].child}: parent and {varied}")
     return fig
 
 
-def _arms(runs: Sequence[Run]) -> list[str]:
-    """Each run's bar-group label under its parent: the child and its varied values, or, when
-    every run has the same child, the varied values alone (short labels stay horizontal)."""
-    if len({r.child for r in runs}) == 1:
-        return [r.variant or r.child for r in runs]
-    return [r.arm for r in runs]
+def _arms(runs: Sequence[Run]) -> tuple[list[str], str]:
+    """Each run's bar-group label under its parent, and what the labels are: the child and its
+    varied values; when every run has the same child, the varied values alone; and when they
+    also vary one key, its values alone ("paper", not "setting=paper"), so labels stay short
+    enough for plotly to keep them horizontal."""
+    if len({r.child for r in runs}) > 1:
+        return [r.arm for r in runs], "child (varied values)"
+    pairs = [r.variant.split("=", 1) if r.variant.count("=") == 1 else None for r in runs]
+    keys = {p[0] for p in pairs if p}
+    if all(pairs) and len(keys) == 1:
+        return [p[1] for p in pairs if p], keys.pop()
+    return [r.variant or r.child for r in runs], "varied values"
 
 
 def _gain(cond: dict[str, Any] | None) -> tuple[float | None, float, float, str]:
@@ -295,16 +302,16 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
     tasks = task_names(rs, task)
     fig = _grid(tasks, "Steering ratio ‖λ*·v‖ / mean ‖h‖ per child layer")
     for col, t in enumerate(tasks, 1):
-        for i, r in enumerate(rs):
-            sr = r.tasks[t].metrics.get("steering_ratio") if t in r.tasks else None
-            if not sr:
-                continue
+        drawn = [(i, r, sr) for i, r in enumerate(rs) if (sr := _ratio(r, t))]
+        halo = covered_by([(sr["layers"], sr["ratio"]) for _, _, sr in drawn])
+        for (i, r, sr), h in zip(drawn, halo, strict=True):
             fig.add_trace(
                 go.Scatter(
                     x=sr["layers"],
                     y=sr["ratio"],
                     mode="lines+markers",
-                    line=line(i),
+                    line={**line(i), "width": 2 + 4 * h},
+                    marker={"size": 6 + 6 * h},
                     name=f"{r.label} (λ*={entry_str(_lam(sr['lambda']))})",
                     legendgroup=r.label,
                     showlegend=col == 1 or len(rs) > 1,
@@ -315,6 +322,10 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
     log_y_axis(fig, "‖λ·v‖ / ‖h‖")
     fig.update_xaxes(title_text="child layer")
     return fit_legend(fig)
+
+
+def _ratio(run: Run, task: str) -> dict[str, Any] | None:
+    return run.tasks[task].metrics.get("steering_ratio") if task in run.tasks else None
 
 
 def _lam(value: Any) -> float | tuple[float, ...]:

@@ -26,6 +26,7 @@ __all__ = [
     "band",
     "color",
     "line",
+    "covered_by",
     "figure_div",
     "figure_page",
     "fit_legend",
@@ -58,6 +59,22 @@ def line(i: int) -> dict[str, str]:
     """The ``i``-th line style: the palette's colours, then again dashed, dotted, dash-dotted, so
     that lines past the tenth (a study's 14 runs, the paper's 19 λ) do not repeat one another."""
     return {"color": color(i), "dash": DASHES[(i // len(PALETTE)) % len(DASHES)]}
+
+
+def covered_by(
+    series: Sequence[tuple[Sequence[Any], Sequence[float]]], rtol: float = 1e-3
+) -> list[int]:
+    """For each ``(x, y)`` series, how many later ones lie on it (equal y at every shared x).
+
+    Plotly draws later traces on top, so a run whose line another run repeats (the same child at
+    the same λ) vanishes; drawn that much wider underneath, it stays visible as a halo."""
+    points = [dict(zip(x, y, strict=True)) for x, y in series]
+
+    def on(a: dict[Any, float], b: dict[Any, float]) -> bool:
+        shared = a.keys() & b.keys()
+        return bool(shared) and all(math.isclose(a[k], b[k], rel_tol=rtol) for k in shared)
+
+    return [sum(on(p, later) for later in points[i + 1 :]) for i, p in enumerate(points)]
 
 
 def rgba(hex_color: str, alpha: float) -> str:

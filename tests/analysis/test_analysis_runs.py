@@ -5,6 +5,7 @@ analyses/ scripts."""
 import importlib.util
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from lens_steer.analysis import (
     write_report,
 )
 from lens_steer.analysis.curves import per_lambda_correct
+from lens_steer.analysis.plots import covered_by
 from lens_steer.experiment import stats
 from lens_steer.pipeline.cli import main as cli
 
@@ -133,6 +135,38 @@ def test_steering_ratio_is_recorded_and_plotted(runs):
     assert sr["ratio"] == pytest.approx(expected.tolist(), rel=1e-5)
     fig = steering_ratio_figure(run, "gsm8k")
     assert list(fig.data[0].y) == sr["ratio"]
+
+
+def test_a_line_a_later_run_repeats_is_drawn_wider_underneath(runs, tmp_path):
+    # a study's runs at the same λ on the same child have the same ratios: the later one hid the
+    # earlier (gemma-3-270m's under SmolLM2's own at 0.01·‖h‖)
+    copy = replace(runs[0], variant="again", path=tmp_path / "again")  # another run, same ratios
+    fig = steering_ratio_figure([runs[0], copy], "gsm8k")
+    assert list(fig.data[0].y) == list(fig.data[1].y)
+    assert fig.data[0].line.width > fig.data[1].line.width == 2
+    assert fig.data[0].marker.size > fig.data[1].marker.size
+    assert fig.data[1].name.startswith("parent_a → child (again)")
+
+
+def test_covered_by_counts_the_later_series_on_each_one():
+    a = ([0, 1, 2], [1.0, 2.0, 3.0])
+    shares_two = ([1, 2, 3], [2.0, 3.0, 9.0])  # equal where both have points
+    off = ([0], [1.5])
+    apart = ([7], [1.0])  # no x in common: not covering
+    assert covered_by([a, shares_two, a, off, apart]) == [2, 1, 0, 0, 0]
+    assert covered_by([a, ([0, 1, 2], [1.0, 2.0, 3.1])]) == [0, 0]  # 3 % apart at one layer
+    assert covered_by([]) == []
+
+
+def test_bars_of_a_sweep_varying_one_key_are_labelled_by_its_values(runs):
+    one_key = [replace(runs[0], variant="setting=paper"), replace(runs[1], variant="setting=ridge")]
+    fig = its_gains(one_key, "gsm8k")
+    assert list(fig.data[0].x[1]) == ["paper", "ridge"]
+    assert fig.layout.xaxis.title.text == "child child: parent and setting"
+    two_keys = [replace(runs[0], variant="setting=paper, seed=1"), replace(runs[1], variant="")]
+    fig = its_gains(two_keys, "gsm8k")
+    assert list(fig.data[0].x[1]) == ["setting=paper, seed=1", "child"]
+    assert fig.layout.xaxis.title.text == "child child: parent and varied values"
 
 
 def test_table1_numbers_are_the_metrics(runs, tmp_path):

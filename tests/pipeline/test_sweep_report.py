@@ -123,7 +123,8 @@ def test_lambda_curves_never_share_an_axis_across_units_and_stay_readable(swept,
         rows = legend_rows(f.figure)
         assert rows <= 4 and f.figure.layout.height == 480  # four runs fit the plain height
     gains = its_gains(load_runs(grid))
-    assert list(gains.data[0].x[1]) == [f"run={i}" for i in range(9)]  # one child: values alone
+    assert list(gains.data[0].x[1]) == [str(i) for i in range(9)]  # one child, one key: values
+    assert gains.layout.xaxis.title.text.endswith(": parent and run")
 
 
 def test_legend_rows_wrap_as_plotly_wraps():
