@@ -35,6 +35,7 @@ RunsLike = Sequence[str | Path | Run] | str | Path | Run
 # Conditions compared with the baseline, steered ones first, each control after what it controls.
 GAIN_CONDITIONS = ("steered", "random-direction", "its", "random-direction-its", "self-consistency")
 _CONTROL = {"random-direction", "random-direction-its", "self-consistency"}
+_HALOS = 2  # at most this many rings under a line others repeat: wider ones only hide the plot
 
 
 def _grid(tasks: Sequence[str], title: str, height: int = 480) -> go.Figure:
@@ -230,8 +231,9 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
     for col, t in enumerate(tasks, 1):
         with_task = [r for r in rs if t in r.tasks]
-        arms, varied = _arms(with_task)
+        arms, axis_title = _arms(with_task)
         x = [[r.parent for r in with_task], arms]
+        fig.update_xaxes(title_text=axis_title, row=1, col=col)
         for k, name in enumerate(GAIN_CONDITIONS):
             conds = [r.task(t).conditions.get(name) for r in with_task]
             if not any(c and c.get("vs_baseline") for c in conds):
@@ -264,23 +266,26 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     # the legend (a few short names) at the right: below, rotated group labels would run into it
     fig.update_layout(barmode="group", legend={"orientation": "v", "y": 1, "yanchor": "top"})
     fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
-    if len({r.child for r in rs}) == 1:  # the groups are labelled by varied values alone
-        fig.update_xaxes(title_text=f"child {rs[0].child}: parent and {varied}")
     return fig
 
 
-def _arms(runs: Sequence[Run]) -> tuple[list[str], str]:
-    """Each run's bar-group label under its parent, and what the labels are: the child and its
-    varied values; when every run has the same child, the varied values alone; and when they
-    also vary one key, its values alone ("paper", not "setting=paper"), so labels stay short
-    enough for plotly to keep them horizontal."""
-    if len({r.child for r in runs}) > 1:
-        return [r.arm for r in runs], "child (varied values)"
+def _arms(runs: Sequence[Run]) -> tuple[list[str], str | None]:
+    """Each run's bar-group label under its parent, and the x-axis title saying what they are.
+
+    The child and its varied values; when every run has the same child (named once, in the
+    title), the varied values alone; and when they also vary one key, its values alone ("paper",
+    not "setting=paper"), short enough for plotly to keep them horizontal."""
+    children = {r.child for r in runs}
+    if len(children) > 1:
+        return [r.arm for r in runs], None
+    child = f"child {children.pop()}: parent"
+    if not any(r.variant for r in runs):
+        return [r.child for r in runs], child
     pairs = [r.variant.split("=", 1) if r.variant.count("=") == 1 else None for r in runs]
     keys = {p[0] for p in pairs if p}
     if all(pairs) and len(keys) == 1:
-        return [p[1] for p in pairs if p], keys.pop()
-    return [r.variant or r.child for r in runs], "varied values"
+        return [p[1] for p in pairs if p], f"{child} and {keys.pop()}"
+    return [r.variant or r.child for r in runs], f"{child} and varied values"
 
 
 def _gain(cond: dict[str, Any] | None) -> tuple[float | None, float, float, str]:
@@ -310,8 +315,8 @@ def steering_ratio_figure(runs: RunsLike, task: str | None = None) -> go.Figure:
                     x=sr["layers"],
                     y=sr["ratio"],
                     mode="lines+markers",
-                    line={**line(i), "width": 2 + 4 * h},
-                    marker={"size": 6 + 6 * h},
+                    line={**line(i), "width": 2 + 4 * min(h, _HALOS)},
+                    marker={"size": 6 + 6 * min(h, _HALOS)},
                     name=f"{r.label} (λ*={entry_str(_lam(sr['lambda']))})",
                     legendgroup=r.label,
                     showlegend=col == 1 or len(rs) > 1,

@@ -64,15 +64,20 @@ def line(i: int) -> dict[str, str]:
 def covered_by(
     series: Sequence[tuple[Sequence[Any], Sequence[float]]], rtol: float = 1e-3
 ) -> list[int]:
-    """For each ``(x, y)`` series, how many later ones lie on it (equal y at every shared x).
+    """For each ``(x, y)`` series, how many later ones lie on it: share an x with it and, at
+    every shared x, a y within ``rtol`` (NaN on NaN counts as equal).
 
     Plotly draws later traces on top, so a run whose line another run repeats (the same child at
-    the same λ) vanishes; drawn that much wider underneath, it stays visible as a halo."""
+    the same λ) vanishes; drawn wider underneath, it stays visible as a halo. The count is an
+    upper bound on the lines stacked at any one x (two later series may cover different parts)."""
     points = [dict(zip(x, y, strict=True)) for x, y in series]
+
+    def same(u: float, v: float) -> bool:
+        return math.isclose(u, v, rel_tol=rtol) or (math.isnan(u) and math.isnan(v))
 
     def on(a: dict[Any, float], b: dict[Any, float]) -> bool:
         shared = a.keys() & b.keys()
-        return bool(shared) and all(math.isclose(a[k], b[k], rel_tol=rtol) for k in shared)
+        return bool(shared) and all(same(a[k], b[k]) for k in shared)
 
     return [sum(on(p, later) for later in points[i + 1 :]) for i, p in enumerate(points)]
 

@@ -146,6 +146,9 @@ def test_a_line_a_later_run_repeats_is_drawn_wider_underneath(runs, tmp_path):
     assert fig.data[0].line.width > fig.data[1].line.width == 2
     assert fig.data[0].marker.size > fig.data[1].marker.size
     assert fig.data[1].name.startswith("parent_a → child (again)")
+    many = [replace(runs[0], variant=f"v{i}", path=tmp_path / f"v{i}") for i in range(5)]
+    widths = [t.line.width for t in steering_ratio_figure(many, "gsm8k").data]
+    assert widths == [10, 10, 10, 6, 2]  # at most two rings: wider would only hide the plot
 
 
 def test_covered_by_counts_the_later_series_on_each_one():
@@ -154,7 +157,10 @@ def test_covered_by_counts_the_later_series_on_each_one():
     off = ([0], [1.5])
     apart = ([7], [1.0])  # no x in common: not covering
     assert covered_by([a, shares_two, a, off, apart]) == [2, 1, 0, 0, 0]
-    assert covered_by([a, ([0, 1, 2], [1.0, 2.0, 3.1])]) == [0, 0]  # 3 % apart at one layer
+    assert covered_by([a, ([0, 1, 2], [1.0, 2.0, 3.1])]) == [0, 0]  # 3.3 % apart at one layer
+    assert covered_by([a, ([0, 1, 2], [1.0, 2.0, 3.002])]) == [1, 0]  # within rtol 1e-3
+    nan = ([0, 1], [1.0, float("nan")])
+    assert covered_by([nan, nan, ([1], [1.0])]) == [1, 0, 0]  # NaN lies on NaN, not on 1
     assert covered_by([]) == []
 
 
@@ -163,10 +169,23 @@ def test_bars_of_a_sweep_varying_one_key_are_labelled_by_its_values(runs):
     fig = its_gains(one_key, "gsm8k")
     assert list(fig.data[0].x[1]) == ["paper", "ridge"]
     assert fig.layout.xaxis.title.text == "child child: parent and setting"
-    two_keys = [replace(runs[0], variant="setting=paper, seed=1"), replace(runs[1], variant="")]
-    fig = its_gains(two_keys, "gsm8k")
-    assert list(fig.data[0].x[1]) == ["setting=paper, seed=1", "child"]
-    assert fig.layout.xaxis.title.text == "child child: parent and varied values"
+    listed = [replace(runs[0], variant="layers=[1, 2]"), replace(runs[1], variant="layers=[3]")]
+    assert list(its_gains(listed, "gsm8k").data[0].x[1]) == ["[1, 2]", "[3]"]
+    for variants in (["setting=paper, seed=1", ""], ["a=1", "b=2"]):
+        fig = its_gains([replace(r, variant=v) for r, v in zip(runs, variants, strict=True)])
+        assert list(fig.data[0].x[1]) == [v or "child" for v in variants]
+        assert fig.layout.xaxis.title.text == "child child: parent and varied values"
+    fig = its_gains([replace(r, variant="") for r in runs], "gsm8k")
+    assert fig.layout.xaxis.title.text == "child child: parent"
+
+
+def test_each_task_column_names_what_its_own_bars_vary(runs):
+    # gsm8k has both runs (one outside the sweep: no variant), arc_challenge only the first
+    fig = its_gains([replace(runs[0], variant="setting=paper"), runs[1]])
+    gsm8k, arc = (fig.layout.xaxis, fig.layout.xaxis2)
+    assert gsm8k.title.text == "child child: parent and varied values"
+    assert arc.title.text == "child child: parent and setting"
+    assert [list(t.x[1]) for t in fig.data if t.xaxis == "x2"][0] == ["paper"]
 
 
 def test_table1_numbers_are_the_metrics(runs, tmp_path):
