@@ -279,12 +279,11 @@ def _arms(runs: Sequence[Run]) -> tuple[list[str], str | None]:
     if len(children) > 1:
         return [r.arm for r in runs], None
     child = f"child {children.pop()}: parent"
-    if not any(r.variant for r in runs):
+    if not any(r.varied for r in runs):
         return [r.child for r in runs], child
-    pairs = [r.variant.split("=", 1) if r.variant.count("=") == 1 else None for r in runs]
-    keys = {p[0] for p in pairs if p}
-    if all(pairs) and len(keys) == 1:
-        return [p[1] for p in pairs if p], f"{child} and {keys.pop()}"
+    keys = {tuple(r.varied) for r in runs}
+    if len(keys) == 1 and len(key := keys.pop()) == 1:
+        return [r.varied[key[0]] for r in runs], f"{child} and {key[0]}"
     return [r.variant or r.child for r in runs], f"{child} and varied values"
 
 

@@ -90,7 +90,12 @@ class Run:
     config: Mapping[str, Any]
     metrics: Mapping[str, Any]
     tasks: Mapping[str, TaskRun] = field(default_factory=dict)
-    variant: str = ""  # in a sweep: its varied values other than parent and child
+    varied: Mapping[str, str] = field(default_factory=dict)  # in a sweep: short key -> label
+
+    @property
+    def variant(self) -> str:
+        """The sweep's varied values other than parent and child, as the runs' names show them."""
+        return ", ".join(f"{k}={v}" for k, v in self.varied.items())
 
     @property
     def parent(self) -> str:
@@ -188,11 +193,11 @@ def short_keys(keys: Sequence[str]) -> dict[str, str]:
     return {k: (x if last.count(x) == 1 else k) for k, x in zip(keys, last, strict=True)}
 
 
-def _variant(values: Mapping[str, Any]) -> str:
+def _varied(values: Mapping[str, Any]) -> dict[str, str]:
     """The varied values other than the models, keys shortened as in the runs' names."""
     shown = {k: v for k, v in values.items() if k not in ("parent", "child")}
     short = short_keys(list(shown))
-    return ", ".join(f"{short[k]}={model_label(str(v))}" for k, v in shown.items())
+    return {short[k]: model_label(str(v)) for k, v in shown.items()}
 
 
 def as_list(paths: Any) -> list[Any]:
@@ -205,7 +210,7 @@ def load_sweep_runs(path: str | Path) -> list[Run]:
     varied values (runs that failed or have not run are in :func:`read_sweep`, not here)."""
     root = Path(path).expanduser()
     runs = [
-        replace(load_run(root / name), variant=_variant(entry.get("values", {})))
+        replace(load_run(root / name), varied=_varied(entry.get("values", {})))
         for name, entry in read_sweep(root).items()
         if entry.get("status") == "done"
     ]

@@ -140,13 +140,15 @@ def test_steering_ratio_is_recorded_and_plotted(runs):
 def test_a_line_a_later_run_repeats_is_drawn_wider_underneath(runs, tmp_path):
     # a study's runs at the same λ on the same child have the same ratios: the later one hid the
     # earlier (gemma-3-270m's under SmolLM2's own at 0.01·‖h‖)
-    copy = replace(runs[0], variant="again", path=tmp_path / "again")  # another run, same ratios
+    copy = replace(
+        runs[0], varied={"copy": "again"}, path=tmp_path / "again"
+    )  # another run, same ratios
     fig = steering_ratio_figure([runs[0], copy], "gsm8k")
     assert list(fig.data[0].y) == list(fig.data[1].y)
     assert fig.data[0].line.width > fig.data[1].line.width == 2
     assert fig.data[0].marker.size > fig.data[1].marker.size
-    assert fig.data[1].name.startswith("parent_a → child (again)")
-    many = [replace(runs[0], variant=f"v{i}", path=tmp_path / f"v{i}") for i in range(5)]
+    assert fig.data[1].name.startswith("parent_a → child (copy=again)")
+    many = [replace(runs[0], varied={"i": f"v{i}"}, path=tmp_path / f"v{i}") for i in range(5)]
     widths = [t.line.width for t in steering_ratio_figure(many, "gsm8k").data]
     assert widths == [10, 10, 10, 6, 2]  # at most two rings: wider would only hide the plot
 
@@ -165,23 +167,35 @@ def test_covered_by_counts_the_later_series_on_each_one():
 
 
 def test_bars_of_a_sweep_varying_one_key_are_labelled_by_its_values(runs):
-    one_key = [replace(runs[0], variant="setting=paper"), replace(runs[1], variant="setting=ridge")]
+    one_key = [
+        replace(runs[0], varied={"setting": "paper"}),
+        replace(runs[1], varied={"setting": "ridge"}),
+    ]
     fig = its_gains(one_key, "gsm8k")
     assert list(fig.data[0].x[1]) == ["paper", "ridge"]
     assert fig.layout.xaxis.title.text == "child child: parent and setting"
-    listed = [replace(runs[0], variant="layers=[1, 2]"), replace(runs[1], variant="layers=[3]")]
+    listed = [
+        replace(runs[0], varied={"layers": "[1, 2]"}),
+        replace(runs[1], varied={"layers": "[3]"}),
+    ]
     assert list(its_gains(listed, "gsm8k").data[0].x[1]) == ["[1, 2]", "[3]"]
-    for variants in (["setting=paper, seed=1", ""], ["a=1", "b=2"]):
-        fig = its_gains([replace(r, variant=v) for r, v in zip(runs, variants, strict=True)])
-        assert list(fig.data[0].x[1]) == [v or "child" for v in variants]
+    with_eq = [replace(runs[0], varied={"tag": "a=b"}), replace(runs[1], varied={"tag": "c"})]
+    assert list(its_gains(with_eq, "gsm8k").data[0].x[1]) == ["a=b", "c"]  # an "=" stays whole
+    cases = (
+        ([{"setting": "paper", "seed": "1"}, {}], ["setting=paper, seed=1", "child"]),
+        ([{"a": "1"}, {"b": "2"}], ["a=1", "b=2"]),
+    )
+    for varied, labels in cases:
+        fig = its_gains([replace(r, varied=v) for r, v in zip(runs, varied, strict=True)])
+        assert list(fig.data[0].x[1]) == labels
         assert fig.layout.xaxis.title.text == "child child: parent and varied values"
-    fig = its_gains([replace(r, variant="") for r in runs], "gsm8k")
+    fig = its_gains([replace(r, varied={}) for r in runs], "gsm8k")
     assert fig.layout.xaxis.title.text == "child child: parent"
 
 
 def test_each_task_column_names_what_its_own_bars_vary(runs):
     # gsm8k has both runs (one outside the sweep: no variant), arc_challenge only the first
-    fig = its_gains([replace(runs[0], variant="setting=paper"), runs[1]])
+    fig = its_gains([replace(runs[0], varied={"setting": "paper"}), runs[1]])
     gsm8k, arc = (fig.layout.xaxis, fig.layout.xaxis2)
     assert gsm8k.title.text == "child child: parent and varied values"
     assert arc.title.text == "child child: parent and setting"
