@@ -118,7 +118,8 @@ def layer_search_figure(search: LayerSearch | Mapping[str, Any], title: str = ""
         type="category",
     )
     fig.update_yaxes(title="accuracy")
-    head = f"layer search ({strategy}, λ = {rec['lam']:g}); best: {list(rec['best'])}"
+    kept = ", ".join(f"L{i}" for i in rec["best"]) or "no layer (unsteered)"
+    head = f"layer search ({strategy}, λ = {rec['lam']:g}); best: {kept}"
     return style(fig, f"{title}: {head}" if title else head)
 
 

@@ -37,6 +37,7 @@ def test_the_layer_search_title_of_a_study_run_wraps():
                       "n": 299}]}  # fmt: skip
     text = layer_search_figure(rec, f"arc_challenge ({LABEL})").layout.title.text
     assert "<br>" in text and all(len(x) <= TITLE_WIDTH for x in text.split("<br>"))
+    assert "best: no layer (unsteered)" in text.replace("<br>", " ")  # not "best: []"
 
 
 def _step(layers, n_correct):
@@ -56,6 +57,7 @@ def test_each_rounds_candidates_sit_in_the_column_of_the_step_it_decided():
                       _round([2], [(0, 36), (1, 31), (3, 30)], 0, True),
                       _round([0, 2], [(1, 37), (3, 36)], 1, False)]}  # fmt: skip
     fig = layer_search_figure(rec)
+    assert fig.layout.title.text.endswith("best: L0, L2")
     path, grey = fig.data[0], fig.data[1]
     assert list(path.x) == ["none", "+L2", "+L0"]
     assert list(grey.x) == ["+L2"] * 4 + ["+L0"] * 3 + ["stop"] * 2
