@@ -140,9 +140,8 @@ def test_steering_ratio_is_recorded_and_plotted(runs):
 def test_a_line_a_later_run_repeats_is_drawn_wider_underneath(runs, tmp_path):
     # a study's runs at the same λ on the same child have the same ratios: the later one hid the
     # earlier (gemma-3-270m's under SmolLM2's own at 0.01·‖h‖)
-    copy = replace(
-        runs[0], varied={"copy": "again"}, path=tmp_path / "again"
-    )  # another run, same ratios
+    # another run, same ratios
+    copy = replace(runs[0], varied={"copy": "again"}, path=tmp_path / "again")
     fig = steering_ratio_figure([runs[0], copy], "gsm8k")
     assert list(fig.data[0].y) == list(fig.data[1].y)
     assert fig.data[0].line.width > fig.data[1].line.width == 2
