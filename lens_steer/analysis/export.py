@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import tempfile
@@ -27,6 +28,8 @@ from .gallery import ReportFigure, report_figures
 from .rundir import Run
 
 __all__ = ["IMAGE_FORMATS", "MANIFEST", "save_figures", "write_figures"]
+
+_log = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 #: The file in an export folder that lists the images lens_steer wrote there.
@@ -144,6 +147,23 @@ def _prune(folder: Path, old: dict[str, str], new: dict[str, str], fmt: str) -> 
 
 
 def _render(
+    figures: Sequence[ReportFigure], drafts: list[Path], fmt: str, width: int, scale: float
+) -> None:
+    """All figures to their draft files, or InputError after a second try: on a busy machine
+    kaleido now and then runs its script before its page has loaded (a ReferenceError, or a
+    figure left out), and the same call a moment later renders."""
+    for attempt in (1, 2):
+        for draft in drafts:  # a failed try's files must not pass for the next one's
+            draft.unlink(missing_ok=True)
+        try:
+            return _render_once(figures, drafts, fmt, width, scale)
+        except InputError as err:
+            if attempt == 2:
+                raise
+            _log.warning("%s; trying once more", err)
+
+
+def _render_once(
     figures: Sequence[ReportFigure], drafts: list[Path], fmt: str, width: int, scale: float
 ) -> None:
     """All figures to their draft files, or InputError. kaleido reports a figure that fails to

@@ -9,6 +9,7 @@ steered and ITS bars. Without the controls a gain cannot be told apart from "any
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ RunsLike = Sequence[str | Path | Run] | str | Path | Run
 # Conditions compared with the baseline, steered ones first, each control after what it controls.
 GAIN_CONDITIONS = ("steered", "random-direction", "its", "random-direction-its", "self-consistency")
 _CONTROL = {"random-direction", "random-direction-its", "self-consistency"}
+_LABEL_CHAR_PX = 7  # a character of a 12 px axis label
+_PLOT_PX = 840  # the plot's width in a 1000 px figure
 _HALOS = 2  # at most this many rings under a line others repeat: wider ones only hide the plot
 
 
@@ -229,9 +232,11 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     rs = load_runs(runs)
     tasks = task_names(rs, task)
     fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
+    grow = 0
     for col, t in enumerate(tasks, 1):
         with_task = [r for r in rs if t in r.tasks]
         arms, axis_title = _arms(with_task)
+        grow = max(grow, _label_room(arms, len(tasks)))
         x = [[r.parent for r in with_task], arms]
         fig.update_xaxes(title_text=axis_title, row=1, col=col)
         for k, name in enumerate(GAIN_CONDITIONS):
@@ -266,25 +271,38 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     # the legend (a few short names) at the right: below, rotated group labels would run into it
     fig.update_layout(barmode="group", legend={"orientation": "v", "y": 1, "yanchor": "top"})
     fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
+    fig.update_layout(height=fig.layout.height + grow)
     return fig
 
 
-def _arms(runs: Sequence[Run]) -> tuple[list[str], str | None]:
+def _label_room(arms: Sequence[str], columns: int) -> int:
+    """The height bar-group labels take when plotly stands them on end (they do not fit their
+    slots side by side): the figure grows by it, so the plot keeps (most of) its height."""
+    slot = _PLOT_PX / columns / max(1, len(arms))
+    longest = max(map(len, arms), default=0) * _LABEL_CHAR_PX
+    return longest if longest > slot else 0
+
+
+def _arms(runs: Sequence[Run]) -> tuple[list[str], str]:
     """Each run's bar-group label under its parent, and the x-axis title saying what they are.
 
-    The child and its varied values; when every run has the same child (named once, in the
-    title), the varied values alone; and when they also vary one key, its values alone ("paper",
-    not "setting=paper"), short enough for plotly to keep them horizontal."""
-    children = {r.child for r in runs}
-    if len(children) > 1:
-        return [r.arm for r in runs], None
-    child = f"child {children.pop()}: parent"
-    if not any(r.varied for r in runs):
-        return [r.child for r in runs], child
-    keys = {tuple(r.varied) for r in runs}
-    if len(keys) == 1 and len(key := keys.pop()) == 1:
-        return [r.varied[key[0]] for r in runs], f"{child} and {key[0]}"
-    return [r.variant or r.child for r in runs], f"{child} and varied values"
+    The child most runs share is named once, in the title; a run with another child names its
+    child in its own label. The rest of a label is the run's varied values: when the runs vary one
+    key, its values alone ("paper", not "setting=paper"), short enough for plotly to keep
+    them horizontal. Long labels would be turned on end and squeeze the plot to a strip."""
+    main = Counter(r.child for r in runs).most_common(1)[0][0]
+    shared = {tuple(r.varied) for r in runs}
+    keys = shared.pop() if len(shared) == 1 else ()  # the varied keys, when all runs vary the same
+    one_key = keys[0] if len(keys) == 1 else None
+    unless = " unless named" if any(r.child != main for r in runs) else ""
+    what = one_key or ("varied values" if any(r.varied for r in runs) else "")
+    title = f"child {main}{unless}: parent" + (f" and {what}" if what else "")
+    labels = []
+    for r in runs:
+        own = r.varied[one_key] if one_key else r.variant
+        other = f"child {r.child}" if r.child != main else ""
+        labels.append(", ".join(x for x in (own, other) if x) or r.child)
+    return labels, title
 
 
 def _gain(cond: dict[str, Any] | None) -> tuple[float | None, float, float, str]:

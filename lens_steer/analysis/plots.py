@@ -272,11 +272,33 @@ def legend_rows(fig: go.Figure, width: int = 840) -> int:
     return rows
 
 
+LEGEND_ROW_PX = 19  # one row of plotly's legend at its 12 px text
+LEGEND_GROUP_GAP_PX = 10  # plotly's tracegroupgap, between the rows of separate legend groups
+LEGEND_ROWS_IN_BASE = 4  # the legend rows a figure of its base height holds beside a full plot
+
+
+def legend_height(fig: go.Figure, rows: int | None = None) -> int:
+    """The height in px of the figure's horizontal legend with ``rows`` rows (by default
+    ``legend_rows``); rows of separate legend groups are ``LEGEND_GROUP_GAP_PX`` further apart."""
+    grouped = any(t.legendgroup for t in fig.data if t.name and t.showlegend is not False)
+    rows = legend_rows(fig) if rows is None else rows
+    return rows * (LEGEND_ROW_PX + (LEGEND_GROUP_GAP_PX if grouped else 0))
+
+
 def fit_legend(fig: go.Figure, base: int = 480) -> go.Figure:
-    """Grow the figure with its legend, so that many runs do not squeeze the plot to a strip:
-    the legend below the plot takes about 26 px a row beyond the first four."""
+    """Grow the figure with its legend, so that many runs neither squeeze the plot to a strip
+    nor lose their last legend rows: the plot keeps the height it has beside a legend of
+    ``LEGEND_ROWS_IN_BASE`` rows.
+
+    The legend sits at the foot of the figure, not at a fraction of the plot's height below it
+    (which moves as the figure grows), and may take the whole height (plotly's default caps a
+    horizontal legend at half the figure and clips the rest, in the page and in images)."""
     extra = _title_extra(fig.layout.title.text or "")  # a wrapped title's lines stay added
-    fig.update_layout(height=base + extra + 26 * max(0, legend_rows(fig) - 4))
+    more = legend_height(fig) - legend_height(fig, LEGEND_ROWS_IN_BASE)
+    fig.update_layout(
+        height=base + extra + max(0, more),
+        legend={"yref": "container", "y": 0, "yanchor": "bottom", "maxheight": 1},
+    )
     return fig
 
 

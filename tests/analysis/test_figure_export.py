@@ -54,6 +54,32 @@ def test_report_figures_as_png_files(runs, tmp_path, capsys, monkeypatch):
     assert svg[0].read_text().startswith("<svg") and 'width="640"' in svg[0].read_text()
 
 
+@pytest.mark.parametrize("first_try", ["raises", "leaves one out"])
+def test_a_render_that_fails_once_is_tried_again(first_try, runs, tmp_path, monkeypatch, caplog):
+    """kaleido on a busy machine now and then runs before its page has loaded ("ReferenceError:
+    kaleido_scopes is not defined", or a figure left out); the same call again renders."""
+    import plotly.io as pio
+
+    tries = []
+
+    def flaky(figs, files, **kwargs):
+        tries.append([Path(f).exists() for f in files])
+        if len(tries) == 1:
+            Path(files[1]).write_bytes(b"stale")  # a first try's file is not kept
+            if first_try == "raises":
+                raise RuntimeError("ReferenceError: kaleido_scopes is not defined")
+            return
+        for f in files:
+            Path(f).write_bytes(b"png")
+
+    monkeypatch.setattr(pio, "write_images", flaky)
+    with caplog.at_level("WARNING", logger="lens_steer.analysis.export"):
+        paths = write_figures([runs[0]], tmp_path / "figures")
+    assert len(tries) == 2 and not any(tries[1])  # the second try starts from no drafts
+    assert paths and all(p.read_bytes() == b"png" for p in paths)
+    assert "trying once more" in caplog.text
+
+
 def test_figure_export_fails_cleanly(runs, tmp_path, monkeypatch):
     import plotly.io as pio
 
