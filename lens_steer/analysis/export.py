@@ -160,7 +160,8 @@ def _render(
         except InputError as err:
             if attempt == 2:
                 raise
-            _log.warning("%s; trying once more", err)
+            cause = err.__cause__ or "a figure left out"
+            _log.warning("kaleido failed (%s); trying once more", cause)
 
 
 def _render_once(

@@ -37,7 +37,7 @@ RunsLike = Sequence[str | Path | Run] | str | Path | Run
 GAIN_CONDITIONS = ("steered", "random-direction", "its", "random-direction-its", "self-consistency")
 _CONTROL = {"random-direction", "random-direction-its", "self-consistency"}
 _LABEL_CHAR_PX = 7  # a character of a 12 px axis label
-_PLOT_PX = 840  # the plot's width in a 1000 px figure
+_PLOT_PX = 720  # the plot's width in a 1000 px figure, less its-gains' legend at the right
 _HALOS = 2  # at most this many rings under a line others repeat: wider ones only hide the plot
 
 
@@ -232,11 +232,9 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
     rs = load_runs(runs)
     tasks = task_names(rs, task)
     fig = _grid(tasks, "Δ accuracy vs baseline (percentage points, paired bootstrap 95% CI)")
-    grow = 0
     for col, t in enumerate(tasks, 1):
         with_task = [r for r in rs if t in r.tasks]
         arms, axis_title = _arms(with_task)
-        grow = max(grow, _label_room(arms, len(tasks)))
         x = [[r.parent for r in with_task], arms]
         fig.update_xaxes(title_text=axis_title, row=1, col=col)
         for k, name in enumerate(GAIN_CONDITIONS):
@@ -269,10 +267,10 @@ def its_gains(runs: RunsLike, task: str | None = None) -> go.Figure:
             )
         fig.add_hline(y=0, line={"color": "black", "width": 1}, row=1, col=col)
     # the legend (a few short names) at the right: below, rotated group labels would run into it
-    fig.update_layout(barmode="group", legend={"orientation": "v", "y": 1, "yanchor": "top"})
-    fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
-    fig.update_layout(height=fig.layout.height + grow)
-    return fig
+    legend = {"orientation": "v", "y": 1, "yanchor": "top"}
+    grow = max(_label_room(_arms([r for r in rs if t in r.tasks])[0], len(tasks)) for t in tasks)
+    fig.update_layout(barmode="group", legend=legend, height=fig.layout.height + grow)
+    return fig.update_yaxes(title_text="Δ accuracy (pp)", col=1)
 
 
 def _label_room(arms: Sequence[str], columns: int) -> int:
@@ -286,17 +284,19 @@ def _label_room(arms: Sequence[str], columns: int) -> int:
 def _arms(runs: Sequence[Run]) -> tuple[list[str], str]:
     """Each run's bar-group label under its parent, and the x-axis title saying what they are.
 
-    The child most runs share is named once, in the title; a run with another child names its
-    child in its own label. The rest of a label is the run's varied values: when the runs vary one
-    key, its values alone ("paper", not "setting=paper"), short enough for plotly to keep
-    them horizontal. Long labels would be turned on end and squeeze the plot to a strip."""
-    main = Counter(r.child for r in runs).most_common(1)[0][0]
+    A child more runs share than any other is named once, in the title; a run with another child
+    names it in its own label (every run does when no child is shared). The rest of a label is
+    the run's varied values: the values alone ("paper", not "setting=paper") when the runs vary
+    one key, short enough for plotly to keep them horizontal."""
+    top = Counter(r.child for r in runs).most_common(2)
+    main = top[0][0] if len(top) == 1 or top[0][1] > max(1, top[1][1]) else None
     shared = {tuple(r.varied) for r in runs}
     keys = shared.pop() if len(shared) == 1 else ()  # the varied keys, when all runs vary the same
     one_key = keys[0] if len(keys) == 1 else None
-    unless = " unless named" if any(r.child != main for r in runs) else ""
     what = one_key or ("varied values" if any(r.varied for r in runs) else "")
-    title = f"child {main}{unless}: parent" + (f" and {what}" if what else "")
+    unless = " unless named" if main and any(r.child != main for r in runs) else ""
+    title = f"child {main}{unless}: parent" if main else "parent"
+    title += f" and {what}" if what else ""
     labels = []
     for r in runs:
         own = r.varied[one_key] if one_key else r.variant

@@ -31,6 +31,7 @@ __all__ = [
     "figure_page",
     "fit_legend",
     "heatmap",
+    "legend_height",
     "legend_rows",
     "log_grid_axis",
     "log_ticks",
@@ -279,7 +280,11 @@ LEGEND_ROWS_IN_BASE = 4  # the legend rows a figure of its base height holds bes
 
 def legend_height(fig: go.Figure, rows: int | None = None) -> int:
     """The height in px of the figure's horizontal legend with ``rows`` rows (by default
-    ``legend_rows``); rows of separate legend groups are ``LEGEND_GROUP_GAP_PX`` further apart."""
+    ``legend_rows``); rows of separate legend groups are ``LEGEND_GROUP_GAP_PX`` further apart.
+
+    An estimate, on the generous side where groups hold several entries (each entry is counted
+    a gap); ``fit_legend``'s legend may take the whole figure, so a miss moves the plot's height,
+    never clips the legend."""
     grouped = any(t.legendgroup for t in fig.data if t.name and t.showlegend is not False)
     rows = legend_rows(fig) if rows is None else rows
     return rows * (LEGEND_ROW_PX + (LEGEND_GROUP_GAP_PX if grouped else 0))

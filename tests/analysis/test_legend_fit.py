@@ -75,11 +75,18 @@ def test_bars_of_another_child_name_it_and_long_labels_grow_the_figure(runs, tmp
     makes the figure taller rather than the plot shorter."""
     short = [replace(r, varied={"setting": s}) for r, s in zip(runs, ("paper", "ridge"), strict=True)]  # fmt: skip
     sibling = {**runs[1].config, "child": "qwen2.5-coder-0.5b-instruct"}
-    mixed = [short[0], replace(short[1], config=sibling)]
-    fig = its_gains(mixed, "gsm8k")
-    assert list(fig.data[0].x[1]) == ["paper", "ridge, child qwen2.5-coder-0.5b-instruct"]
+    sib = replace(short[1], config=sibling, path=tmp_path / "sibling")
+    fig = its_gains([*short, sib], "gsm8k")
+    assert list(fig.data[0].x[1]) == ["paper", "ridge", "ridge, child qwen2.5-coder-0.5b-instruct"]
     assert fig.layout.xaxis.title.text == "child child unless named: parent and setting"
+    other = replace(sib, config={**sibling, "child": "another"}, path=tmp_path / "other")
+    tie = its_gains([sib, other], "gsm8k")  # no child is shared: each bar names its own
+    assert list(tie.data[0].x[1]) == [
+        "ridge, child qwen2.5-coder-0.5b-instruct",
+        "ridge, child another",
+    ]
+    assert tie.layout.xaxis.title.text == "parent and setting"
     many = [replace(short[0], varied={"setting": f"s{i}"}, path=tmp_path / f"s{i}") for i in range(12)]  # fmt: skip
-    plain, long = its_gains(many, "gsm8k"), its_gains([*many, mixed[1]], "gsm8k")
+    plain, long = its_gains(many, "gsm8k"), its_gains([*many, sib], "gsm8k")
     assert long.layout.height > plain.layout.height
     assert _geometry(long)["plot"] >= 0.9 * _geometry(plain)["plot"]
