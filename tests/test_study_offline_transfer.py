@@ -168,3 +168,20 @@ def test_dev_baseline_counts_what_plain_unhooked_scoring_counts(tmp_path):
     plain = ls.score_choices(model, task, dev, batch_size=32)
     assert n == len(dev) == 299 and k == sum(plain.correct)
     assert 0 < k < n  # a tiny random model scores some questions and misses others
+
+
+def test_the_committed_results_give_the_published_family(tmp_path):
+    """family.py with no arguments reads both result folders: the 27 comparisons findings.md
+    reports, every additive one Holm p 1 and the ablation the one below 0.05."""
+    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
+    family = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(family)
+    text = family.main(["-o", str(tmp_path / "t.md")])
+    assert text.startswith("Holm–Bonferroni over 27 comparisons")
+    body = text.split("What validation (Dev) chose")[0].splitlines()
+    rows = [line.split(" | ") for line in body if line.startswith("| ot__")]
+    holm = {(r[0].removeprefix("| "), r[1]): float(r[5]) for r in rows}
+    assert len(holm) == 27 and holm[("ot__setting=ablate-self", "steered")] == 0.0274
+    assert all(p == 1 for key, p in holm.items() if key[0] != "ot__setting=ablate-self")
+    findings = (ROOT / "docs" / "findings.md").read_text()
+    assert "Holm over the 27 comparisons tested" in findings and "**0.0274**" in findings

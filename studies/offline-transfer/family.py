@@ -5,6 +5,8 @@ the layer subset); then each run's wall time from its run.log.
 
     .venv/bin/python studies/offline-transfer/family.py [RESULTS_DIR ...] [-o table.md]
 
+(by default both of the study's folders, ``results`` and ``results-extra``: the whole family)
+
 Written with the design, before any result: the family is what the runs hold, so a run that has
 not finished is missing from it (the header says how many comparisons it adjusts over).
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 # (condition in metrics.json, its random-direction control)
 PAIRS = (("steered", "random-direction"), ("its", "random-direction-its"))
+STUDY = Path(__file__).resolve().parent
 
 
 def comparisons(run: Any) -> list[dict[str, Any]]:
@@ -123,7 +126,9 @@ def wall_table(runs: list[Any]) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="*", default=["studies/offline-transfer/results"])
+    p.add_argument(
+        "results", nargs="*", default=[str(STUDY / "results"), str(STUDY / "results-extra")]
+    )
     p.add_argument("-o", "--out")
     args = p.parse_args(argv)
 
