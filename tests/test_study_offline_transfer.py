@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,6 +19,14 @@ from lens_steer.testing import save_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "studies" / "offline-transfer"
+
+
+def _study_script(name: str) -> ModuleType:
+    """``studies/offline-transfer/NAME.py`` imported as a module (the study is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, STUDY / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_sweep_is_the_design():
@@ -63,9 +72,7 @@ def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
            "output_dir": str(tmp_path / "results"), "extract": {"batch_size": 4},
            "transfer": {"width": "ridge", "n_anchor": 16}, "tasks": [task]}  # fmt: skip
     run = load_run(run_pipeline(validate_config(cfg), progress=False))
-    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
-    family = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(family)
+    family = _study_script("family")
     rows = family.comparisons(run)
     assert [r["condition"] for r in rows] == ["steered", "its", "layer subset"]
     assert all(r["control"] and r["control"]["vs_baseline"] for r in rows)
@@ -87,9 +94,7 @@ def test_family_table_has_every_comparison_its_control_and_holm(tmp_path):
 
 
 def test_a_greedy_search_stopped_by_its_ci_names_its_nearest_miss():
-    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
-    family = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(family)
+    family = _study_script("family")
     cands = [{"added": k, "n_correct": c} for k, c in [(0, 71), (1, 74), (2, 74)]]
     search = {"stopped": "ci", "rounds": [
         {"base": [], "candidates": cands, "n": 299, "best": 1, "delta": [0.01, -0.003, 0.023],
@@ -105,9 +110,7 @@ def test_a_greedy_search_stopped_by_its_ci_names_its_nearest_miss():
 def test_wall_times_come_from_each_attempt_in_run_log(tmp_path):
     """family.py's wall-time table: attempts begin at "loading child" and end at their last line
     (done, interrupted, or cut off by a hard kill); continuation lines carry no time."""
-    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
-    family = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(family)
+    family = _study_script("family")
     log = tmp_path / "run.log"
     log.write_text(
         "2026-12-02 10:00:00,000 INFO lens_steer.run loading child smollm2\n"
@@ -158,9 +161,7 @@ def test_dev_baseline_counts_what_plain_unhooked_scoring_counts(tmp_path):
     """The script's count (the run's λ = 0 pass) against ``score_choices`` with no hooks at all."""
     import lens_steer as ls
 
-    spec = importlib.util.spec_from_file_location("dev_baseline", STUDY / "dev_baseline.py")
-    dev_baseline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dev_baseline)
+    dev_baseline = _study_script("dev_baseline")
     model = ls.load_model(save_tiny_model(tmp_path / "c", "llama", 32, 2, 3), device="cpu")
     task = ls.get_task("arc_challenge", data_dir=str(ROOT.parent / "shared/data/arc_challenge"))
     k, n = dev_baseline.dev_accuracy(model, task, batch_size=32)
@@ -173,9 +174,7 @@ def test_dev_baseline_counts_what_plain_unhooked_scoring_counts(tmp_path):
 def test_the_committed_results_give_the_published_family(tmp_path):
     """family.py with no arguments reads both result folders: the 27 comparisons findings.md
     reports, every additive one Holm p 1 and the ablation the one below 0.05."""
-    spec = importlib.util.spec_from_file_location("family", STUDY / "family.py")
-    family = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(family)
+    family = _study_script("family")
     text = family.main(["-o", str(tmp_path / "t.md")])
     assert text.startswith("Holm–Bonferroni over 27 comparisons")
     body = text.split("What validation (Dev) chose")[0].splitlines()
